@@ -1,0 +1,134 @@
+//! Command-line flags, named as llama.cpp names them where there is an equivalent.
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "webmoe", version, about = "Run GGUF Mixture-of-Experts models (Mixtral and family) on the GPU through WebGPU")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Generate text from a prompt
+    Run(RunArgs),
+    /// Chat with the model, using its chat template
+    Chat(ChatArgs),
+    /// Print the logits of every position of a token sequence
+    Logits(LogitsArgs),
+    /// Describe a GGUF file: metadata, tensors, types, memory needed
+    Inspect(InspectArgs),
+    /// Describe the GPU adapter: backend, features, limits
+    Adapter(AdapterArgs),
+}
+
+/// The model file and how to set up the engine.
+#[derive(Args, Clone)]
+pub struct ModelArgs {
+    /// GGUF model file
+    #[arg(short = 'm', long = "model")]
+    pub model: PathBuf,
+    /// Context length (positions in the KV cache); default: the model's, at most 4096
+    #[arg(short = 'c', long = "ctx-size")]
+    pub ctx_size: Option<usize>,
+    /// KV cache element type
+    #[arg(long = "kv-type", default_value = "f16", value_parser = ["f16", "f32"])]
+    pub kv_type: String,
+    /// Prompt tokens per GPU submit
+    #[arg(short = 'b', long = "batch-size", default_value_t = webmoe::engine::DEFAULT_BATCH)]
+    pub batch_size: usize,
+}
+
+#[derive(Args, Clone)]
+pub struct SamplingArgs {
+    /// Temperature; 0 picks the most likely token (greedy)
+    #[arg(long = "temp", default_value_t = 0.8)]
+    pub temp: f32,
+    /// Keep only the K most likely tokens (unset: no limit)
+    #[arg(long = "top-k")]
+    pub top_k: Option<u32>,
+    /// Keep the most likely tokens up to this probability mass
+    #[arg(long = "top-p", default_value_t = 0.95)]
+    pub top_p: f32,
+    /// Drop tokens less likely than this fraction of the most likely one
+    #[arg(long = "min-p", default_value_t = 0.05)]
+    pub min_p: f32,
+    /// Penalise tokens among the last --repeat-last-n (1: off)
+    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
+    pub repeat_penalty: f32,
+    #[arg(long = "repeat-last-n", default_value_t = 64)]
+    pub repeat_last_n: u32,
+    /// Random seed: the same seed gives the same tokens
+    #[arg(short = 's', long = "seed", default_value_t = 0)]
+    pub seed: u64,
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Prompt text (tokenized with BOS per the model's metadata)
+    #[arg(short = 'p', long = "prompt", conflicts_with = "tokens", required_unless_present = "tokens")]
+    pub prompt: Option<String>,
+    /// Prompt as token ids, fed exactly as given (no BOS added): 1,2,3
+    #[arg(long = "tokens", value_delimiter = ',')]
+    pub tokens: Option<Vec<u32>>,
+    /// Tokens to generate
+    #[arg(short = 'n', long = "n-predict", default_value_t = 128)]
+    pub n_predict: usize,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+    /// Keep generating past the end-of-generation token
+    #[arg(long = "ignore-eos")]
+    pub ignore_eos: bool,
+    /// Print one JSON object instead of streaming text
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct ChatArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// System prompt
+    #[arg(long = "system")]
+    pub system: Option<String>,
+    /// Most tokens per reply
+    #[arg(short = 'n', long = "n-predict", default_value_t = 512)]
+    pub n_predict: usize,
+    #[command(flatten)]
+    pub sampling: SamplingArgs,
+}
+
+#[derive(Args)]
+pub struct LogitsArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Token ids, fed exactly as given: 1,2,3
+    #[arg(long = "tokens", value_delimiter = ',', required = true)]
+    pub tokens: Vec<u32>,
+    /// Print JSON (the only output format)
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct InspectArgs {
+    /// GGUF file
+    pub file: PathBuf,
+    /// Print JSON
+    #[arg(long = "json")]
+    pub json: bool,
+    /// List every tensor, not only the type mix
+    #[arg(long = "tensors")]
+    pub tensors: bool,
+}
+
+#[derive(Args)]
+pub struct AdapterArgs {
+    /// Print JSON
+    #[arg(long = "json")]
+    pub json: bool,
+}

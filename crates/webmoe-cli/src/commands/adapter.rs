@@ -1,0 +1,45 @@
+//! `webmoe adapter`: what the GPU offers.
+
+use crate::args::AdapterArgs;
+use crate::load::CliResult;
+use serde_json::json;
+use webmoe::gpu::{Gpu, GpuOptions};
+
+pub fn run(a: &AdapterArgs) -> CliResult<()> {
+    let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
+    let (info, l, c) = (&gpu.info, &gpu.limits, &gpu.caps);
+    if a.json {
+        let out = json!({
+            "name": info.name,
+            "vendor": info.vendor,
+            "device": info.device,
+            "device_type": format!("{:?}", info.device_type),
+            "backend": format!("{:?}", info.backend),
+            "driver": info.driver,
+            "driver_info": info.driver_info,
+            "features": { "shader_f16": c.shader_f16, "subgroups": c.subgroups, "timestamp_query": c.timestamp_query },
+            "limits": {
+                "max_buffer_size": l.max_buffer_size,
+                "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,
+                "max_storage_buffers_per_shader_stage": l.max_storage_buffers_per_shader_stage,
+                "max_compute_workgroup_storage_size": l.max_compute_workgroup_storage_size,
+                "max_compute_invocations_per_workgroup": l.max_compute_invocations_per_workgroup,
+                "max_compute_workgroups_per_dimension": l.max_compute_workgroups_per_dimension,
+            },
+        });
+        println!("{out}");
+    } else {
+        println!("adapter: {}", gpu.describe());
+        println!("driver: {} {}", info.driver, info.driver_info);
+        println!("features: shader-f16 {}, subgroups {}, timestamp-query {}", c.shader_f16, c.subgroups, c.timestamp_query);
+        println!(
+            "limits: max buffer {} B, max storage binding {} B, {} storage buffers per stage, {} B workgroup memory, {} invocations per workgroup",
+            l.max_buffer_size,
+            l.max_storage_buffer_binding_size,
+            l.max_storage_buffers_per_shader_stage,
+            l.max_compute_workgroup_storage_size,
+            l.max_compute_invocations_per_workgroup
+        );
+    }
+    Ok(())
+}

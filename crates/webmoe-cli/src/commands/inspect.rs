@@ -1,0 +1,130 @@
+//! `webmoe inspect`: what a GGUF file holds and what running it takes. Needs no GPU.
+
+use crate::args::InspectArgs;
+use crate::load::{open, CliResult};
+use serde_json::json;
+use std::collections::BTreeMap;
+use webmoe::engine::{footprint, EngineOptions};
+use webmoe::gguf::{Gguf, Value};
+use webmoe::model::Model;
+
+/// The binding limit assumed for the estimate: WebGPU's default.
+const DEFAULT_BINDING_LIMIT: u64 = 128 << 20;
+
+/// A tensor's kind: its name without the layer and expert numbers (`blk.3.ffn_up.5.weight` →
+/// `ffn_up`), so a type mix can be told per kind.
+fn kind(name: &str) -> String {
+    let parts: Vec<&str> = name.split('.').filter(|p| *p != "weight" && *p != "blk" && p.parse::<u64>().is_err()).collect();
+    parts.join(".")
+}
+
+/// `[(type, count)]`, most common first.
+fn type_mix(g: &Gguf) -> Vec<(String, usize)> {
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for t in &g.tensors {
+        *counts.entry(t.ty.name().to_string()).or_default() += 1;
+    }
+    let mut v: Vec<_> = counts.into_iter().collect();
+    v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    v
+}
+
+/// Per kind, the types its tensors use and how many of each: `attn_k → {Q8_0: 2}`.
+fn kind_mix(g: &Gguf) -> BTreeMap<String, BTreeMap<String, usize>> {
+    let mut m: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for t in &g.tensors {
+        *m.entry(kind(&t.name)).or_default().entry(t.ty.name().to_string()).or_default() += 1;
+    }
+    m
+}
+
+fn mix_text(mix: &[(String, usize)]) -> String {
+    mix.iter().enumerate().map(|(i, (t, n))| if i == 0 { format!("{t} {n} tensors") } else { format!("{t} {n}") }).collect::<Vec<_>>().join(", ")
+}
+
+fn short(v: &Value) -> String {
+    v.to_string()
+}
+
+pub fn run(a: &InspectArgs) -> CliResult<()> {
+    let opened = open(&a.file)?;
+    let g = &opened.gguf;
+    let model = Model::from_gguf(g).map_err(|e| format!("{}: {e}", a.file.display()))?;
+    let c = &model.config;
+    let options = EngineOptions::default();
+    let memory = footprint(&model, &options, DEFAULT_BINDING_LIMIT)?;
+    let mix = type_mix(g);
+    let kinds = kind_mix(g);
+    let data_bytes: u64 = g.tensors.iter().map(|t| t.size).sum();
+    if a.json {
+        let out = json!({
+            "file": a.file.display().to_string(),
+            "file_bytes": g.file_len,
+            "gguf_version": g.version,
+            "metadata": g.metadata.iter().map(|(k, v)| (k.clone(), json!(short(v)))).collect::<serde_json::Map<_, _>>(),
+            "model": {
+                "name": c.name, "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head, "n_head_kv": c.n_head_kv,
+                "head_dim": c.head_dim, "n_ff": c.n_ff, "n_expert": c.n_expert, "n_expert_used": c.n_expert_used,
+                "vocab_size": c.vocab_size, "rope_theta": c.rope_theta, "rms_eps": c.rms_eps, "context_length": c.context_length,
+                "expert_layout": if !c.is_moe() { "dense" } else if g.tensor("blk.0.ffn_gate_exps.weight").is_some() { "merged" } else { "split" },
+                "tied_output": model.layout.tied_output,
+            },
+            "type_mix": mix.iter().map(|(t, n)| json!({"type": t, "tensors": n})).collect::<Vec<_>>(),
+            "kind_mix": kinds,
+            "tensors": g.tensors.iter().map(|t| json!({"name": t.name, "type": t.ty.name(), "dims": t.dims, "bytes": t.size})).collect::<Vec<_>>(),
+            "tensor_bytes": data_bytes,
+            "gpu_memory": {
+                "context_length": memory.kv_cache / (2 * c.n_layer as u64 * c.kv_dim() as u64 * 2).max(1),
+                "kv_type": "f16",
+                "weights": memory.weights, "kv_cache": memory.kv_cache, "scratch": memory.scratch, "total": memory.total(),
+            },
+        });
+        println!("{out}");
+        return Ok(());
+    }
+    println!("file: {} ({} bytes, GGUF v{})", a.file.display(), g.file_len, g.version);
+    println!(
+        "model: {} — llama architecture, {} layers, hidden {}, {} heads ({} KV) of {}, FFN {}, vocab {}, context {}",
+        c.name.as_deref().unwrap_or("(unnamed)"),
+        c.n_layer,
+        c.n_embd,
+        c.n_head,
+        c.n_head_kv,
+        c.head_dim,
+        c.n_ff,
+        c.vocab_size,
+        c.context_length
+    );
+    if c.is_moe() {
+        println!("experts: {} per layer, {} used per token", c.n_expert, c.n_expert_used);
+    } else {
+        println!("experts: none (dense)");
+    }
+    println!("types: {}", mix_text(&mix));
+    for (k, types) in &kinds {
+        let list: Vec<String> = types.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
+        println!("  {k}: {}", list.join(", "));
+    }
+    println!(
+        "GPU memory at context {} (f16 KV): weights {:.1} MiB, KV cache {:.1} MiB, activations {:.1} MiB, total {:.1} MiB",
+        memory.kv_cache / (2 * c.n_layer as u64 * c.kv_dim() as u64 * 2).max(1),
+        mib(memory.weights),
+        mib(memory.kv_cache),
+        mib(memory.scratch),
+        mib(memory.total())
+    );
+    if a.tensors {
+        for t in &g.tensors {
+            println!("  {:<40} {:<6} {:?} {} bytes", t.name, t.ty.name(), t.dims, t.size);
+        }
+    }
+    println!("metadata:");
+    for (k, v) in &g.metadata {
+        println!("  {k} = {}", short(v));
+    }
+    Ok(())
+}
+
+fn mib(b: u64) -> f64 {
+    b as f64 / (1u64 << 20) as f64
+}

@@ -1,0 +1,105 @@
+//! Buffers allocated once before decoding starts: the activations of one submit and the KV cache.
+
+use crate::error::{Error, Result};
+use crate::gpu::{Gpu, GpuError, StorageBuffer};
+use crate::kernels::router::ROUTE_BYTES;
+use crate::model::ModelConfig;
+
+/// Activations of one submit of up to `batch` tokens (B). k is the experts used per token
+/// (1 for a dense model).
+pub struct Scratch {
+    pub batch: usize,
+    /// The residual stream, (B, H).
+    pub x: StorageBuffer,
+    /// Normed hidden state, (B, H).
+    pub h: StorageBuffer,
+    /// Queries (B, n_head·head_dim), keys and values (B, kv_dim).
+    pub q: StorageBuffer,
+    pub k: StorageBuffer,
+    pub v: StorageBuffer,
+    /// Attention output, (B, n_head·head_dim).
+    pub att: StorageBuffer,
+    /// Router choices, (B, k) `{expert, weight}`.
+    pub routes: StorageBuffer,
+    /// Gate projection and SwiGLU activation per route, (B·k, F).
+    pub gate: StorageBuffer,
+    pub act: StorageBuffer,
+    /// Expert outputs per route, (B·k, H).
+    pub expert_out: StorageBuffer,
+    /// Logits, (B, V): every position's when asked for, else row 0 only.
+    pub logits: StorageBuffer,
+    /// Input token ids, (B); the sampler writes the next token to entry 0.
+    pub tokens: StorageBuffer,
+}
+
+impl Scratch {
+    /// The largest batch not above `wanted` whose buffers each fit one binding.
+    pub fn fitting_batch(gpu: &Gpu, c: &ModelConfig, wanted: usize) -> Result<usize, GpuError> {
+        let k = c.n_expert_used;
+        let widest = [c.n_embd, c.q_dim(), k * c.n_ff, k * c.n_embd, c.vocab_size].into_iter().max().unwrap_or(1) as u64 * 4;
+        match gpu.binding_limit / widest {
+            0 => Err(GpuError::TooLargeForBinding { what: "one token's activations".into(), bytes: widest, limit: gpu.binding_limit }),
+            fit => Ok(wanted.min(fit as usize)),
+        }
+    }
+
+    pub async fn new(gpu: &Gpu, c: &ModelConfig, batch: usize) -> Result<Scratch, GpuError> {
+        let (b, k) = (batch as u64, c.n_expert_used as u64);
+        let f32s = |n: u64| n * 4;
+        Ok(Scratch {
+            batch,
+            x: StorageBuffer::new(gpu, "x", f32s(b * c.n_embd as u64)).await?,
+            h: StorageBuffer::new(gpu, "h", f32s(b * c.n_embd as u64)).await?,
+            q: StorageBuffer::new(gpu, "q", f32s(b * c.q_dim() as u64)).await?,
+            k: StorageBuffer::new(gpu, "k", f32s(b * c.kv_dim() as u64)).await?,
+            v: StorageBuffer::new(gpu, "v", f32s(b * c.kv_dim() as u64)).await?,
+            att: StorageBuffer::new(gpu, "att", f32s(b * c.q_dim() as u64)).await?,
+            routes: StorageBuffer::new(gpu, "routes", b * k * ROUTE_BYTES).await?,
+            gate: StorageBuffer::new(gpu, "gate", f32s(b * k * c.n_ff as u64)).await?,
+            act: StorageBuffer::new(gpu, "act", f32s(b * k * c.n_ff as u64)).await?,
+            expert_out: StorageBuffer::new(gpu, "expert_out", f32s(b * k * c.n_embd as u64)).await?,
+            logits: StorageBuffer::new(gpu, "logits", f32s(b * c.vocab_size as u64)).await?,
+            tokens: StorageBuffer::new(gpu, "tokens", b * 4).await?,
+        })
+    }
+
+    pub fn gpu_bytes(&self) -> u64 {
+        [&self.x, &self.h, &self.q, &self.k, &self.v, &self.att, &self.routes, &self.gate, &self.act, &self.expert_out, &self.logits, &self.tokens]
+            .iter()
+            .map(|b| b.buffer.size())
+            .sum()
+    }
+}
+
+/// Keys and values of every layer for `max_ctx` positions, `(max_ctx, kv_dim)` per layer, written
+/// at the token's position (never grown).
+pub struct KvCache {
+    pub keys: Vec<StorageBuffer>,
+    pub values: Vec<StorageBuffer>,
+    pub max_ctx: usize,
+    pub f16: bool,
+}
+
+impl KvCache {
+    pub async fn new(gpu: &Gpu, c: &ModelConfig, max_ctx: usize, f16: bool) -> Result<KvCache> {
+        let bytes = max_ctx as u64 * c.kv_dim() as u64 * if f16 { 2 } else { 4 };
+        if bytes > gpu.binding_limit {
+            return Err(Error::Gpu(GpuError::TooLargeForBinding {
+                what: format!("one layer's KV cache for {max_ctx} positions"),
+                bytes,
+                limit: gpu.binding_limit,
+            }));
+        }
+        let mut keys = Vec::with_capacity(c.n_layer);
+        let mut values = Vec::with_capacity(c.n_layer);
+        for l in 0..c.n_layer {
+            keys.push(StorageBuffer::new(gpu, &format!("k cache {l}"), bytes).await?);
+            values.push(StorageBuffer::new(gpu, &format!("v cache {l}"), bytes).await?);
+        }
+        Ok(KvCache { keys, values, max_ctx, f16 })
+    }
+
+    pub fn gpu_bytes(&self) -> u64 {
+        self.keys.iter().chain(&self.values).map(|b| b.buffer.size()).sum()
+    }
+}

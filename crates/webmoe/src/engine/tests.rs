@@ -1,0 +1,144 @@
+//! The GPU engine against the oracle cases: exact logits with an f32 KV cache, argmax and greedy
+//! ids with the default f16 cache, and the same results when weights are split into small pages.
+
+use super::*;
+use crate::gguf::{Gguf, MemorySource};
+use crate::gpu::GpuOptions;
+use crate::testing::{model_bytes, oracle};
+
+fn engine(case: &str, kv_type: KvType, gpu_options: &GpuOptions) -> Engine {
+    // A context that fits the smallest bindings the tests use: prompt plus 16 generated ids.
+    let context_length = Some(32);
+    let bytes = model_bytes(case);
+    let g = Gguf::parse(&bytes).unwrap();
+    let model = Model::from_gguf(&g).unwrap();
+    let gpu = pollster::block_on(Gpu::new(gpu_options)).unwrap();
+    let options = EngineOptions { kv_type, batch: 5, context_length };
+    pollster::block_on(Engine::load(gpu, &MemorySource::new(bytes), model, &options, &mut |_, _| {})).unwrap()
+}
+
+fn greedy(e: &mut Engine, prompt: &[u32], n: usize) -> Vec<u32> {
+    e.reset();
+    let mut out = vec![pollster::block_on(e.prefill(prompt)).unwrap()];
+    while out.len() < n {
+        out.push(pollster::block_on(e.step()).unwrap());
+    }
+    out
+}
+
+/// Logits of every position with an f32 cache, and greedy ids with both caches.
+pub(crate) fn check_case(case: &str, gpu_options: &GpuOptions) {
+    let c = oracle(case);
+    let mut e = engine(case, KvType::F32, gpu_options);
+    let logits = pollster::block_on(e.logits(&c.tokens)).unwrap();
+    c.check_logits("GPU f32 cache", &logits);
+    c.check_greedy("GPU f32 cache", &greedy(&mut e, &c.tokens, c.greedy.len()));
+
+    let mut e = engine(case, KvType::F16, gpu_options);
+    let logits = pollster::block_on(e.logits(&c.tokens)).unwrap();
+    c.check_argmax("GPU f16 cache", &logits);
+    c.check_greedy("GPU f16 cache", &greedy(&mut e, &c.tokens, c.greedy.len()));
+}
+
+#[test]
+fn mixtral_q8_0() {
+    check_case("mixtral-q8_0", &GpuOptions::default());
+}
+
+#[test]
+fn mixtral_f16() {
+    check_case("mixtral-f16", &GpuOptions::default());
+}
+
+#[test]
+fn mixtral_q4_0() {
+    check_case("mixtral-q4_0", &GpuOptions::default());
+}
+
+#[test]
+fn mixtral_q4_1() {
+    check_case("mixtral-q4_1", &GpuOptions::default());
+}
+
+#[test]
+fn split_expert_layout() {
+    check_case("mixtral-split-experts-q8_0", &GpuOptions::default());
+}
+
+#[test]
+fn four_experts_top2() {
+    check_case("moe-4x-top2-q8_0", &GpuOptions::default());
+}
+
+#[test]
+fn eight_experts_top1() {
+    check_case("moe-8x-top1-q8_0", &GpuOptions::default());
+}
+
+#[test]
+fn dense_llama() {
+    check_case("dense-llama-q8_0", &GpuOptions::default());
+}
+
+#[test]
+fn real_mixtral_vocabulary() {
+    check_case("mixtral-realvocab-q8_0", &GpuOptions::default());
+}
+
+#[test]
+fn weights_split_across_16_kib_bindings() {
+    // One expert's 18 KiB gate matrix spans two pages, and the 512-row embedding and lm_head are
+    // split into five.
+    check_case("mixtral-q4_0", &GpuOptions { max_binding_bytes: Some(16 << 10), ..Default::default() });
+}
+
+#[test]
+fn bad_requests_are_refused_with_clear_errors() {
+    let mut e = engine("mixtral-q8_0", KvType::F16, &GpuOptions::default());
+    assert_eq!(pollster::block_on(e.prefill(&[])).unwrap_err(), Error::EmptyPrompt);
+    assert_eq!(pollster::block_on(e.prefill(&[1, 512])).unwrap_err(), Error::TokenOutOfRange { id: 512, vocab: 512 });
+    let long = vec![1u32; e.context_length() + 1];
+    assert!(matches!(pollster::block_on(e.prefill(&long)).unwrap_err(), Error::ContextFull { .. }));
+    // The engine still works after refusals.
+    assert_eq!(e.position(), 0);
+    pollster::block_on(e.prefill(&[1, 2, 3])).unwrap();
+    assert_eq!(e.position(), 3);
+}
+
+#[test]
+fn footprint_predicts_what_the_engine_allocates() {
+    for case in ["mixtral-q4_0", "dense-llama-q8_0", "mixtral-realvocab-q8_0"] {
+        let e = engine(case, KvType::F16, &GpuOptions::default());
+        let options = EngineOptions { kv_type: KvType::F16, batch: 5, context_length: Some(32) };
+        let predicted = footprint(&e.model, &options, e.gpu.binding_limit).unwrap();
+        assert_eq!(predicted, e.memory(), "{case}");
+    }
+}
+
+// The K-quant cases mix types per tensor as llama-quantize does (Q4_K_M: Q4_K, Q5_K and Q6_K
+// matrices with some Q8_0), so each exercises several decoders in one forward pass.
+
+#[test]
+fn mixtral_q2_k() {
+    check_case("mixtral-q2_k", &GpuOptions::default());
+}
+
+#[test]
+fn mixtral_q3_k_m() {
+    check_case("mixtral-q3_k_m", &GpuOptions::default());
+}
+
+#[test]
+fn mixtral_q4_k_m() {
+    check_case("mixtral-q4_k_m", &GpuOptions::default());
+}
+
+#[test]
+fn mixtral_q5_k_m() {
+    check_case("mixtral-q5_k_m", &GpuOptions::default());
+}
+
+#[test]
+fn mixtral_q6_k() {
+    check_case("mixtral-q6_k", &GpuOptions::default());
+}

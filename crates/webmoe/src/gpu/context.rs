@@ -1,0 +1,146 @@
+//! Adapter and device selection, limits, and error capture.
+
+use super::error::GpuError;
+use super::pipelines::PipelineCache;
+use std::sync::{Arc, Mutex};
+
+/// How to open the GPU.
+#[derive(Clone, Debug, Default)]
+pub struct GpuOptions {
+    /// Cap on the bytes of any one storage binding, below what the adapter allows. Tests set it
+    /// small to exercise the paths that split a tensor across bindings.
+    pub max_binding_bytes: Option<u64>,
+    /// Prefer a low-power adapter (an integrated GPU) over a discrete one.
+    pub low_power: bool,
+    /// Do not use shader-f16 or subgroups even where the adapter has them.
+    pub portable_only: bool,
+}
+
+/// Optional features the adapter offers and this device enabled.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Capabilities {
+    pub shader_f16: bool,
+    pub subgroups: bool,
+    pub timestamp_query: bool,
+}
+
+/// The device, queue and caches every launcher uses.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    pub info: wgpu::AdapterInfo,
+    pub limits: wgpu::Limits,
+    pub caps: Capabilities,
+    /// Bytes one storage binding may span: the adapter's limits (and the options' cap), rounded
+    /// down to a multiple of 256 and kept below 4 GiB so byte offsets fit kernels' u32 indices.
+    pub binding_limit: u64,
+    pub(crate) pipelines: PipelineCache,
+    /// Errors the device reported outside an error scope, oldest first.
+    uncaptured: Arc<Mutex<Vec<String>>>,
+    lost: Arc<Mutex<Option<String>>>,
+}
+
+impl Gpu {
+    /// Open the default adapter with the limits it allows.
+    pub async fn new(options: &GpuOptions) -> Result<Gpu, GpuError> {
+        let mut desc = wgpu::InstanceDescriptor::new_without_display_handle_from_env();
+        if cfg!(target_arch = "wasm32") {
+            desc.backends = wgpu::Backends::BROWSER_WEBGPU;
+        }
+        let instance = wgpu::Instance::new(desc);
+        let power_preference =
+            if options.low_power { wgpu::PowerPreference::LowPower } else { wgpu::PowerPreference::HighPerformance };
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions { power_preference, ..Default::default() })
+            .await
+            .map_err(|e| GpuError::NoAdapter { reason: e.to_string() })?;
+        Self::from_adapter(adapter, options).await
+    }
+
+    pub async fn from_adapter(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Gpu, GpuError> {
+        let offered = adapter.features();
+        let mut features = wgpu::Features::empty();
+        if !options.portable_only {
+            features |= offered & (wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP);
+        }
+        features |= offered & wgpu::Features::TIMESTAMP_QUERY;
+        let limits = adapter.limits();
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("webmoe"),
+                required_features: features,
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| GpuError::DeviceRequest { reason: e.to_string() })?;
+
+        let uncaptured = Arc::new(Mutex::new(Vec::new()));
+        let sink = uncaptured.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            if let Ok(mut v) = sink.lock() {
+                v.push(e.to_string());
+            }
+        }));
+        let lost = Arc::new(Mutex::new(None));
+        let lost_sink = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            if let Ok(mut l) = lost_sink.lock() {
+                *l = Some(format!("{reason:?}: {message}"));
+            }
+        });
+
+        let mut binding_limit = (limits.max_storage_buffer_binding_size as u64).min(limits.max_buffer_size);
+        if let Some(cap) = options.max_binding_bytes {
+            binding_limit = binding_limit.min(cap);
+        }
+        binding_limit = binding_limit.min((1u64 << 32) - 256) / 256 * 256;
+
+        let caps = Capabilities {
+            shader_f16: features.contains(wgpu::Features::SHADER_F16),
+            subgroups: features.contains(wgpu::Features::SUBGROUP),
+            timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
+        };
+        Ok(Gpu {
+            device,
+            queue,
+            info: adapter.get_info(),
+            limits,
+            caps,
+            binding_limit,
+            pipelines: PipelineCache::default(),
+            uncaptured,
+            lost,
+        })
+    }
+
+    /// Fail if the device was lost or reported an error since the last check.
+    pub fn check(&self) -> Result<(), GpuError> {
+        if let Some(reason) = self.lost.lock().ok().and_then(|l| l.clone()) {
+            return Err(GpuError::DeviceLost { reason });
+        }
+        let first = self.uncaptured.lock().ok().and_then(|mut v| if v.is_empty() { None } else { Some(v.remove(0)) });
+        match first {
+            Some(message) if message.to_lowercase().contains("out of memory") => {
+                Err(GpuError::OutOfMemory { what: "GPU work".into(), bytes: 0 })
+            }
+            Some(message) => Err(GpuError::Operation { message }),
+            None => Ok(()),
+        }
+    }
+
+    pub fn is_lost(&self) -> bool {
+        self.lost.lock().map(|l| l.is_some()).unwrap_or(true)
+    }
+
+    /// Block (natively) until submitted work is done; the browser completes work on its own.
+    pub fn poll_wait(&self) {
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+    }
+
+    /// Adapter name and backend, for reports.
+    pub fn describe(&self) -> String {
+        format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)
+    }
+}

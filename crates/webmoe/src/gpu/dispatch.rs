@@ -1,0 +1,43 @@
+//! A recorded dispatch: pipeline, bind group and grid, created once and encoded for every token.
+
+use std::sync::Arc;
+
+/// Workgroup counts of a dispatch. Some grids grow with the number of tokens in the submit.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Grid {
+    Fixed([u32; 3]),
+    /// `[x, per_token * n_tokens, 1]`.
+    PerToken { x: u32, per_token: u32 },
+    /// `[x, n_tokens, 1]` with x itself per token: `[x, y]` fixed, `z = n_tokens`.
+    PerTokenZ { x: u32, y: u32 },
+}
+
+impl Grid {
+    pub fn size(&self, n_tokens: u32) -> [u32; 3] {
+        match *self {
+            Grid::Fixed(g) => g,
+            Grid::PerToken { x, per_token } => [x, per_token * n_tokens, 1],
+            Grid::PerTokenZ { x, y } => [x, y, n_tokens],
+        }
+    }
+}
+
+/// One compute dispatch, ready to encode.
+pub struct Dispatch {
+    pub label: &'static str,
+    pub pipeline: Arc<wgpu::ComputePipeline>,
+    pub bind_group: wgpu::BindGroup,
+    pub grid: Grid,
+}
+
+impl Dispatch {
+    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>, n_tokens: u32) {
+        let [x, y, z] = self.grid.size(n_tokens);
+        if x == 0 || y == 0 || z == 0 {
+            return;
+        }
+        pass.set_pipeline(&self.pipeline);
+        pass.set_bind_group(0, &self.bind_group, &[]);
+        pass.dispatch_workgroups(x, y, z);
+    }
+}

@@ -1,0 +1,18 @@
+//! The GPU context: device, queue, limits, capabilities, the pipeline cache, and the small set of
+//! buffer and dispatch helpers every kernel launcher shares.
+
+mod buffers;
+mod context;
+mod dispatch;
+mod error;
+mod matrix;
+mod pipelines;
+mod shaders;
+
+pub use buffers::{map_read, read_buffer, StorageBuffer, UniformBuffer};
+pub use context::{Capabilities, Gpu, GpuOptions};
+pub use dispatch::{Dispatch, Grid};
+pub use error::GpuError;
+pub use matrix::{GpuMatrix, Page, UploadError};
+pub use pipelines::PipelineKey;
+pub use shaders::{has_decoder, Kernel};

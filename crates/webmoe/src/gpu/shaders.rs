@@ -1,0 +1,92 @@
+//! WGSL sources. Each kernel is one file under `shaders/`; a kernel that reads quantized weights
+//! is compiled once per weight type by placing the byte helpers and that type's decoder (which
+//! define `load4`) before it. That fixed concatenation is the only assembly done on shader text.
+
+use crate::gguf::GgmlType;
+
+const COMMON: &str = include_str!("../../../../shaders/common.wgsl");
+const BYTES: &str = include_str!("../../../../shaders/quant/bytes.wgsl");
+
+/// The compute kernels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    RmsNorm,
+    Matvec,
+    Embed,
+    RopeKv,
+    Attention,
+    Router,
+    MoeCombine,
+    Argmax,
+}
+
+impl Kernel {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::RmsNorm => "rms_norm",
+            Kernel::Matvec => "matvec",
+            Kernel::Embed => "embed",
+            Kernel::RopeKv => "rope_kv",
+            Kernel::Attention => "attention",
+            Kernel::Router => "router",
+            Kernel::MoeCombine => "moe_combine",
+            Kernel::Argmax => "argmax",
+        }
+    }
+
+    fn source(self) -> &'static str {
+        match self {
+            Kernel::RmsNorm => include_str!("../../../../shaders/rms_norm.wgsl"),
+            Kernel::Matvec => include_str!("../../../../shaders/matvec.wgsl"),
+            Kernel::Embed => include_str!("../../../../shaders/embed.wgsl"),
+            Kernel::RopeKv => include_str!("../../../../shaders/rope_kv.wgsl"),
+            Kernel::Attention => include_str!("../../../../shaders/attention.wgsl"),
+            Kernel::Router => include_str!("../../../../shaders/router.wgsl"),
+            Kernel::MoeCombine => include_str!("../../../../shaders/moe_combine.wgsl"),
+            Kernel::Argmax => include_str!("../../../../shaders/argmax.wgsl"),
+        }
+    }
+
+    /// Whether the kernel reads weights through a type's `load4`.
+    pub fn reads_weights(self) -> bool {
+        matches!(self, Kernel::Matvec | Kernel::Embed | Kernel::Router)
+    }
+}
+
+/// The WGSL decoder of a weight type, if there is one.
+pub fn decoder(ty: GgmlType) -> Option<&'static str> {
+    Some(match ty {
+        GgmlType::F32 => include_str!("../../../../shaders/quant/f32.wgsl"),
+        GgmlType::F16 => include_str!("../../../../shaders/quant/f16.wgsl"),
+        GgmlType::BF16 => include_str!("../../../../shaders/quant/bf16.wgsl"),
+        GgmlType::Q8_0 => include_str!("../../../../shaders/quant/q8_0.wgsl"),
+        GgmlType::Q4_0 => include_str!("../../../../shaders/quant/q4_0.wgsl"),
+        GgmlType::Q4_1 => include_str!("../../../../shaders/quant/q4_1.wgsl"),
+        GgmlType::Q5_0 => include_str!("../../../../shaders/quant/q5_0.wgsl"),
+        GgmlType::Q5_1 => include_str!("../../../../shaders/quant/q5_1.wgsl"),
+        GgmlType::Q2_K => include_str!("../../../../shaders/quant/q2_k.wgsl"),
+        GgmlType::Q3_K => include_str!("../../../../shaders/quant/q3_k.wgsl"),
+        GgmlType::Q4_K => include_str!("../../../../shaders/quant/q4_k.wgsl"),
+        GgmlType::Q5_K => include_str!("../../../../shaders/quant/q5_k.wgsl"),
+        GgmlType::Q6_K => include_str!("../../../../shaders/quant/q6_k.wgsl"),
+        _ => return None,
+    })
+}
+
+/// The full module text of `kernel`, with the decoder of `weights` where it reads weights.
+pub fn module_source(kernel: Kernel, weights: Option<GgmlType>) -> Result<String, String> {
+    let mut src = String::from(COMMON);
+    if kernel.reads_weights() {
+        let ty = weights.ok_or_else(|| format!("kernel {} needs a weight type", kernel.name()))?;
+        let dec = decoder(ty).ok_or_else(|| format!("no GPU decoder for {ty}"))?;
+        src.push_str(BYTES);
+        src.push_str(dec);
+    }
+    src.push_str(kernel.source());
+    Ok(src)
+}
+
+/// Whether kernels can read weights of type `ty`.
+pub fn has_decoder(ty: GgmlType) -> bool {
+    decoder(ty).is_some()
+}

@@ -1,0 +1,94 @@
+//! Causal grouped-query attention over the KV cache (shaders/attention.wgsl).
+
+use super::rope_kv::HeadShape;
+use super::KernelEnv;
+use crate::gpu::{Dispatch, Gpu, GpuError, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
+
+/// The kernel keeps 4 output dims per invocation of 64.
+pub const MAX_HEAD_DIM: u32 = 256;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    n_head: u32,
+    n_head_kv: u32,
+    head_dim: u32,
+    scale: f32,
+}
+
+/// `out[t, h] = softmax(q[t, h] · K[..=pos] / √d) · V[..=pos]` for every token and head.
+pub fn attention(
+    gpu: &Gpu,
+    env: &KernelEnv,
+    shape: HeadShape,
+    q: &StorageBuffer,
+    k_cache: &StorageBuffer,
+    v_cache: &StorageBuffer,
+    out: &StorageBuffer,
+    kv_f16: bool,
+) -> Result<Dispatch, GpuError> {
+    let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::Attention).constant("KV_F16", kv_f16 as u32))?;
+    let params = UniformBuffer::new(
+        gpu,
+        "attention params",
+        &Params { n_head: shape.n_head, n_head_kv: shape.n_head_kv, head_dim: shape.head_dim, scale: 1.0 / (shape.head_dim as f32).sqrt() },
+    );
+    let bind_group =
+        gpu.bind_group("attention", &pipeline, &[env.step.binding(), params.binding(), q.binding(), k_cache.binding(), v_cache.binding(), out.binding()]);
+    Ok(Dispatch { label: "attention", pipeline, bind_group, grid: Grid::PerToken { x: shape.n_head, per_token: 1 } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::testing::*;
+    use crate::kernels::Step;
+    use crate::quant::random::Rng;
+    use crate::reference::ops;
+
+    fn check(shape: HeadShape, pos0: usize, t: usize, kv_f16: bool) {
+        let gpu = gpu();
+        let env = KernelEnv::new(gpu);
+        let mut rng = Rng::new(5);
+        let (hd, qd, kvd) = (shape.head_dim as usize, (shape.n_head * shape.head_dim) as usize, (shape.n_head_kv * shape.head_dim) as usize);
+        let n_ctx = pos0 + t;
+        let q: Vec<f32> = rng.vec(t * qd).iter().map(|x| x * 3.0).collect();
+        let mut keys = rng.vec(n_ctx * kvd);
+        let mut values = rng.vec(n_ctx * kvd);
+        if kv_f16 {
+            // The CPU sees what the f16 cache holds.
+            for x in keys.iter_mut().chain(values.iter_mut()) {
+                *x = half::f16::from_f32(*x).to_f32();
+            }
+        }
+        let encode = |xs: &[f32]| -> Vec<u32> {
+            if kv_f16 {
+                xs.chunks(2).map(|p| half::f16::from_f32(p[0]).to_bits() as u32 | (half::f16::from_f32(p[1]).to_bits() as u32) << 16).collect()
+            } else {
+                xs.iter().map(|x| x.to_bits()).collect()
+            }
+        };
+        let (qb, kc, vc, ob) = (f32_buffer(gpu, &q), u32_buffer(gpu, &encode(&keys)), u32_buffer(gpu, &encode(&values)), zeros(gpu, t * qd));
+        let d = attention(gpu, &env, shape, &qb, &kc, &vc, &ob, kv_f16).unwrap();
+        run(gpu, &env, Step { pos0: pos0 as u32, n_tokens: t as u32, ..Default::default() }, &[d]);
+        let mut want = vec![0f32; t * qd];
+        for r in 0..t {
+            let n = pos0 + r + 1;
+            let (nh, nkv) = (shape.n_head as usize, shape.n_head_kv as usize);
+            ops::attention(&q[r * qd..(r + 1) * qd], &keys[..n * kvd], &values[..n * kvd], nh, nkv, hd, &mut want[r * qd..(r + 1) * qd]);
+        }
+        assert_close(&format!("attention {shape:?} pos0={pos0} t={t} f16={kv_f16}"), &read_f32(gpu, &ob), &want, 2e-5);
+    }
+
+    #[test]
+    fn decode_step_over_a_long_cache() {
+        check(HeadShape { n_head: 4, n_head_kv: 2, head_dim: 64 }, 150, 1, false);
+        check(HeadShape { n_head: 8, n_head_kv: 1, head_dim: 16 }, 63, 1, true);
+    }
+
+    #[test]
+    fn prompt_batch_is_causal() {
+        check(HeadShape { n_head: 2, n_head_kv: 2, head_dim: 30 }, 0, 70, false);
+        check(HeadShape { n_head: 6, n_head_kv: 3, head_dim: 256 }, 5, 9, true);
+    }
+}

@@ -1,0 +1,145 @@
+use super::*;
+use crate::gguf::{GgmlType, MemorySource};
+use crate::kernels::testing::*;
+use crate::kernels::Step;
+use crate::model::Matrix;
+use crate::quant::random::{random_tensor_bytes, Rng};
+use crate::quant::{self};
+use crate::reference::ops;
+
+/// A random `experts × rows × cols` weight of type `ty`: the file bytes and the dequantized values.
+fn random_matrix(ty: GgmlType, experts: usize, rows: usize, cols: usize, rng: &mut Rng) -> (Matrix, MemorySource, Vec<Vec<f32>>) {
+    let bytes = random_tensor_bytes(ty, experts * rows * cols, rng);
+    let slab = bytes.len() / experts;
+    let values = (0..experts).map(|e| quant::dequantize_to_vec(ty, &bytes[e * slab..(e + 1) * slab]).unwrap()).collect();
+    let m = Matrix { name: format!("w<{ty}>"), ty, cols, rows, experts: (0..experts).map(|e| (e * slab) as u64..((e + 1) * slab) as u64).collect() };
+    (m, MemorySource::new(bytes), values)
+}
+
+/// The types with a GPU decoder; K-quants join as their decoders land.
+pub(crate) fn gpu_types() -> Vec<GgmlType> {
+    quant::SUPPORTED.iter().copied().filter(|&t| crate::gpu::has_decoder(t)).collect()
+}
+
+#[test]
+fn dense_matches_cpu_for_every_type_and_odd_shapes() {
+    let gpu = gpu();
+    let env = KernelEnv::new(gpu);
+    let mut rng = Rng::new(7);
+    for ty in gpu_types() {
+        let block = ty.block_elems() as usize;
+        // The last shape has 5 blocks per row even for the 256-value K-quants, so rows cross
+        // several super-blocks at unaligned byte offsets.
+        for (rows, cols, t) in [(1, block.max(4), 1), (37, 3 * block.max(32), 3), (130, 512, 2), (11, 5 * block.max(64), 2)] {
+            let (m, src, w) = random_matrix(ty, 1, rows, cols, &mut rng);
+            let gm = pollster::block_on(GpuMatrix::load(gpu, &src, &m)).unwrap();
+            let x = rng.vec(t * cols);
+            let (xb, yb) = (f32_buffer(gpu, &x), zeros(gpu, t * rows));
+            let d = matvec(gpu, &env, &Matvec::dense(&gm, &xb, &yb)).unwrap();
+            run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &d);
+            let mut want = vec![0f32; t * rows];
+            for r in 0..t {
+                ops::matvec(&w[0], &x[r * cols..(r + 1) * cols], &mut want[r * rows..(r + 1) * rows]);
+            }
+            assert_close(&format!("{ty} {rows}x{cols} t={t}"), &read_f32(gpu, &yb), &want, 2e-5 * (cols as f32).sqrt());
+        }
+    }
+}
+
+#[test]
+fn epilogues_add_and_gate() {
+    let gpu = gpu();
+    let env = KernelEnv::new(gpu);
+    let mut rng = Rng::new(8);
+    let (rows, cols) = (45, 64);
+    let (m, src, w) = random_matrix(GgmlType::Q8_0, 1, rows, cols, &mut rng);
+    let gm = pollster::block_on(GpuMatrix::load(gpu, &src, &m)).unwrap();
+    let x = rng.vec(cols);
+    let y0 = rng.vec(rows);
+    let aux = rng.vec(rows);
+    let mut wx = vec![0f32; rows];
+    ops::matvec(&w[0], &x, &mut wx);
+
+    let (xb, yb) = (f32_buffer(gpu, &x), f32_buffer(gpu, &y0));
+    let d = matvec(gpu, &env, &Matvec::dense(&gm, &xb, &yb).epilogue(Epilogue::Add, None)).unwrap();
+    run(gpu, &env, Step { n_tokens: 1, ..Default::default() }, &d);
+    let want: Vec<f32> = y0.iter().zip(&wx).map(|(a, b)| a + b).collect();
+    assert_close("add", &read_f32(gpu, &yb), &want, 1e-4);
+
+    let (yb, ab) = (zeros(gpu, rows), f32_buffer(gpu, &aux));
+    let d = matvec(gpu, &env, &Matvec::dense(&gm, &xb, &yb).epilogue(Epilogue::SiluMul, Some(&ab))).unwrap();
+    run(gpu, &env, Step { n_tokens: 1, ..Default::default() }, &d);
+    let want: Vec<f32> = aux.iter().zip(&wx).map(|(&g, &u)| ops::silu(g) * u).collect();
+    assert_close("silu_mul", &read_f32(gpu, &yb), &want, 1e-4);
+}
+
+/// Route records as the router kernel writes them: (expert, weight) pairs.
+fn routes_buffer(gpu: &Gpu, routes: &[(u32, f32)]) -> StorageBuffer {
+    let words: Vec<u32> = routes.iter().flat_map(|&(e, w)| [e, w.to_bits()]).collect();
+    u32_buffer(gpu, &words)
+}
+
+fn check_routed(gpu: &Gpu, label: &str) {
+    let env = KernelEnv::new(gpu);
+    let mut rng = Rng::new(9);
+    let (experts, rows, cols, k, t) = (6, 24, 64, 2, 3);
+    for ty in [GgmlType::Q4_0, GgmlType::F16, GgmlType::Q8_0] {
+        let (m, src, w) = random_matrix(ty, experts, rows, cols, &mut rng);
+        // Expert e is stored in slot (e + 1) % experts, as an expert cache might place it; the
+        // slot table (at entry slot_base + e) says so.
+        let gm = pollster::block_on(GpuMatrix::allocate(gpu, &m, experts)).unwrap();
+        let layer_slots: Vec<u32> = (0..experts as u32).map(|e| (e + 1) % experts as u32).collect();
+        for (e, range) in m.experts.iter().enumerate() {
+            pollster::block_on(gm.write_slot(gpu, &src, layer_slots[e], range.start)).unwrap();
+        }
+        let mut slots = vec![99u32; experts];
+        slots.extend_from_slice(&layer_slots);
+        let chosen: Vec<(u32, f32)> = (0..t * k).map(|i| (((i * 5 + 1) % experts) as u32, 0.5)).collect();
+        for input_per_route in [false, true] {
+            let x_rows = if input_per_route { t * k } else { t };
+            let x = rng.vec(x_rows * cols);
+            let (xb, yb) = (f32_buffer(gpu, &x), zeros(gpu, t * k * rows));
+            let (rb, sb) = (routes_buffer(gpu, &chosen), u32_buffer(gpu, &slots));
+            let mv = Matvec {
+                routed: Some(Routed { routes: &rb, slots: &sb, slot_base: experts as u32, k: k as u32, input_per_route }),
+                y_stride: rows as u32,
+                ..Matvec::dense(&gm, &xb, &yb)
+            };
+            let d = matvec(gpu, &env, &mv).unwrap();
+            run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &d);
+            let mut want = vec![0f32; t * k * rows];
+            for a in 0..t * k {
+                let e = chosen[a].0 as usize;
+                let xr = if input_per_route { a } else { a / k };
+                ops::matvec(&w[e], &x[xr * cols..(xr + 1) * cols], &mut want[a * rows..(a + 1) * rows]);
+            }
+            assert_close(&format!("{label} {ty} routed input_per_route={input_per_route}"), &read_f32(gpu, &yb), &want, 1e-4);
+        }
+    }
+}
+
+#[test]
+fn routed_rows_use_the_chosen_experts_slot() {
+    check_routed(gpu(), "one page");
+}
+
+#[test]
+fn matrices_split_across_small_bindings_give_the_same_result() {
+    // 256-byte bindings: a few rows per page, so experts are split across pages and pages hold
+    // parts of one expert.
+    let small = gpu_with_binding_limit(256);
+    check_routed(&small, "256-byte pages");
+    let env = KernelEnv::new(&small);
+    let mut rng = Rng::new(10);
+    let (rows, cols) = (29, 96);
+    let (m, src, w) = random_matrix(GgmlType::Q4_1, 1, rows, cols, &mut rng);
+    let gm = pollster::block_on(GpuMatrix::load(&small, &src, &m)).unwrap();
+    assert!(gm.pages.len() > 4, "expected several pages, got {}", gm.pages.len());
+    let x = rng.vec(cols);
+    let (xb, yb) = (f32_buffer(&small, &x), zeros(&small, rows));
+    let d = matvec(&small, &env, &Matvec::dense(&gm, &xb, &yb)).unwrap();
+    run(&small, &env, Step { n_tokens: 1, ..Default::default() }, &d);
+    let mut want = vec![0f32; rows];
+    ops::matvec(&w[0], &x, &mut want);
+    assert_close("paged dense", &read_f32(&small, &yb), &want, 1e-4);
+}

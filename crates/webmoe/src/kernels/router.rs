@@ -1,0 +1,83 @@
+//! The fused MoE router (shaders/router.wgsl): gate matvec, top-k, renormalised weights.
+
+use super::KernelEnv;
+use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    cols: u32,
+    n_expert: u32,
+    k: u32,
+    row_bytes: u32,
+}
+
+/// Bytes of one route record `{expert: u32, weight: f32}`.
+pub const ROUTE_BYTES: u64 = 8;
+
+/// Write each token's `k` routes from the normed hidden state `x`. The router weight has
+/// `n_expert` rows and must fit one page (it is at most 64 rows of the hidden size).
+pub fn router(gpu: &Gpu, env: &KernelEnv, w: &GpuMatrix, k: u32, x: &StorageBuffer, routes: &StorageBuffer) -> Result<Dispatch, GpuError> {
+    let [page] = w.pages.as_slice() else {
+        return Err(GpuError::TooLargeForBinding { what: w.name.clone(), bytes: w.row_bytes as u64 * w.rows as u64, limit: gpu.binding_limit });
+    };
+    let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::Router).weights(w.ty))?;
+    let params = UniformBuffer::new(gpu, "router params", &Params { cols: w.cols, n_expert: w.rows, k, row_bytes: w.row_bytes });
+    let bind_group = gpu.bind_group("router", &pipeline, &[env.step.binding(), params.binding(), page.buffer.binding(), x.binding(), routes.binding()]);
+    Ok(Dispatch { label: "router", pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::{GgmlType, MemorySource};
+    use crate::kernels::testing::*;
+    use crate::kernels::Step;
+    use crate::model::Matrix;
+    use crate::quant::random::Rng;
+    use crate::reference::ops;
+
+    #[test]
+    fn picks_the_top_k_with_renormalised_weights() {
+        let gpu = gpu();
+        let env = KernelEnv::new(gpu);
+        let mut rng = Rng::new(6);
+        for (n_expert, k, cols, t) in [(8usize, 2usize, 256usize, 5usize), (64, 8, 96, 3), (4, 1, 32, 2), (3, 3, 12, 1)] {
+            let w = rng.vec(n_expert * cols);
+            let m = Matrix { name: "router".into(), ty: GgmlType::F32, cols, rows: n_expert, experts: vec![0..(w.len() * 4) as u64] };
+            let gm = pollster::block_on(GpuMatrix::load(gpu, &MemorySource::new(bytemuck::cast_slice(&w).to_vec()), &m)).unwrap();
+            let x = rng.vec(t * cols);
+            let (xb, rb) = (f32_buffer(gpu, &x), u32_buffer(gpu, &vec![0; t * k * 2]));
+            let d = router(gpu, &env, &gm, k as u32, &xb, &rb).unwrap();
+            run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &[d]);
+            let got = read_u32(gpu, &rb);
+            for r in 0..t {
+                let mut logits = vec![0f32; n_expert];
+                ops::matvec(&w, &x[r * cols..(r + 1) * cols], &mut logits);
+                let want = ops::top_k_routing(&logits, k);
+                for (j, &(e, wt)) in want.iter().enumerate() {
+                    let (ge, gw) = (got[(r * k + j) * 2], f32::from_bits(got[(r * k + j) * 2 + 1]));
+                    assert_eq!(ge as usize, e, "E={n_expert} k={k} token {r} route {j}: expert");
+                    assert!((gw - wt).abs() < 1e-5, "E={n_expert} k={k} token {r} route {j}: weight GPU {gw}, CPU {wt}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_expert() {
+        let gpu = gpu();
+        let env = KernelEnv::new(gpu);
+        // Rows 1, 2 and 3 give equal logits; the two chosen must be 1 and 2.
+        let cols = 4;
+        let w: Vec<f32> = [[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]].concat();
+        let m = Matrix { name: "router".into(), ty: GgmlType::F32, cols, rows: 4, experts: vec![0..64] };
+        let gm = pollster::block_on(GpuMatrix::load(gpu, &MemorySource::new(bytemuck::cast_slice(&w).to_vec()), &m)).unwrap();
+        let (xb, rb) = (f32_buffer(gpu, &[1.0, 0.0, 0.0, 0.0]), u32_buffer(gpu, &[0; 4]));
+        let d = router(gpu, &env, &gm, 2, &xb, &rb).unwrap();
+        run(gpu, &env, Step { n_tokens: 1, ..Default::default() }, &[d]);
+        let got = read_u32(gpu, &rb);
+        assert_eq!((got[0], got[2]), (1, 2));
+        assert_eq!((f32::from_bits(got[1]), f32::from_bits(got[3])), (0.5, 0.5));
+    }
+}

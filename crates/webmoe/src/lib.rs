@@ -1,0 +1,15 @@
+//! webmoe: Mixture-of-Experts language models from GGUF files on WebGPU.
+
+pub mod engine;
+mod error;
+pub mod gguf;
+pub mod gpu;
+pub mod kernels;
+pub mod model;
+pub mod quant;
+pub mod reference;
+pub mod tokenizer;
+#[cfg(test)]
+pub(crate) mod testing;
+
+pub use error::{Error, Result};

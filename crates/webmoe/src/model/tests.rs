@@ -1,0 +1,158 @@
+use super::*;
+use crate::gguf::{GgmlType, Gguf, GgufWriter, Value};
+
+fn load(case: &str) -> Model {
+    let path = format!("{}/../../tests/fixtures/oracle/{case}/model.gguf", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap_or_else(|e| panic!("{case}: {e}"))
+}
+
+#[test]
+fn mixtral_fixture_config_and_layout() {
+    let m = load("mixtral-q8_0");
+    let c = &m.config;
+    assert_eq!((c.n_embd, c.n_layer, c.n_head, c.n_head_kv, c.head_dim, c.n_ff), (256, 2, 4, 2, 64, 128));
+    assert_eq!((c.n_expert, c.n_expert_used, c.vocab_size), (8, 2, 512));
+    assert_eq!(c.rope_theta, 1e6);
+    let l = &m.layout.layers[1];
+    assert_eq!((l.ffn.gate.cols, l.ffn.gate.rows, l.ffn.gate.n_experts()), (256, 128, 8));
+    assert_eq!((l.ffn.down.cols, l.ffn.down.rows), (128, 256));
+    assert_eq!(l.ffn.router.as_ref().map(|r| (r.rows, r.ty)), Some((8, GgmlType::F32)));
+    assert!(!m.layout.tied_output);
+}
+
+#[test]
+fn split_and_merged_experts_describe_the_same_slabs() {
+    let merged = load("mixtral-q8_0");
+    let split = load("mixtral-split-experts-q8_0");
+    for (a, b) in merged.layout.layers.iter().zip(&split.layout.layers) {
+        for (x, y) in [(&a.ffn.gate, &b.ffn.gate), (&a.ffn.up, &b.ffn.up), (&a.ffn.down, &b.ffn.down)] {
+            assert_eq!((x.ty, x.cols, x.rows, x.n_experts()), (y.ty, y.cols, y.rows, y.n_experts()));
+            assert_eq!(x.expert_bytes(), y.expert_bytes());
+        }
+    }
+}
+
+#[test]
+fn every_oracle_model_loads() {
+    for case in [
+        "mixtral-f16",
+        "mixtral-q4_0",
+        "mixtral-q4_1",
+        "moe-4x-top2-q8_0",
+        "moe-8x-top1-q8_0",
+        "dense-llama-q8_0",
+        "mixtral-realvocab-q8_0",
+    ] {
+        let m = load(case);
+        assert_eq!(m.layout.layers.len(), m.config.n_layer, "{case}");
+    }
+    let dense = load("dense-llama-q8_0");
+    assert_eq!((dense.config.n_expert, dense.config.n_expert_used), (1, 1));
+    assert!(dense.layout.layers[0].ffn.router.is_none());
+    assert_eq!(load("moe-8x-top1-q8_0").config.n_expert_used, 1);
+    assert_eq!(load("moe-4x-top2-q8_0").config.n_expert, 4);
+}
+
+/// A minimal valid dense model, to be broken one key or tensor at a time.
+fn tiny(edit: impl Fn(&mut Vec<(String, Value)>, &mut Vec<(String, Vec<u64>, GgmlType)>)) -> Result<Model, ModelError> {
+    let mut meta: Vec<(String, Value)> = vec![
+        ("general.architecture".into(), Value::String("llama".into())),
+        ("llama.embedding_length".into(), Value::U32(8)),
+        ("llama.block_count".into(), Value::U32(1)),
+        ("llama.feed_forward_length".into(), Value::U32(16)),
+        ("llama.attention.head_count".into(), Value::U32(2)),
+        ("llama.attention.head_count_kv".into(), Value::U32(1)),
+        ("llama.context_length".into(), Value::U32(64)),
+        ("llama.vocab_size".into(), Value::U32(10)),
+    ];
+    let mut tensors: Vec<(String, Vec<u64>, GgmlType)> = vec![
+        ("token_embd.weight".into(), vec![8, 10], GgmlType::F32),
+        ("output_norm.weight".into(), vec![8], GgmlType::F32),
+        ("blk.0.attn_norm.weight".into(), vec![8], GgmlType::F32),
+        ("blk.0.attn_q.weight".into(), vec![8, 8], GgmlType::F32),
+        ("blk.0.attn_k.weight".into(), vec![8, 4], GgmlType::F32),
+        ("blk.0.attn_v.weight".into(), vec![8, 4], GgmlType::F32),
+        ("blk.0.attn_output.weight".into(), vec![8, 8], GgmlType::F32),
+        ("blk.0.ffn_norm.weight".into(), vec![8], GgmlType::F32),
+        ("blk.0.ffn_gate.weight".into(), vec![8, 16], GgmlType::F32),
+        ("blk.0.ffn_up.weight".into(), vec![8, 16], GgmlType::F32),
+        ("blk.0.ffn_down.weight".into(), vec![16, 8], GgmlType::F32),
+    ];
+    edit(&mut meta, &mut tensors);
+    let mut w = GgufWriter::new();
+    for (k, v) in meta {
+        w.meta(&k, v);
+    }
+    for (name, dims, ty) in tensors {
+        let n: u64 = dims.iter().product();
+        let bytes = ty.row_bytes(dims[0]).unwrap() * (n / dims[0]);
+        w.tensor(&name, &dims, ty, vec![0; bytes as usize]);
+    }
+    Model::from_gguf(&Gguf::parse(&w.to_bytes()).unwrap())
+}
+
+fn set(meta: &mut [(String, Value)], key: &str, v: Value) {
+    meta.iter_mut().find(|(k, _)| k == key).unwrap().1 = v;
+}
+
+#[test]
+fn a_minimal_dense_model_ties_its_output() {
+    let m = tiny(|_, _| {}).unwrap();
+    assert!(m.layout.tied_output);
+    assert_eq!(m.layout.output, m.layout.token_embd);
+}
+
+#[test]
+fn inconsistent_metadata_is_refused_by_name() {
+    let err = |f: &dyn Fn(&mut Vec<(String, Value)>, &mut Vec<(String, Vec<u64>, GgmlType)>)| tiny(f).unwrap_err().to_string();
+    let e = err(&|m, _| set(m, "general.architecture", Value::String("gptx".into())));
+    assert!(e.contains("\"gptx\""), "{e}");
+    let e = err(&|m, _| set(m, "llama.attention.head_count", Value::U32(0)));
+    assert!(e.contains("llama.attention.head_count"), "{e}");
+    let e = err(&|m, _| set(m, "llama.attention.head_count", Value::U32(3)));
+    assert!(e.contains("must divide"), "{e}");
+    let e = err(&|m, _| set(m, "llama.attention.head_count_kv", Value::U32(3)));
+    assert!(e.contains("head_count_kv"), "{e}");
+    let e = err(&|m, _| set(m, "llama.vocab_size", Value::U32(11)));
+    assert!(e.contains("11 tokens") && e.contains("10 rows"), "{e}");
+    let e = err(&|m, _| m.push(("llama.expert_count".into(), Value::U32(4))));
+    assert!(e.contains("expert_used_count"), "{e}");
+    let e = err(&|m, _| {
+        m.push(("llama.expert_count".into(), Value::U32(4)));
+        m.push(("llama.expert_used_count".into(), Value::U32(5)));
+    });
+    assert!(e.contains("between 1 and the expert count 4"), "{e}");
+    let e = err(&|m, _| {
+        m.push(("llama.expert_count".into(), Value::U32(4)));
+        m.push(("llama.expert_used_count".into(), Value::U32(2)));
+    });
+    assert!(e.contains("ffn_gate_inp"), "{e}");
+    let e = err(&|_, t| t.push(("blk.0.ffn_gate_exps.weight".into(), vec![8, 16, 4], GgmlType::F32)));
+    assert!(e.contains("no llama.expert_count"), "{e}");
+}
+
+#[test]
+fn wrong_shapes_and_types_name_the_tensor() {
+    let e = tiny(|_, t| t[3].1 = vec![8, 6]).unwrap_err().to_string();
+    assert!(e.contains("blk.0.attn_q.weight") && e.contains("[8, 6]"), "{e}");
+    let e = tiny(|_, t| t.retain(|x| x.0 != "blk.0.ffn_up.weight")).unwrap_err().to_string();
+    assert!(e.contains("blk.0.ffn_up.weight") && e.contains("missing"), "{e}");
+    let e = tiny(|m, t| {
+        set(m, "llama.embedding_length", Value::U32(256));
+        set(m, "llama.feed_forward_length", Value::U32(256));
+        for x in t.iter_mut() {
+            for d in x.1.iter_mut() {
+                *d = match *d {
+                    8 | 16 => 256,
+                    4 => 128,
+                    other => other,
+                };
+            }
+        }
+        t[3].2 = GgmlType::IQ2_XS;
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("blk.0.attn_q.weight") && e.contains("IQ2_XS"), "{e}");
+}

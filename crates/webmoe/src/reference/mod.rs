@@ -1,0 +1,164 @@
+//! The plain f32 CPU forward pass: the oracle the GPU engine is tested against.
+//!
+//! Weights are dequantized exactly (see [`crate::quant`]), activations and the KV cache are f32,
+//! and every step follows the textbook formula:
+//!
+//! ```text
+//! x = embd[token]
+//! for each layer:
+//!     h = rms_norm(x) * attn_norm;  q, k, v = Wq h, Wk h, Wv h;  rope(q, k)
+//!     x += Wo · attention(q, K[0..=pos], V[0..=pos])
+//!     h = rms_norm(x) * ffn_norm
+//!     x += Σ_{(e, w) ∈ top_k(softmax(W_router h))} w · down_e(silu(gate_e h) * up_e h)
+//! logits = W_out · (rms_norm(x) * output_norm)
+//! ```
+
+pub mod ops;
+
+use crate::model::{Matrix, Model, ModelConfig, Vector};
+use crate::quant::{self, QuantError};
+
+/// A model with every weight dequantized to f32, row-major.
+pub struct ReferenceModel {
+    pub config: ModelConfig,
+    token_embd: Vec<f32>,
+    output_norm: Vec<f32>,
+    output: Vec<f32>,
+    layers: Vec<ReferenceLayer>,
+}
+
+struct ReferenceLayer {
+    attn_norm: Vec<f32>,
+    wq: Vec<f32>,
+    wk: Vec<f32>,
+    wv: Vec<f32>,
+    wo: Vec<f32>,
+    ffn_norm: Vec<f32>,
+    router: Option<Vec<f32>>,
+    /// Per expert: `n_ff × n_embd`, `n_ff × n_embd`, `n_embd × n_ff`.
+    gate: Vec<Vec<f32>>,
+    up: Vec<Vec<f32>>,
+    down: Vec<Vec<f32>>,
+}
+
+/// The experts one token chose in each layer: `(expert, weight)` pairs, best first.
+pub type Routing = Vec<Vec<(usize, f32)>>;
+
+/// Dequantize one expert of a matrix from the whole file's bytes.
+fn expert(file: &[u8], m: &Matrix, e: usize) -> Result<Vec<f32>, QuantError> {
+    let r = &m.experts[e];
+    quant::dequantize_to_vec(m.ty, &file[r.start as usize..r.end as usize])
+}
+
+fn dense(file: &[u8], m: &Matrix) -> Result<Vec<f32>, QuantError> {
+    expert(file, m, 0)
+}
+
+fn vector(file: &[u8], v: &Vector) -> Result<Vec<f32>, QuantError> {
+    quant::dequantize_to_vec(v.ty, &file[v.range.start as usize..v.range.end as usize])
+}
+
+impl ReferenceModel {
+    /// Dequantize `model`'s weights from `file`, the whole GGUF file the model was read from
+    /// (its ranges were checked against the file's length when the header was parsed).
+    pub fn load(model: &Model, file: &[u8]) -> Result<ReferenceModel, QuantError> {
+        let l = &model.layout;
+        let all = |m: &Matrix| (0..m.n_experts()).map(|e| expert(file, m, e)).collect::<Result<Vec<_>, _>>();
+        let layers = l
+            .layers
+            .iter()
+            .map(|ly| {
+                Ok(ReferenceLayer {
+                    attn_norm: vector(file, &ly.attn_norm)?,
+                    wq: dense(file, &ly.wq)?,
+                    wk: dense(file, &ly.wk)?,
+                    wv: dense(file, &ly.wv)?,
+                    wo: dense(file, &ly.wo)?,
+                    ffn_norm: vector(file, &ly.ffn_norm)?,
+                    router: ly.ffn.router.as_ref().map(|r| dense(file, r)).transpose()?,
+                    gate: all(&ly.ffn.gate)?,
+                    up: all(&ly.ffn.up)?,
+                    down: all(&ly.ffn.down)?,
+                })
+            })
+            .collect::<Result<_, QuantError>>()?;
+        Ok(ReferenceModel {
+            config: model.config.clone(),
+            token_embd: dense(file, &l.token_embd)?,
+            output_norm: vector(file, &l.output_norm)?,
+            output: dense(file, &l.output)?,
+            layers,
+        })
+    }
+
+    /// Run `tokens` from position 0 and return the logits of every position (`tokens.len()` rows
+    /// of `vocab_size`) and the routing of every position.
+    pub fn forward(&self, tokens: &[u32]) -> (Vec<Vec<f32>>, Vec<Routing>) {
+        let c = &self.config;
+        let (h_dim, kv_dim) = (c.n_embd, c.kv_dim());
+        let mut keys: Vec<Vec<f32>> = vec![Vec::new(); c.n_layer];
+        let mut values: Vec<Vec<f32>> = vec![Vec::new(); c.n_layer];
+        let mut logits = Vec::with_capacity(tokens.len());
+        let mut routing = Vec::with_capacity(tokens.len());
+        let mut h = vec![0f32; h_dim];
+        for (pos, &tok) in tokens.iter().enumerate() {
+            let mut x = self.token_embd[tok as usize * h_dim..(tok as usize + 1) * h_dim].to_vec();
+            let mut token_routing = Vec::with_capacity(c.n_layer);
+            for (li, ly) in self.layers.iter().enumerate() {
+                ops::rms_norm(&x, &ly.attn_norm, c.rms_eps, &mut h);
+                let mut q = vec![0f32; c.q_dim()];
+                let mut k = vec![0f32; kv_dim];
+                let mut v = vec![0f32; kv_dim];
+                ops::matvec(&ly.wq, &h, &mut q);
+                ops::matvec(&ly.wk, &h, &mut k);
+                ops::matvec(&ly.wv, &h, &mut v);
+                ops::rope(&mut q, c.head_dim, c.rope_dim, pos, c.rope_theta);
+                ops::rope(&mut k, c.head_dim, c.rope_dim, pos, c.rope_theta);
+                keys[li].extend_from_slice(&k);
+                values[li].extend_from_slice(&v);
+                let mut att = vec![0f32; c.q_dim()];
+                ops::attention(&q, &keys[li], &values[li], c.n_head, c.n_head_kv, c.head_dim, &mut att);
+                let mut o = vec![0f32; h_dim];
+                ops::matvec(&ly.wo, &att, &mut o);
+                x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+
+                ops::rms_norm(&x, &ly.ffn_norm, c.rms_eps, &mut h);
+                let chosen = match &ly.router {
+                    Some(router) => {
+                        let mut r = vec![0f32; c.n_expert];
+                        ops::matvec(router, &h, &mut r);
+                        ops::top_k_routing(&r, c.n_expert_used)
+                    }
+                    None => vec![(0, 1.0)],
+                };
+                for &(e, w) in &chosen {
+                    let y = self.expert_ffn(ly, e, &h);
+                    x.iter_mut().zip(&y).for_each(|(a, b)| *a += w * b);
+                }
+                token_routing.push(chosen);
+            }
+            ops::rms_norm(&x, &self.output_norm, c.rms_eps, &mut h);
+            let mut out = vec![0f32; c.vocab_size];
+            ops::matvec(&self.output, &h, &mut out);
+            logits.push(out);
+            routing.push(token_routing);
+        }
+        (logits, routing)
+    }
+
+    /// `down_e(silu(gate_e h) * up_e h)`
+    fn expert_ffn(&self, ly: &ReferenceLayer, e: usize, h: &[f32]) -> Vec<f32> {
+        let f = self.config.n_ff;
+        let mut g = vec![0f32; f];
+        let mut u = vec![0f32; f];
+        ops::matvec(&ly.gate[e], h, &mut g);
+        ops::matvec(&ly.up[e], h, &mut u);
+        let act: Vec<f32> = g.iter().zip(&u).map(|(&a, &b)| ops::silu(a) * b).collect();
+        let mut y = vec![0f32; self.config.n_embd];
+        ops::matvec(&ly.down[e], &act, &mut y);
+        y
+    }
+}
+
+#[cfg(test)]
+mod tests;

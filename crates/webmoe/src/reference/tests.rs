@@ -1,0 +1,57 @@
+//! The reference forward pass against the float64 oracle logits of every fixture.
+
+use super::*;
+use crate::gguf::Gguf;
+use crate::testing::{argmax, model_bytes, oracle};
+
+fn check(case: &str) {
+    let c = oracle(case);
+    let bytes = model_bytes(case);
+    let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+    let m = ReferenceModel::load(&model, &bytes).unwrap();
+    let (logits, _) = m.forward(&c.tokens);
+    c.check_logits("reference forward", &logits);
+    // Greedy continuation by full recompute.
+    let mut seq = c.tokens.clone();
+    for _ in 0..c.greedy.len() {
+        let (logits, _) = m.forward(&seq);
+        seq.push(argmax(logits.last().unwrap()));
+    }
+    c.check_greedy("reference greedy", &seq[c.tokens.len()..]);
+}
+
+#[test]
+fn matches_oracle_mixtral_q8_0() {
+    check("mixtral-q8_0");
+}
+
+#[test]
+fn matches_oracle_mixtral_f16() {
+    check("mixtral-f16");
+}
+
+#[test]
+fn matches_oracle_mixtral_q4_0_and_q4_1() {
+    check("mixtral-q4_0");
+    check("mixtral-q4_1");
+}
+
+#[test]
+fn matches_oracle_expert_layouts_and_counts() {
+    check("mixtral-split-experts-q8_0");
+    check("moe-4x-top2-q8_0");
+    check("moe-8x-top1-q8_0");
+}
+
+#[test]
+fn matches_oracle_dense_and_real_vocab() {
+    check("dense-llama-q8_0");
+    check("mixtral-realvocab-q8_0");
+}
+
+#[test]
+fn matches_oracle_k_quant_mixes() {
+    for case in ["mixtral-q4_k_m", "mixtral-q2_k", "mixtral-q3_k_m", "mixtral-q5_k_m", "mixtral-q6_k"] {
+        check(case);
+    }
+}

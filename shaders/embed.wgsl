@@ -1,0 +1,38 @@
+// Embedding lookup from a (possibly quantized) table:  out[t, :] = row tokens[t] of the table.
+//
+// The table is split into pages of rows like any weight; each page's dispatch writes the tokens
+// whose row it holds. Token ids were checked against the vocabulary on the CPU.
+//
+// Grid: (ceil(cols / 256), n_tokens); each invocation decodes 4 values.
+
+struct Params {
+    cols: u32,
+    row_begin: u32,    // the page holds rows [row_begin, row_end)
+    row_end: u32,
+    row_bytes: u32,
+}
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> w: array<u32>;          // (row_end − row_begin, row_bytes)
+@group(0) @binding(3) var<storage, read> tokens: array<u32>;     // (n_tokens)
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;  // (n_tokens, cols)
+
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = wg.y;
+    let i = (wg.x * 64u + lid) * 4u;
+    if (t >= step.n_tokens || i >= p.cols) {
+        return;
+    }
+    let tok = tokens[t];
+    if (tok < p.row_begin || tok >= p.row_end) {
+        return;
+    }
+    let v = load4((tok - p.row_begin) * p.row_bytes, i);
+    let o = t * p.cols + i;
+    out[o] = v.x;
+    out[o + 1u] = v.y;
+    out[o + 2u] = v.z;
+    out[o + 3u] = v.w;
+}

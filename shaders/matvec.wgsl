@@ -1,0 +1,104 @@
+// Quantized matrix × vector for each output row a of the submit:
+//
+//   y[a, n] = epilogue( Σ_k W_s[n, k] · x[xr, k] )
+//
+// where W_s is expert slot s of the weight (s = 0 for a dense matrix; with ROUTED, s is the slot
+// of the expert chosen by route a, looked up in `slots`), xr = a / x_div (or the submit's last
+// token with X_LAST_TOKEN), and the epilogue stores, adds into y (residual), or multiplies by
+// silu(aux) (the SwiGLU gate).
+//
+// The weight binding `w` is one page of the matrix: rows [row_begin, row_end) of slots
+// [slot_begin, slot_end), row n of slot s at byte (s − slot_begin)·slot_stride + (n − row_begin)·row_bytes,
+// as GGUF blocks. A matrix larger than one binding is several pages, each its own dispatch; a
+// workgroup whose slot the page does not hold returns at once.
+//
+// Grid: (ceil((row_end − row_begin) / 8), n_tokens · a_per_token). 8 rows per workgroup,
+// 32 invocations per row each summing every 32nd group of 4 values, then a tree reduction.
+
+override ROUTED: bool = false;
+override EPILOGUE: u32 = 0u;        // 0: y = acc, 1: y += acc, 2: y = silu(aux) · acc
+override X_LAST_TOKEN: bool = false;
+
+struct Route {
+    expert: u32,
+    weight: f32,
+}
+
+struct Params {
+    cols: u32,            // K: values per row
+    row_bytes: u32,
+    slot_stride: u32,
+    slot_begin: u32,      // the page holds slots [slot_begin, slot_end)
+    slot_end: u32,
+    row_begin: u32,       // and rows [row_begin, row_end) of each
+    row_end: u32,
+    a_per_token: u32,     // output rows per token: 1, or the experts used per token
+    x_div: u32,           // input row = a / x_div
+    slot_base: u32,       // this layer's first entry in `slots`
+    x_stride: u32,        // elements between input rows
+    y_stride: u32,        // elements between output rows
+}
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> w: array<u32>;           // one page, GGUF blocks
+@group(0) @binding(3) var<storage, read> x: array<f32>;           // (input rows, x_stride)
+@group(0) @binding(4) var<storage, read_write> y: array<f32>;     // (n_tokens · a_per_token, y_stride)
+@group(0) @binding(5) var<storage, read> routes: array<Route>;    // (n_tokens · experts used)
+@group(0) @binding(6) var<storage, read> slots: array<u32>;       // (layers · experts) → slot
+@group(0) @binding(7) var<storage, read> aux: array<f32>;         // like y: the gate for SiLU
+
+const LANES: u32 = 32u;
+const ROWS_PER_WG: u32 = 8u;
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let a = wg.y;
+    if (a >= step.n_tokens * p.a_per_token) {
+        return;
+    }
+    var slot = 0u;
+    if (ROUTED) {
+        slot = slots[p.slot_base + routes[a].expert];
+    }
+    if (slot < p.slot_begin || slot >= p.slot_end) {
+        return;
+    }
+    let r = lid / LANES;
+    let lane = lid % LANES;
+    let n = p.row_begin + wg.x * ROWS_PER_WG + r;
+    let valid = n < p.row_end;
+    var xr = a / p.x_div;
+    if (X_LAST_TOKEN) {
+        xr = step.n_tokens - 1u;
+    }
+    var acc = 0.0;
+    if (valid) {
+        let row = (slot - p.slot_begin) * p.slot_stride + (n - p.row_begin) * p.row_bytes;
+        let xb = xr * p.x_stride;
+        for (var i = lane * 4u; i < p.cols; i += LANES * 4u) {
+            let xv = vec4<f32>(x[xb + i], x[xb + i + 1u], x[xb + i + 2u], x[xb + i + 3u]);
+            acc += dot(load4(row, i), xv);
+        }
+    }
+    partial[lid] = acc;
+    workgroupBarrier();
+    for (var s = LANES / 2u; s > 0u; s >>= 1u) {
+        if (lane < s) {
+            partial[lid] += partial[lid + s];
+        }
+        workgroupBarrier();
+    }
+    if (valid && lane == 0u) {
+        let yi = a * p.y_stride + n;
+        let v = partial[lid];
+        if (EPILOGUE == 1u) {
+            y[yi] += v;
+        } else if (EPILOGUE == 2u) {
+            y[yi] = silu(aux[yi]) * v;
+        } else {
+            y[yi] = v;
+        }
+    }
+}

@@ -1,0 +1,85 @@
+// The MoE router, fused: logits = W_router · h, then the top-k experts (ties to the lower index)
+// and their weights = softmax over the k chosen logits (the renormalised top-k of the full
+// softmax). Writes `routes[t · k + j] = {expert, weight}` for j = 0..k, best first. The expert
+// kernels read the choice from there, so routing never leaves the GPU.
+//
+// Grid: (1, n_tokens). 256 invocations: each expert's logit is a strided dot product and a tree
+// reduction; one invocation then selects the top k (k ≤ 8, experts ≤ 64).
+
+struct Route {
+    expert: u32,
+    weight: f32,
+}
+
+struct Params {
+    cols: u32,        // hidden size
+    n_expert: u32,    // ≤ 64
+    k: u32,           // experts used per token, ≤ 8
+    row_bytes: u32,
+}
+
+@group(0) @binding(0) var<uniform> step: Step;
+@group(0) @binding(1) var<uniform> p: Params;
+@group(0) @binding(2) var<storage, read> w: array<u32>;              // (n_expert rows, cols) router weights
+@group(0) @binding(3) var<storage, read> x: array<f32>;              // (n_tokens, cols) normed hidden state
+@group(0) @binding(4) var<storage, read_write> routes: array<Route>; // (n_tokens, k)
+
+const WG: u32 = 256u;
+var<workgroup> partial: array<f32, WG>;
+var<workgroup> logits: array<f32, 64>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let t = wg.y;
+    if (t >= step.n_tokens) {
+        return;
+    }
+    let xb = t * p.cols;
+    for (var e = 0u; e < p.n_expert; e++) {
+        var acc = 0.0;
+        for (var i = lid * 4u; i < p.cols; i += WG * 4u) {
+            let xv = vec4<f32>(x[xb + i], x[xb + i + 1u], x[xb + i + 2u], x[xb + i + 3u]);
+            acc += dot(load4(e * p.row_bytes, i), xv);
+        }
+        partial[lid] = acc;
+        workgroupBarrier();
+        for (var s = WG / 2u; s > 0u; s >>= 1u) {
+            if (lid < s) {
+                partial[lid] += partial[lid + s];
+            }
+            workgroupBarrier();
+        }
+        if (lid == 0u) {
+            logits[e] = partial[0];
+        }
+        workgroupBarrier();
+    }
+    if (lid != 0u) {
+        return;
+    }
+    // Selection by repeated maximum: the earliest index wins ties.
+    var chosen: array<u32, 8>;
+    var taken = array<bool, 64>();
+    for (var j = 0u; j < p.k; j++) {
+        var best = 0u;
+        var best_v = -3.4e38;
+        var found = false;
+        for (var e = 0u; e < p.n_expert; e++) {
+            if (!taken[e] && (!found || logits[e] > best_v)) {
+                best = e;
+                best_v = logits[e];
+                found = true;
+            }
+        }
+        taken[best] = true;
+        chosen[j] = best;
+    }
+    let top = logits[chosen[0]];
+    var sum = 0.0;
+    for (var j = 0u; j < p.k; j++) {
+        sum += exp(logits[chosen[j]] - top);
+    }
+    for (var j = 0u; j < p.k; j++) {
+        routes[t * p.k + j] = Route(chosen[j], exp(logits[chosen[j]] - top) / sum);
+    }
+}
