@@ -7,8 +7,8 @@ struct Step {
     pos0: u32,
     // Tokens processed by this submit (1 for decode, the chunk length for a prompt).
     n_tokens: u32,
-    // Sampler state: index of this sampling step (mixes into the random stream) and the
-    // number of valid ids in the repetition-penalty window.
+    // Sampler state: draws since the generation started (selects the random number), and the
+    // number of ids the history ring has received so far, prompt included.
     sample_step: u32,
     n_history: u32,
 }

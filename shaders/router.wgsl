@@ -1,7 +1,8 @@
 // The MoE router, fused: logits = W_router · h, then the top-k experts (ties to the lower index)
 // and their weights = softmax over the k chosen logits (the renormalised top-k of the full
 // softmax). Writes `routes[t · k + j] = {expert, weight}` for j = 0..k, best first. The expert
-// kernels read the choice from there, so routing never leaves the GPU.
+// kernels read the choice from there, so routing never leaves the GPU. The chosen experts are
+// also logged per position and layer, for statistics read back on request, not per token.
 //
 // Grid: (1, n_tokens). 256 invocations: each expert's logit is a strided dot product and a tree
 // reduction; one invocation then selects the top k (k ≤ 8, experts ≤ 64).
@@ -16,6 +17,10 @@ struct Params {
     n_expert: u32,    // ≤ 64
     k: u32,           // experts used per token, ≤ 8
     row_bytes: u32,
+    layer: u32,
+    n_layer: u32,
+    log_positions: u32,   // positions the log holds; position p is kept at p % log_positions
+    _pad: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -23,6 +28,7 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<u32>;              // (n_expert rows, cols) router weights
 @group(0) @binding(3) var<storage, read> x: array<f32>;              // (n_tokens, cols) normed hidden state
 @group(0) @binding(4) var<storage, read_write> routes: array<Route>; // (n_tokens, k)
+@group(0) @binding(5) var<storage, read_write> route_log: array<u32>; // (log_positions, n_layer, k) experts
 
 const WG: u32 = 256u;
 var<workgroup> partial: array<f32, WG>;
@@ -79,7 +85,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var j = 0u; j < p.k; j++) {
         sum += exp(logits[chosen[j]] - top);
     }
+    let log_base = (((step.pos0 + t) % p.log_positions) * p.n_layer + p.layer) * p.k;
     for (var j = 0u; j < p.k; j++) {
         routes[t * p.k + j] = Route(chosen[j], exp(logits[chosen[j]] - top) / sum);
+        route_log[log_base + j] = chosen[j];
     }
 }

@@ -3,7 +3,7 @@
 use crate::args::ModelArgs;
 use std::path::Path;
 use webmoe::engine::{Engine, EngineOptions};
-use webmoe::gguf::{Gguf, MmapSource};
+use webmoe::gguf::{split_part_names, ConcatSource, Gguf, MmapSource};
 use webmoe::gpu::{Gpu, GpuOptions};
 use webmoe::model::Model;
 use webmoe::tokenizer::Tokenizer;
@@ -12,14 +12,21 @@ use webmoe::tokenizer::Tokenizer;
 pub type CliResult<T> = Result<T, Box<dyn std::error::Error>>;
 
 pub struct Opened {
-    pub source: MmapSource,
+    /// The file, or every part of a split model in order.
+    pub source: ConcatSource<MmapSource>,
     pub gguf: Gguf,
 }
 
-/// Map the file and parse its header.
+/// Map the file (every part, for a `…-00001-of-00003.gguf` split model) and parse the header.
 pub fn open(path: &Path) -> CliResult<Opened> {
-    let source = MmapSource::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let gguf = pollster::block_on(Gguf::read(&source)).map_err(|e| format!("{}: {e}", path.display()))?;
+    let name = path.to_string_lossy();
+    let paths: Vec<String> = split_part_names(&name).unwrap_or_else(|| vec![name.to_string()]);
+    let mut parts = Vec::with_capacity(paths.len());
+    for p in &paths {
+        parts.push(MmapSource::open(Path::new(p)).map_err(|e| format!("cannot open {p}: {e}"))?);
+    }
+    let source = ConcatSource::new(parts);
+    let gguf = pollster::block_on(Gguf::read_parts(&source)).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(Opened { source, gguf })
 }
 

@@ -1,6 +1,7 @@
 //! webmoe: Mixture-of-Experts language models from GGUF files on WebGPU.
 
 pub mod engine;
+pub mod generate;
 mod error;
 pub mod gguf;
 pub mod gpu;
@@ -8,6 +9,7 @@ pub mod kernels;
 pub mod model;
 pub mod quant;
 pub mod reference;
+pub mod sampler;
 pub mod tokenizer;
 #[cfg(test)]
 pub(crate) mod testing;

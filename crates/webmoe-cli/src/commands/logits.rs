@@ -3,6 +3,7 @@
 use crate::args::LogitsArgs;
 use crate::load::{load, CliResult};
 use serde_json::json;
+use std::io::Write;
 
 pub fn run(a: &LogitsArgs) -> CliResult<()> {
     let mut loaded = load(&a.model)?;
@@ -12,6 +13,6 @@ pub fn run(a: &LogitsArgs) -> CliResult<()> {
         "tokens": a.tokens,
         "logits": logits,
     });
-    println!("{out}");
+    writeln!(std::io::stdout(), "{out}")?;
     Ok(())
 }

@@ -1,17 +1,34 @@
 //! One file per subcommand.
 
 mod adapter;
+mod chat;
 mod inspect;
 mod logits;
+mod run;
 
-use crate::args::{Cli, Command};
+use crate::args::{Cli, Command, SamplingArgs};
 use crate::load::CliResult;
+use webmoe::sampler::SamplingParams;
 
 pub fn run(cli: Cli) -> CliResult<()> {
     match cli.command {
         Command::Inspect(a) => inspect::run(&a),
         Command::Adapter(a) => adapter::run(&a),
         Command::Logits(a) => logits::run(&a),
-        Command::Run(_) | Command::Chat(_) => Err("not available yet".into()),
+        Command::Run(a) => run::run(&a),
+        Command::Chat(a) => chat::run(&a),
+    }
+}
+
+/// The sampler settings the flags ask for (checked when the engine takes them).
+fn sampling(a: &SamplingArgs) -> SamplingParams {
+    SamplingParams {
+        temperature: a.temp,
+        top_k: a.top_k,
+        top_p: a.top_p,
+        min_p: a.min_p,
+        repeat_penalty: a.repeat_penalty,
+        repeat_last_n: a.repeat_last_n,
+        seed: a.seed,
     }
 }

@@ -12,7 +12,10 @@ use crate::error::{Error, Result};
 use crate::gguf::ByteSource;
 use crate::gpu::{read_buffer, Dispatch, Gpu, GpuError, StorageBuffer};
 use crate::kernels::rope_kv::rope_table;
+use crate::kernels::moe_group::ExpertGroups;
+use crate::kernels::sample::{history_ring, SampleKernel};
 use crate::kernels::{attention::MAX_HEAD_DIM, KernelEnv, Step};
+use crate::sampler::{SamplingParams, MAX_REPEAT_LAST_N};
 use crate::model::Model;
 use forward::{Bound, Passes};
 use state::{KvCache, Scratch};
@@ -27,10 +30,19 @@ pub struct Engine {
     scratch: Scratch,
     env: KernelEnv,
     passes: Passes,
+    sampler: SampleKernel,
+    /// The sampler's ring of recent ids, for the repetition penalty.
+    history: StorageBuffer,
+    /// Every id of the sequence so far (prompt and generated), in order.
+    seen: Vec<u32>,
+    /// Sampling steps since the last reset: selects the random number of the next draw.
+    sample_step: u32,
     /// 4 bytes, MAP_READ: where each sampled id is copied for the CPU.
     sampled: wgpu::Buffer,
     /// Positions filled in the KV cache.
     pos: usize,
+    /// The experts each position chose in each layer: (max_ctx, layers, k) u32.
+    route_log: StorageBuffer,
     _rope_table: StorageBuffer,
     _slots: StorageBuffer,
 }
@@ -73,7 +85,22 @@ impl Engine {
         // Every expert lives in the slot of its own number while all experts are resident.
         let slot_table: Vec<u32> = (0..c.n_layer).flat_map(|_| 0..c.n_expert as u32).collect();
         let slots = StorageBuffer::with_data(&gpu, "expert slots", bytemuck::cast_slice(&slot_table));
-        let passes = Bound { gpu: &gpu, env: &env, config: c, scratch: &scratch, kv: &kv, rope_table: &rope, slots: &slots }.record(&weights)?;
+        let groups = ExpertGroups::new(&gpu, c.n_expert as u32, c.n_expert_used as u32, scratch.batch as u32).await?;
+        let route_log = StorageBuffer::new(&gpu, "route log", (max_ctx * c.n_layer * c.n_expert_used) as u64 * 4).await?;
+        let bound = Bound {
+            gpu: &gpu,
+            env: &env,
+            config: c,
+            scratch: &scratch,
+            kv: &kv,
+            rope_table: &rope,
+            slots: &slots,
+            groups: &groups,
+            route_log: &route_log,
+        };
+        let passes = bound.record(&weights)?;
+        let history = StorageBuffer::new(&gpu, "sampler history", MAX_REPEAT_LAST_N as u64 * 4).await?;
+        let sampler = SampleKernel::new(&gpu, &env, &scratch.logits, &history, &scratch.tokens, c.vocab_size as u32, &SamplingParams::greedy())?;
         let sampled = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("sampled token"),
             size: 4,
@@ -81,7 +108,24 @@ impl Engine {
             mapped_at_creation: false,
         });
         gpu.check()?;
-        Ok(Engine { gpu, model, weights, kv, scratch, env, passes, sampled, pos: 0, _rope_table: rope, _slots: slots })
+        Ok(Engine {
+            gpu,
+            model,
+            weights,
+            kv,
+            scratch,
+            env,
+            passes,
+            sampler,
+            history,
+            seen: Vec::new(),
+            sample_step: 0,
+            sampled,
+            pos: 0,
+            route_log,
+            _rope_table: rope,
+            _slots: slots,
+        })
     }
 
     /// Positions the context holds.
@@ -97,6 +141,40 @@ impl Engine {
     /// Forget the sequence; the next tokens start at position 0.
     pub fn reset(&mut self) {
         self.pos = 0;
+        self.seen.clear();
+        self.sample_step = 0;
+    }
+
+    /// How the following tokens are chosen (greedy until set). Refuses invalid values.
+    pub fn set_sampling(&mut self, params: &SamplingParams) -> Result<()> {
+        self.sampler.set_params(&self.gpu, params)
+    }
+
+    /// The experts chosen at each of `positions` (which must already be computed), per layer:
+    /// `[position][layer][j]`, best first. Empty lists for a dense model.
+    pub async fn routing(&self, positions: std::ops::Range<usize>) -> Result<Vec<Vec<Vec<u32>>>> {
+        let c = &self.model.config;
+        if positions.end > self.pos {
+            return Err(Error::InvalidOption {
+                option: "routing positions".into(),
+                value: format!("{positions:?}"),
+                why: format!("only positions below {} have been computed", self.pos),
+            });
+        }
+        if positions.is_empty() || !c.is_moe() {
+            return Ok(vec![vec![Vec::new(); c.n_layer]; positions.len()]);
+        }
+        let row = (c.n_layer * c.n_expert_used * 4) as u64;
+        let bytes = read_buffer(&self.gpu, &self.route_log.buffer, positions.start as u64 * row, positions.len() as u64 * row).await?;
+        let experts: &[u32] = bytemuck::cast_slice(&bytes);
+        Ok(experts.chunks(c.n_layer * c.n_expert_used).map(|p| p.chunks(c.n_expert_used).map(|l| l.to_vec()).collect()).collect())
+    }
+
+    /// Append `tokens` to the sequence's history and the sampler's ring.
+    fn record_history(&mut self, tokens: &[u32]) {
+        self.seen.extend_from_slice(tokens);
+        let ring = history_ring(&self.seen, self.sampler.history_capacity());
+        self.history.write(&self.gpu, 0, bytemuck::cast_slice(&ring));
     }
 
     pub fn memory(&self) -> MemoryReport {
@@ -119,7 +197,8 @@ impl Engine {
 
     /// Encode `lists` for a submit of `n` tokens at the current position.
     fn encode(&self, n: usize, lists: &[&[Dispatch]]) -> wgpu::CommandEncoder {
-        self.env.set_step(&self.gpu, Step { pos0: self.pos as u32, n_tokens: n as u32, sample_step: 0, n_history: 0 });
+        let step = Step { pos0: self.pos as u32, n_tokens: n as u32, sample_step: self.sample_step, n_history: self.seen.len() as u32 };
+        self.env.set_step(&self.gpu, step);
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
@@ -137,9 +216,10 @@ impl Engine {
         self.check_tokens(tokens)?;
         let vocab = self.model.config.vocab_size;
         let mut all = Vec::with_capacity(tokens.len());
+        self.record_history(tokens);
         for chunk in tokens.chunks(self.scratch.batch) {
             self.scratch.tokens.write(&self.gpu, 0, bytemuck::cast_slice(chunk));
-            let enc = self.encode(chunk.len(), &[&self.passes.body, &self.passes.head_all]);
+            let enc = self.encode(chunk.len(), &[self.passes.body(chunk.len()), &self.passes.head_all]);
             self.gpu.queue.submit([enc.finish()]);
             let bytes = read_buffer(&self.gpu, &self.scratch.logits.buffer, 0, (chunk.len() * vocab * 4) as u64).await?;
             self.gpu.check()?;
@@ -153,12 +233,13 @@ impl Engine {
     /// Run the prompt `tokens` and return the token sampled after it.
     pub async fn prefill(&mut self, tokens: &[u32]) -> Result<u32> {
         self.check_tokens(tokens)?;
+        self.record_history(tokens);
         let chunks: Vec<&[u32]> = tokens.chunks(self.scratch.batch).collect();
         let last = chunks.len() - 1;
         for (i, chunk) in chunks.into_iter().enumerate() {
             self.scratch.tokens.write(&self.gpu, 0, bytemuck::cast_slice(chunk));
             if i < last {
-                let enc = self.encode(chunk.len(), &[&self.passes.body]);
+                let enc = self.encode(chunk.len(), &[self.passes.body(chunk.len())]);
                 self.gpu.queue.submit([enc.finish()]);
                 self.pos += chunk.len();
             } else {
@@ -178,7 +259,7 @@ impl Engine {
 
     /// One submit of `n` tokens through the body, the head and the sampler; one u32 read back.
     async fn submit_and_sample(&mut self, n: usize) -> Result<u32> {
-        let mut enc = self.encode(n, &[&self.passes.body, &self.passes.head_sample]);
+        let mut enc = self.encode(n, &[self.passes.body(n), &self.passes.head_last, std::slice::from_ref(&self.sampler.dispatch)]);
         enc.copy_buffer_to_buffer(&self.scratch.tokens.buffer, 0, &self.sampled, 0, 4);
         self.gpu.queue.submit([enc.finish()]);
         crate::gpu::map_read(&self.gpu, &self.sampled).await?;
@@ -189,6 +270,9 @@ impl Engine {
         self.sampled.unmap();
         self.gpu.check()?;
         self.pos += n;
+        // The sampler appended the id to its ring on the GPU; keep the CPU copy in step.
+        self.seen.push(id);
+        self.sample_step += 1;
         Ok(id)
     }
 }

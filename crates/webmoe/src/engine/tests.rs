@@ -142,3 +142,60 @@ fn mixtral_q5_k_m() {
 fn mixtral_q6_k() {
     check_case("mixtral-q6_k", &GpuOptions::default());
 }
+
+#[test]
+fn routing_log_matches_the_reference_choices() {
+    use crate::reference::ReferenceModel;
+    let case = "mixtral-q8_0";
+    let c = oracle(case);
+    let bytes = model_bytes(case);
+    let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+    let (_, want) = ReferenceModel::load(&model, &bytes).unwrap().forward(&c.tokens);
+    let mut e = engine(case, KvType::F32, &GpuOptions::default());
+    pollster::block_on(e.logits(&c.tokens)).unwrap();
+    let got = pollster::block_on(e.routing(0..c.tokens.len())).unwrap();
+    for (pos, (g, w)) in got.iter().zip(&want).enumerate() {
+        for (layer, (gl, wl)) in g.iter().zip(w).enumerate() {
+            let wl: Vec<u32> = wl.iter().map(|&(e, _)| e as u32).collect();
+            assert_eq!(gl, &wl, "position {pos} layer {layer}");
+        }
+    }
+}
+
+/// The bytes of `case`'s model re-written as `n` split parts, tensors dealt out in order.
+fn split_into(case: &str, n: usize) -> Vec<Vec<u8>> {
+    use crate::gguf::{GgufWriter, Value};
+    let bytes = model_bytes(case);
+    let g = Gguf::parse(&bytes).unwrap();
+    let per_part = g.tensors.len().div_ceil(n);
+    (0..n)
+        .map(|i| {
+            let mut w = GgufWriter::new();
+            if i == 0 {
+                for (k, v) in &g.metadata {
+                    w.meta(k, v.clone());
+                }
+            }
+            w.meta("split.no", Value::U16(i as u16)).meta("split.count", Value::U16(n as u16)).meta("split.tensors.count", Value::I32(g.tensors.len() as i32));
+            for t in g.tensors.iter().skip(i * per_part).take(per_part) {
+                let r = g.tensor_range(t);
+                w.tensor(&t.name, &t.dims, t.ty, bytes[r.start as usize..r.end as usize].to_vec());
+            }
+            w.to_bytes()
+        })
+        .collect()
+}
+
+#[test]
+fn split_files_give_the_same_logits() {
+    use crate::gguf::ConcatSource;
+    let case = "mixtral-q4_k_m";
+    let c = oracle(case);
+    let source = ConcatSource::new(split_into(case, 3).into_iter().map(MemorySource::new).collect());
+    let g = pollster::block_on(Gguf::read_parts(&source)).unwrap();
+    let model = Model::from_gguf(&g).unwrap();
+    let gpu = pollster::block_on(Gpu::new(&GpuOptions::default())).unwrap();
+    let options = EngineOptions { kv_type: KvType::F32, batch: 5, context_length: Some(32) };
+    let mut e = pollster::block_on(Engine::load(gpu, &source, model, &options, &mut |_, _| {})).unwrap();
+    c.check_logits("split into 3 files", &pollster::block_on(e.logits(&c.tokens)).unwrap());
+}

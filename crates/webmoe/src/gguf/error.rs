@@ -44,6 +44,8 @@ pub enum GgufError {
     TensorsOverlap { first: String, second: String },
     #[error("metadata key {key:?} is missing")]
     MissingKey { key: String },
+    #[error("split model: {what}")]
+    Split { what: String },
     #[error("metadata key {key:?} should be {expected}, but it is {found}")]
     WrongType { key: String, expected: String, found: String },
 }

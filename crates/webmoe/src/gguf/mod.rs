@@ -6,6 +6,7 @@
 mod error;
 mod parse;
 mod source;
+mod split;
 mod types;
 mod value;
 mod write;
@@ -13,6 +14,7 @@ mod write;
 pub use error::GgufError;
 pub use parse::{parse_prefix, Parsed};
 pub use source::{ByteSource, MemorySource, SourceError};
+pub use split::{split_part_names, ConcatSource};
 #[cfg(not(target_arch = "wasm32"))]
 pub use source::MmapSource;
 pub use types::GgmlType;

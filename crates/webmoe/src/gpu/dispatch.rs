@@ -10,6 +10,8 @@ pub enum Grid {
     PerToken { x: u32, per_token: u32 },
     /// `[x, n_tokens, 1]` with x itself per token: `[x, y]` fixed, `z = n_tokens`.
     PerTokenZ { x: u32, y: u32 },
+    /// `[x, ceil(n_tokens / tile), z]`: tiles of `tile` tokens (the prompt matmul).
+    TokenTiles { x: u32, tile: u32, z: u32 },
 }
 
 impl Grid {
@@ -18,6 +20,7 @@ impl Grid {
             Grid::Fixed(g) => g,
             Grid::PerToken { x, per_token } => [x, per_token * n_tokens, 1],
             Grid::PerTokenZ { x, y } => [x, y, n_tokens],
+            Grid::TokenTiles { x, tile, z } => [x, n_tokens.div_ceil(tile), z],
         }
     }
 }

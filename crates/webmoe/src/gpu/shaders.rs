@@ -12,12 +12,14 @@ const BYTES: &str = include_str!("../../../../shaders/quant/bytes.wgsl");
 pub enum Kernel {
     RmsNorm,
     Matvec,
+    Matmul,
+    MoeGroup,
     Embed,
     RopeKv,
     Attention,
     Router,
     MoeCombine,
-    Argmax,
+    Sample,
 }
 
 impl Kernel {
@@ -25,12 +27,14 @@ impl Kernel {
         match self {
             Kernel::RmsNorm => "rms_norm",
             Kernel::Matvec => "matvec",
+            Kernel::Matmul => "matmul",
+            Kernel::MoeGroup => "moe_group",
             Kernel::Embed => "embed",
             Kernel::RopeKv => "rope_kv",
             Kernel::Attention => "attention",
             Kernel::Router => "router",
             Kernel::MoeCombine => "moe_combine",
-            Kernel::Argmax => "argmax",
+            Kernel::Sample => "sample",
         }
     }
 
@@ -38,18 +42,20 @@ impl Kernel {
         match self {
             Kernel::RmsNorm => include_str!("../../../../shaders/rms_norm.wgsl"),
             Kernel::Matvec => include_str!("../../../../shaders/matvec.wgsl"),
+            Kernel::Matmul => include_str!("../../../../shaders/matmul.wgsl"),
+            Kernel::MoeGroup => include_str!("../../../../shaders/moe_group.wgsl"),
             Kernel::Embed => include_str!("../../../../shaders/embed.wgsl"),
             Kernel::RopeKv => include_str!("../../../../shaders/rope_kv.wgsl"),
             Kernel::Attention => include_str!("../../../../shaders/attention.wgsl"),
             Kernel::Router => include_str!("../../../../shaders/router.wgsl"),
             Kernel::MoeCombine => include_str!("../../../../shaders/moe_combine.wgsl"),
-            Kernel::Argmax => include_str!("../../../../shaders/argmax.wgsl"),
+            Kernel::Sample => include_str!("../../../../shaders/sample.wgsl"),
         }
     }
 
     /// Whether the kernel reads weights through a type's `load4`.
     pub fn reads_weights(self) -> bool {
-        matches!(self, Kernel::Matvec | Kernel::Embed | Kernel::Router)
+        matches!(self, Kernel::Matvec | Kernel::Matmul | Kernel::Embed | Kernel::Router)
     }
 }
 

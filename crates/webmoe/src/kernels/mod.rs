@@ -2,14 +2,16 @@
 //! WGSL kernel, and holds the test that runs it against the plain CPU code of
 //! [`crate::reference::ops`] on random data.
 
-pub mod argmax;
 pub mod attention;
 pub mod embed;
+pub mod matmul;
 pub mod matvec;
 pub mod moe_combine;
+pub mod moe_group;
 pub mod rms_norm;
 pub mod rope_kv;
 pub mod router;
+pub mod sample;
 #[cfg(test)]
 pub(crate) mod testing;
 
@@ -21,7 +23,9 @@ use crate::gpu::{Gpu, StorageBuffer, UniformBuffer};
 pub struct Step {
     pub pos0: u32,
     pub n_tokens: u32,
+    /// Draws since the generation started: selects the sampler's random number.
     pub sample_step: u32,
+    /// Ids the sampler's history ring has received so far (prompt included).
     pub n_history: u32,
 }
 

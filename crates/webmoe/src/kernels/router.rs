@@ -10,20 +10,47 @@ struct Params {
     n_expert: u32,
     k: u32,
     row_bytes: u32,
+    layer: u32,
+    n_layer: u32,
+    log_positions: u32,
+    _pad: u32,
+}
+
+/// Where the router logs its choices: `(positions, n_layer, k)` u32 experts, position p at
+/// `p % positions`.
+pub struct RouteLog<'a> {
+    pub buffer: &'a StorageBuffer,
+    pub positions: u32,
+    pub n_layer: u32,
+    pub layer: u32,
 }
 
 /// Bytes of one route record `{expert: u32, weight: f32}`.
 pub const ROUTE_BYTES: u64 = 8;
 
-/// Write each token's `k` routes from the normed hidden state `x`. The router weight has
-/// `n_expert` rows and must fit one page (it is at most 64 rows of the hidden size).
-pub fn router(gpu: &Gpu, env: &KernelEnv, w: &GpuMatrix, k: u32, x: &StorageBuffer, routes: &StorageBuffer) -> Result<Dispatch, GpuError> {
+/// Write each token's `k` routes from the normed hidden state `x`, and log them. The router
+/// weight has `n_expert` rows and must fit one page (it is at most 64 rows of the hidden size).
+pub fn router(gpu: &Gpu, env: &KernelEnv, w: &GpuMatrix, k: u32, x: &StorageBuffer, routes: &StorageBuffer, log: &RouteLog) -> Result<Dispatch, GpuError> {
     let [page] = w.pages.as_slice() else {
         return Err(GpuError::TooLargeForBinding { what: w.name.clone(), bytes: w.row_bytes as u64 * w.rows as u64, limit: gpu.binding_limit });
     };
     let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::Router).weights(w.ty))?;
-    let params = UniformBuffer::new(gpu, "router params", &Params { cols: w.cols, n_expert: w.rows, k, row_bytes: w.row_bytes });
-    let bind_group = gpu.bind_group("router", &pipeline, &[env.step.binding(), params.binding(), page.buffer.binding(), x.binding(), routes.binding()]);
+    let params = Params {
+        cols: w.cols,
+        n_expert: w.rows,
+        k,
+        row_bytes: w.row_bytes,
+        layer: log.layer,
+        n_layer: log.n_layer,
+        log_positions: log.positions,
+        _pad: 0,
+    };
+    let params = UniformBuffer::new(gpu, "router params", &params);
+    let bind_group = gpu.bind_group(
+        "router",
+        &pipeline,
+        &[env.step.binding(), params.binding(), page.buffer.binding(), x.binding(), routes.binding(), log.buffer.binding()],
+    );
     Ok(Dispatch { label: "router", pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
 }
 
@@ -48,9 +75,14 @@ mod tests {
             let gm = pollster::block_on(GpuMatrix::load(gpu, &MemorySource::new(bytemuck::cast_slice(&w).to_vec()), &m)).unwrap();
             let x = rng.vec(t * cols);
             let (xb, rb) = (f32_buffer(gpu, &x), u32_buffer(gpu, &vec![0; t * k * 2]));
-            let d = router(gpu, &env, &gm, k as u32, &xb, &rb).unwrap();
-            run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &[d]);
+            // A log of 8 positions of 3 layers, written as layer 1 from position 6: the tokens
+            // land at positions 6, 7, 8, … → rows 6, 7, 0, … (the log wraps).
+            let lb = u32_buffer(gpu, &vec![u32::MAX; 8 * 3 * k]);
+            let log = RouteLog { buffer: &lb, positions: 8, n_layer: 3, layer: 1 };
+            let d = router(gpu, &env, &gm, k as u32, &xb, &rb, &log).unwrap();
+            run(gpu, &env, Step { pos0: 6, n_tokens: t as u32, ..Default::default() }, &[d]);
             let got = read_u32(gpu, &rb);
+            let logged = read_u32(gpu, &lb);
             for r in 0..t {
                 let mut logits = vec![0f32; n_expert];
                 ops::matvec(&w, &x[r * cols..(r + 1) * cols], &mut logits);
@@ -59,6 +91,8 @@ mod tests {
                     let (ge, gw) = (got[(r * k + j) * 2], f32::from_bits(got[(r * k + j) * 2 + 1]));
                     assert_eq!(ge as usize, e, "E={n_expert} k={k} token {r} route {j}: expert");
                     assert!((gw - wt).abs() < 1e-5, "E={n_expert} k={k} token {r} route {j}: weight GPU {gw}, CPU {wt}");
+                    let row = (6 + r) % 8;
+                    assert_eq!(logged[(row * 3 + 1) * k + j] as usize, e, "E={n_expert} k={k} token {r} route {j}: logged expert");
                 }
             }
         }
@@ -73,8 +107,8 @@ mod tests {
         let w: Vec<f32> = [[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]].concat();
         let m = Matrix { name: "router".into(), ty: GgmlType::F32, cols, rows: 4, experts: vec![0..64] };
         let gm = pollster::block_on(GpuMatrix::load(gpu, &MemorySource::new(bytemuck::cast_slice(&w).to_vec()), &m)).unwrap();
-        let (xb, rb) = (f32_buffer(gpu, &[1.0, 0.0, 0.0, 0.0]), u32_buffer(gpu, &[0; 4]));
-        let d = router(gpu, &env, &gm, 2, &xb, &rb).unwrap();
+        let (xb, rb, lb) = (f32_buffer(gpu, &[1.0, 0.0, 0.0, 0.0]), u32_buffer(gpu, &[0; 4]), u32_buffer(gpu, &[0; 2]));
+        let d = router(gpu, &env, &gm, 2, &xb, &rb, &RouteLog { buffer: &lb, positions: 1, n_layer: 1, layer: 0 }).unwrap();
         run(gpu, &env, Step { n_tokens: 1, ..Default::default() }, &[d]);
         let got = read_u32(gpu, &rb);
         assert_eq!((got[0], got[2]), (1, 2));

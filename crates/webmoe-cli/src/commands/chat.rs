@@ -1,0 +1,42 @@
+//! `webmoe chat`: a conversation on stdin/stdout, prompts built with the model's chat template.
+
+use crate::args::ChatArgs;
+use crate::load::{load, CliResult};
+use std::io::{BufRead, Write};
+use webmoe::generate::{GenerateOptions, Generation};
+use webmoe::tokenizer::ChatMessage;
+
+pub fn run(a: &ChatArgs) -> CliResult<()> {
+    let loaded = load(&a.model)?;
+    let (mut engine, tokenizer) = (loaded.engine, loaded.tokenizer);
+    engine.set_sampling(&super::sampling(&a.sampling))?;
+    if tokenizer.chat_template().is_none() {
+        return Err("this model has no chat template (tokenizer.chat_template); use `webmoe run` with a prompt instead".into());
+    }
+    let mut messages: Vec<ChatMessage> = a.system.iter().map(|s| ChatMessage::new("system", s.clone())).collect();
+    let stdin = std::io::stdin();
+    let mut out = std::io::stdout();
+    eprintln!("chat with {} — an empty line or end of input quits", engine.model.config.name.as_deref().unwrap_or("the model"));
+    loop {
+        write!(out, "> ")?;
+        out.flush()?;
+        let mut line = String::new();
+        if stdin.lock().read_line(&mut line)? == 0 || line.trim().is_empty() {
+            return Ok(());
+        }
+        messages.push(ChatMessage::new("user", line.trim_end().to_string()));
+        let prompt = tokenizer.encode_chat(&messages, true)?;
+        let options = GenerateOptions { max_tokens: a.n_predict, ..Default::default() };
+        let mut generation = pollster::block_on(Generation::start(&mut engine, &tokenizer, &prompt, options))?;
+        let mut reply = String::new();
+        while let Some(chunk) = pollster::block_on(generation.next_chunk(&mut engine))? {
+            write!(out, "{}", chunk.text)?;
+            out.flush()?;
+            reply.push_str(&chunk.text);
+        }
+        writeln!(out)?;
+        let s = generation.stats();
+        eprintln!("[{} tokens, {:.1} tok/s]", s.generated_tokens, s.decode_tok_s());
+        messages.push(ChatMessage::new("assistant", reply.trim().to_string()));
+    }
+}

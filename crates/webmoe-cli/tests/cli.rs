@@ -1,0 +1,178 @@
+//! The `webmoe` binary end to end: flags, errors, inspection, logits and generation against the
+//! reference cases, and the real SmolLM2 model.
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn fixture(case: &str) -> String {
+    repo().join("tests/fixtures/oracle").join(case).join("model.gguf").display().to_string()
+}
+
+fn webmoe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_webmoe"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
+        .output()
+        .expect("run webmoe")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(out.status.success(), "webmoe failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn reference(case: &str) -> Value {
+    let path = repo().join("tests/fixtures/oracle").join(case).join("reference.json");
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn ids(v: &Value) -> Vec<u64> {
+    v.as_array().unwrap().iter().map(|x| x.as_u64().unwrap()).collect()
+}
+
+fn csv(v: &[u64]) -> String {
+    v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// A failure is one line on stderr and a non-zero exit.
+fn assert_one_line_error(out: &Output, contains: &str) {
+    assert!(!out.status.success(), "expected failure");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "one line expected, got: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+    assert!(err.contains(contains), "expected {contains:?} in: {err}");
+}
+
+#[test]
+fn bad_flags_and_missing_files_give_one_clear_line() {
+    assert_one_line_error(&webmoe(&["run", "--bogus"]), "--bogus");
+    assert_one_line_error(&webmoe(&["run", "-m", "/nonexistent.gguf", "-p", "hi"]), "/nonexistent.gguf");
+    assert_one_line_error(&webmoe(&["inspect", "/nonexistent.gguf"]), "cannot open");
+    assert_one_line_error(&webmoe(&["run", "-m", &fixture("mixtral-q8_0"), "--tokens", "1,2", "--kv-type", "f8"]), "f8");
+    assert_one_line_error(&webmoe(&["run", "-m", &fixture("mixtral-q8_0"), "--tokens", "1,2", "--top-p", "1.5"]), "top_p");
+    assert_one_line_error(&webmoe(&["run", "-m", &fixture("mixtral-q8_0"), "--tokens", "1,9999"]), "9999");
+    assert_one_line_error(&webmoe(&["run", "-m", &fixture("mixtral-q8_0"), "--tokens", "1", "-c", "100000"]), "context");
+}
+
+/// Per tensor kind, the types llama-quantize chose, as the reference README records them.
+#[test]
+fn inspect_reports_the_type_mix_of_each_k_quant_file() {
+    let cases: &[(&str, &[(&str, &[&str])])] = &[
+        (
+            "mixtral-q4_k_m",
+            &[
+                ("token_embd", &["Q4_K"]),
+                ("output", &["Q6_K"]),
+                ("attn_q", &["Q4_K"]),
+                ("attn_k", &["Q8_0"]),
+                ("attn_v", &["Q8_0"]),
+                ("attn_output", &["Q5_K"]),
+                ("ffn_gate_exps", &["Q4_K"]),
+                ("ffn_up_exps", &["Q4_K"]),
+                ("ffn_down_exps", &["Q4_K", "Q6_K"]),
+                ("ffn_gate_inp", &["F32"]),
+            ],
+        ),
+        (
+            "mixtral-q2_k",
+            &[
+                ("token_embd", &["Q2_K"]),
+                ("output", &["Q6_K"]),
+                ("attn_q", &["Q2_K"]),
+                ("attn_k", &["Q8_0"]),
+                ("attn_output", &["Q5_K"]),
+                ("ffn_gate_exps", &["Q2_K"]),
+                ("ffn_down_exps", &["Q3_K"]),
+            ],
+        ),
+        ("mixtral-q3_k_m", &[("token_embd", &["Q3_K"]), ("attn_q", &["Q3_K"]), ("ffn_up_exps", &["Q3_K"]), ("ffn_down_exps", &["Q4_K"])]),
+        ("mixtral-q5_k_m", &[("token_embd", &["Q5_K"]), ("ffn_gate_exps", &["Q5_K"]), ("ffn_down_exps", &["Q5_K", "Q6_K"])]),
+        ("mixtral-q6_k", &[("token_embd", &["Q6_K"]), ("attn_q", &["Q6_K"]), ("attn_k", &["Q8_0"]), ("ffn_down_exps", &["Q6_K"])]),
+    ];
+    for (case, kinds) in cases {
+        let j = json_of(&webmoe(&["inspect", &fixture(case), "--json"]));
+        for (kind, types) in kinds.iter() {
+            let got: Vec<&str> = j["kind_mix"][kind].as_object().unwrap_or_else(|| panic!("{case}: no kind {kind}")).keys().map(|k| k.as_str()).collect();
+            assert_eq!(&got, types, "{case}: {kind}");
+        }
+        assert!(j["gpu_memory"]["total"].as_u64().unwrap() > j["tensor_bytes"].as_u64().unwrap(), "{case}");
+        let text = String::from_utf8(webmoe(&["inspect", &fixture(case)]).stdout).unwrap();
+        assert!(text.contains("types: ") && text.contains(" tensors"), "{case}: {text}");
+    }
+}
+
+#[test]
+fn logits_and_greedy_ids_match_the_reference() {
+    let case = "mixtral-q4_k_m";
+    let r = reference(case);
+    let tokens = csv(&ids(&r["tokens"]));
+    let tol = r["tolerance"]["max_abs"].as_f64().unwrap();
+    let j = json_of(&webmoe(&["logits", "-m", &fixture(case), "--tokens", &tokens, "--kv-type", "f32", "--json"]));
+    let (got, want) = (j["logits"].as_array().unwrap(), r["logits"].as_array().unwrap());
+    assert_eq!(got.len(), want.len());
+    for (p, (g, w)) in got.iter().zip(want).enumerate() {
+        for (i, (a, b)) in g.as_array().unwrap().iter().zip(w.as_array().unwrap()).enumerate() {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!((a - b).abs() <= tol, "position {p} logit {i}: {a} vs {b}");
+        }
+    }
+    let j = json_of(&webmoe(&["run", "-m", &fixture(case), "--tokens", &tokens, "-n", "16", "--temp", "0", "--kv-type", "f32", "--ignore-eos", "--json"]));
+    assert_eq!(ids(&j["tokens"]), ids(&r["greedy"]));
+    assert_eq!(ids(&j["prompt_tokens"]), ids(&r["tokens"]));
+}
+
+#[test]
+fn a_seed_reproduces_a_sampled_generation() {
+    let args = ["run", "-m", &fixture("moe-4x-top2-q8_0"), "--tokens", "1,300,301", "-n", "12", "--temp", "1.0", "--seed", "42", "--ignore-eos", "--json"];
+    let a = json_of(&webmoe(&args));
+    let b = json_of(&webmoe(&args));
+    assert_eq!(a["tokens"], b["tokens"]);
+    let mut other = args.to_vec();
+    other[10] = "43";
+    let c = json_of(&webmoe(&other));
+    assert_ne!(a["tokens"], c["tokens"], "a different seed should give a different sample");
+}
+
+fn smollm2() -> Option<String> {
+    let path = repo().join("models/SmolLM2-135M-Instruct.Q4_1.gguf");
+    if path.is_file() {
+        return Some(path.display().to_string());
+    }
+    assert!(std::env::var("WEBMOE_REQUIRE_MODELS").as_deref() != Ok("1"), "models/SmolLM2-135M-Instruct.Q4_1.gguf is missing: run scripts/fetch-smollm2");
+    eprintln!("skipped: models/SmolLM2-135M-Instruct.Q4_1.gguf is absent (scripts/fetch-smollm2 fetches it)");
+    None
+}
+
+#[test]
+fn smollm2_knows_the_capital_of_france() {
+    let Some(model) = smollm2() else { return };
+    let out = webmoe(&["run", "-m", &model, "-p", "The capital of France is", "-n", "12", "--temp", "0"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with(" Paris."), "{text:?}");
+}
+
+/// Every reference prompt: the same prompt ids as llama.cpp, and the float64 reference's greedy
+/// ids up to its first near-tie (margin below 2 · 2e-3 · max(1, std of the logits)).
+#[test]
+fn smollm2_matches_the_reference_greedy_runs() {
+    let Some(model) = smollm2() else { return };
+    let r = reference("smollm2");
+    for run in r["runs"].as_array().unwrap() {
+        let prompt = run["prompt"].as_str().unwrap();
+        let np = &run["numpy"];
+        let want = ids(&np["greedy"]);
+        let margins: Vec<f64> = np["greedy_margins"].as_array().unwrap().iter().map(|m| m.as_f64().unwrap()).collect();
+        let threshold = 2.0 * 2e-3 * np["logits_std_first_step"].as_f64().unwrap().max(1.0);
+        let judged = margins.iter().position(|&m| m < threshold).unwrap_or(want.len());
+        let n = judged.to_string();
+        let j = json_of(&webmoe(&["run", "-m", &model, "-p", prompt, "-n", &n, "--temp", "0", "--kv-type", "f32", "--ignore-eos", "--json"]));
+        assert_eq!(ids(&j["prompt_tokens"]), ids(&run["prompt_ids"]), "prompt ids of {prompt:?}");
+        assert_eq!(ids(&j["tokens"]), want[..judged], "greedy ids of {prompt:?} (judged: first {judged})");
+    }
+}

@@ -1,0 +1,149 @@
+//! Quantized matrix × matrix over the rows of a prompt (shaders/matmul.wgsl): the batched
+//! counterpart of [`super::matvec`], with the same page model, epilogues and expert slots. Each
+//! weight value is decoded once per tile of 16 rows instead of once per row.
+
+use super::matvec::Epilogue;
+use super::moe_group::ExpertGroups;
+use super::{groups, KernelEnv};
+use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
+
+/// Weight rows per workgroup (`TILE_N` in the shader).
+const ROWS_PER_WORKGROUP: u32 = 64;
+/// Input rows per workgroup (`TILE_T` in the shader).
+const TOKENS_PER_WORKGROUP: u32 = 16;
+
+#[repr(C)]
+#[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+struct Params {
+    cols: u32,
+    row_bytes: u32,
+    slot_stride: u32,
+    slot_begin: u32,
+    slot_end: u32,
+    row_begin: u32,
+    row_end: u32,
+    x_div: u32,
+    slot_base: u32,
+    x_stride: u32,
+    y_stride: u32,
+    _pad: u32,
+}
+
+/// Expert mode: each expert's weights multiply exactly the routes that chose it, as grouped by
+/// [`super::moe_group::moe_group`]. Output row a belongs to route a = `t · k + j`.
+pub struct Grouped<'a> {
+    pub groups: &'a ExpertGroups,
+    /// Expert → slot, (layers · experts).
+    pub slots: &'a StorageBuffer,
+    /// This layer's first entry in `slots`.
+    pub slot_base: u32,
+    /// Whether each route has its own input row (the down projection reads its route's
+    /// activation) rather than sharing its token's row (gate and up read the token's state).
+    pub input_per_route: bool,
+}
+
+pub struct Matmul<'a> {
+    pub weights: &'a GpuMatrix,
+    /// Input rows of `weights.cols` values (a multiple of 4), `x_stride` apart.
+    pub x: &'a StorageBuffer,
+    pub x_stride: u32,
+    /// Output rows of `weights.rows` values, `y_stride` apart.
+    pub y: &'a StorageBuffer,
+    pub y_stride: u32,
+    pub epilogue: Epilogue,
+    pub aux: Option<&'a StorageBuffer>,
+    pub grouped: Option<Grouped<'a>>,
+}
+
+impl<'a> Matmul<'a> {
+    /// Plain `y[t] = W x[t]` for every token of the submit, rows packed.
+    pub fn dense(weights: &'a GpuMatrix, x: &'a StorageBuffer, y: &'a StorageBuffer) -> Matmul<'a> {
+        Matmul {
+            weights,
+            x,
+            x_stride: weights.cols,
+            y,
+            y_stride: weights.rows,
+            epilogue: Epilogue::Store,
+            aux: None,
+            grouped: None,
+        }
+    }
+
+    pub fn epilogue(mut self, epilogue: Epilogue, aux: Option<&'a StorageBuffer>) -> Self {
+        self.epilogue = epilogue;
+        self.aux = aux;
+        self
+    }
+
+    /// Run over the routes of `grouped` instead of the tokens.
+    pub fn grouped(mut self, grouped: Grouped<'a>) -> Self {
+        self.grouped = Some(grouped);
+        self
+    }
+}
+
+/// One dispatch per page of `m.weights`, each over tiles of 64 weight rows × 16 tokens (or, when
+/// grouped, 16 routes of one expert; grid z runs over the experts).
+pub fn matmul(gpu: &Gpu, env: &KernelEnv, m: &Matmul) -> Result<Vec<Dispatch>, GpuError> {
+    let w = m.weights;
+    let epilogue_id = match m.epilogue {
+        Epilogue::Store => 0,
+        Epilogue::Add => 1,
+        Epilogue::SiluMul => 2,
+    };
+    let key = PipelineKey::new(Kernel::Matmul)
+        .weights(w.ty)
+        .constant("GROUPED", m.grouped.is_some() as u32)
+        .constant("EPILOGUE", epilogue_id);
+    let pipeline = gpu.pipeline(&key)?;
+    let (x_div, slot_base, experts) = match &m.grouped {
+        Some(g) => (if g.input_per_route { 1 } else { g.groups.k }, g.slot_base, g.groups.n_experts),
+        None => (1, 0, 1),
+    };
+    let slots = m.grouped.as_ref().map_or(&env.unused, |g| g.slots);
+    let offsets = m.grouped.as_ref().map_or(&env.unused, |g| &g.groups.offsets);
+    let order = m.grouped.as_ref().map_or(&env.unused, |g| &g.groups.order);
+    let aux = m.aux.unwrap_or(&env.unused);
+    w.pages
+        .iter()
+        .map(|page| {
+            let params = Params {
+                cols: w.cols,
+                row_bytes: w.row_bytes,
+                slot_stride: w.slot_stride,
+                slot_begin: page.slots.start,
+                slot_end: page.slots.end,
+                row_begin: page.rows.start,
+                row_end: page.rows.end,
+                x_div,
+                slot_base,
+                x_stride: m.x_stride,
+                y_stride: m.y_stride,
+                _pad: 0,
+            };
+            let params = UniformBuffer::new(gpu, "matmul params", &params);
+            let bind_group = gpu.bind_group(
+                "matmul",
+                &pipeline,
+                &[
+                    env.step.binding(),
+                    params.binding(),
+                    page.buffer.binding(),
+                    m.x.binding(),
+                    m.y.binding(),
+                    aux.binding(),
+                    slots.binding(),
+                    offsets.binding(),
+                    order.binding(),
+                ],
+            );
+            let x = groups(page.rows.end - page.rows.start, ROWS_PER_WORKGROUP);
+            let grid = Grid::TokenTiles { x, tile: TOKENS_PER_WORKGROUP, z: experts };
+            Ok(Dispatch { label: "matmul", pipeline: pipeline.clone(), bind_group, grid })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests;
