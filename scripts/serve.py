@@ -71,8 +71,13 @@ def make_handler(root, mounts, state):
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.send_header("Cache-Control", "no-store")
+            self.cors()
             self.end_headers()
-            self.wfile.write(body)
+            try:
+                self.wfile.write(body)
+            except (BrokenPipeError, ConnectionResetError):
+                # The client gave up (a test cancelling a download): nothing to answer.
+                self.close_connection = True
 
         def resolve(self, url_path):
             path = urllib.parse.unquote(url_path)

@@ -42,15 +42,18 @@ struct Params {
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> w: array<u32>;           // one page, GGUF blocks
-@group(0) @binding(3) var<storage, read> x: array<f32>;           // (input rows, x_stride)
+@group(0) @binding(3) var<storage, read> x: array<vec4<f32>>;     // (input rows, x_stride / 4)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;     // (n_tokens · a_per_token, y_stride)
 @group(0) @binding(5) var<storage, read> routes: array<Route>;    // (n_tokens · experts used)
 @group(0) @binding(6) var<storage, read> slots: array<u32>;       // (layers · experts) → slot
 @group(0) @binding(7) var<storage, read> aux: array<f32>;         // like y: the gate for SiLU
 
-const LANES: u32 = 32u;
-const ROWS_PER_WG: u32 = 8u;
-var<workgroup> partial: array<f32, 256>;
+// Invocations sharing one row (a power of two ≤ 256). GPUs want many (neighbouring invocations
+// read neighbouring bytes); CPU-emulated adapters want one (no barriers, and the input loads are
+// the same for every invocation).
+override LANES: u32 = 32u;
+const WG: u32 = 256u;
+var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -67,7 +70,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     let r = lid / LANES;
     let lane = lid % LANES;
-    let n = p.row_begin + wg.x * ROWS_PER_WG + r;
+    let n = p.row_begin + wg.x * (WG / LANES) + r;
     let valid = n < p.row_end;
     var xr = a / p.x_div;
     if (X_LAST_TOKEN) {
@@ -78,21 +81,24 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         let row = (slot - p.slot_begin) * p.slot_stride + (n - p.row_begin) * p.row_bytes;
         let xb = xr * p.x_stride;
         for (var i = lane * 4u; i < p.cols; i += LANES * 4u) {
-            let xv = vec4<f32>(x[xb + i], x[xb + i + 1u], x[xb + i + 2u], x[xb + i + 3u]);
+            let xv = x[(xb + i) / 4u];
             acc += dot(load4(row, i), xv);
         }
     }
-    partial[lid] = acc;
-    workgroupBarrier();
-    for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-        if (lane < s) {
-            partial[lid] += partial[lid + s];
-        }
+    if (LANES > 1u) {
+        partial[lid] = acc;
         workgroupBarrier();
+        for (var s = LANES / 2u; s > 0u; s >>= 1u) {
+            if (lane < s) {
+                partial[lid] += partial[lid + s];
+            }
+            workgroupBarrier();
+        }
+        acc = partial[lid];
     }
     if (valid && lane == 0u) {
         let yi = a * p.y_stride + n;
-        let v = partial[lid];
+        let v = acc;
         if (EPILOGUE == 1u) {
             y[yi] += v;
         } else if (EPILOGUE == 2u) {

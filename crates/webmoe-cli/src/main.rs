@@ -23,6 +23,8 @@ fn main() -> ExitCode {
     };
     match commands::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // A reader that stopped reading (`webmoe inspect … | head`) is not an error.
+        Err(e) if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {}", e.to_string().replace('\n', " "));
             ExitCode::FAILURE

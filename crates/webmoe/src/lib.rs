@@ -10,6 +10,7 @@ pub mod model;
 pub mod quant;
 pub mod reference;
 pub mod sampler;
+pub mod synthetic;
 pub mod tokenizer;
 #[cfg(test)]
 pub(crate) mod testing;

@@ -3,13 +3,15 @@
 use crate::args::AdapterArgs;
 use crate::load::CliResult;
 use serde_json::json;
+use std::io::Write;
 use webmoe::gpu::{Gpu, GpuOptions};
 
 pub fn run(a: &AdapterArgs) -> CliResult<()> {
+    let mut out = std::io::stdout().lock();
     let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
     let (info, l, c) = (&gpu.info, &gpu.limits, &gpu.caps);
     if a.json {
-        let out = json!({
+        let result = json!({
             "name": info.name,
             "vendor": info.vendor,
             "device": info.device,
@@ -27,19 +29,19 @@ pub fn run(a: &AdapterArgs) -> CliResult<()> {
                 "max_compute_workgroups_per_dimension": l.max_compute_workgroups_per_dimension,
             },
         });
-        println!("{out}");
+        writeln!(out, "{result}")?;
     } else {
-        println!("adapter: {}", gpu.describe());
-        println!("driver: {} {}", info.driver, info.driver_info);
-        println!("features: shader-f16 {}, subgroups {}, timestamp-query {}", c.shader_f16, c.subgroups, c.timestamp_query);
-        println!(
+        writeln!(out, "adapter: {}", gpu.describe())?;
+        writeln!(out, "driver: {} {}", info.driver, info.driver_info)?;
+        writeln!(out, "features: shader-f16 {}, subgroups {}, timestamp-query {}", c.shader_f16, c.subgroups, c.timestamp_query)?;
+        writeln!(out, 
             "limits: max buffer {} B, max storage binding {} B, {} storage buffers per stage, {} B workgroup memory, {} invocations per workgroup",
             l.max_buffer_size,
             l.max_storage_buffer_binding_size,
             l.max_storage_buffers_per_shader_stage,
             l.max_compute_workgroup_storage_size,
             l.max_compute_invocations_per_workgroup
-        );
+        )?;
     }
     Ok(())
 }

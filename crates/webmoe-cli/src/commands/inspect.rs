@@ -3,6 +3,7 @@
 use crate::args::InspectArgs;
 use crate::load::{open, CliResult};
 use serde_json::json;
+use std::io::Write;
 use std::collections::BTreeMap;
 use webmoe::engine::{footprint, EngineOptions};
 use webmoe::gguf::{Gguf, Value};
@@ -47,6 +48,7 @@ fn short(v: &Value) -> String {
 }
 
 pub fn run(a: &InspectArgs) -> CliResult<()> {
+    let mut out = std::io::stdout().lock();
     let opened = open(&a.file)?;
     let g = &opened.gguf;
     let model = Model::from_gguf(g).map_err(|e| format!("{}: {e}", a.file.display()))?;
@@ -57,7 +59,7 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
     let kinds = kind_mix(g);
     let data_bytes: u64 = g.tensors.iter().map(|t| t.size).sum();
     if a.json {
-        let out = json!({
+        let result = json!({
             "file": a.file.display().to_string(),
             "file_bytes": g.file_len,
             "gguf_version": g.version,
@@ -79,11 +81,11 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
                 "weights": memory.weights, "kv_cache": memory.kv_cache, "scratch": memory.scratch, "total": memory.total(),
             },
         });
-        println!("{out}");
+        writeln!(out, "{result}")?;
         return Ok(());
     }
-    println!("file: {} ({} bytes, GGUF v{})", a.file.display(), g.file_len, g.version);
-    println!(
+    writeln!(out, "file: {} ({} bytes, GGUF v{})", a.file.display(), g.file_len, g.version)?;
+    writeln!(out, 
         "model: {} — llama architecture, {} layers, hidden {}, {} heads ({} KV) of {}, FFN {}, vocab {}, context {}",
         c.name.as_deref().unwrap_or("(unnamed)"),
         c.n_layer,
@@ -94,33 +96,33 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
         c.n_ff,
         c.vocab_size,
         c.context_length
-    );
+    )?;
     if c.is_moe() {
-        println!("experts: {} per layer, {} used per token", c.n_expert, c.n_expert_used);
+        writeln!(out, "experts: {} per layer, {} used per token", c.n_expert, c.n_expert_used)?;
     } else {
-        println!("experts: none (dense)");
+        writeln!(out, "experts: none (dense)")?;
     }
-    println!("types: {}", mix_text(&mix));
+    writeln!(out, "types: {}", mix_text(&mix))?;
     for (k, types) in &kinds {
         let list: Vec<String> = types.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
-        println!("  {k}: {}", list.join(", "));
+        writeln!(out, "  {k}: {}", list.join(", "))?;
     }
-    println!(
+    writeln!(out, 
         "GPU memory at context {} (f16 KV): weights {:.1} MiB, KV cache {:.1} MiB, activations {:.1} MiB, total {:.1} MiB",
         memory.kv_cache / (2 * c.n_layer as u64 * c.kv_dim() as u64 * 2).max(1),
         mib(memory.weights),
         mib(memory.kv_cache),
         mib(memory.scratch),
         mib(memory.total())
-    );
+    )?;
     if a.tensors {
         for t in &g.tensors {
-            println!("  {:<40} {:<6} {:?} {} bytes", t.name, t.ty.name(), t.dims, t.size);
+            writeln!(out, "  {:<40} {:<6} {:?} {} bytes", t.name, t.ty.name(), t.dims, t.size)?;
         }
     }
-    println!("metadata:");
+    writeln!(out, "metadata:")?;
     for (k, v) in &g.metadata {
-        println!("  {k} = {}", short(v));
+        writeln!(out, "  {k} = {}", short(v))?;
     }
     Ok(())
 }

@@ -14,6 +14,24 @@ pub struct GpuOptions {
     pub low_power: bool,
     /// Do not use shader-f16 or subgroups even where the adapter has them.
     pub portable_only: bool,
+    /// Kernel shapes to use instead of those chosen for the adapter (tests run both).
+    pub tuning: Option<Tuning>,
+}
+
+/// Kernel shapes that suit one kind of adapter better than another.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Tuning {
+    /// Invocations that share one row of a matrix × vector product. GPUs want many, so that
+    /// neighbouring invocations read neighbouring bytes; adapters that run shaders on the CPU
+    /// want one, which needs no barriers and gives every invocation the same input loads.
+    pub matvec_lanes: u32,
+}
+
+impl Tuning {
+    pub fn for_adapter(info: &wgpu::AdapterInfo) -> Tuning {
+        let on_cpu = info.device_type == wgpu::DeviceType::Cpu;
+        Tuning { matvec_lanes: if on_cpu { 1 } else { 32 } }
+    }
 }
 
 /// Optional features the adapter offers and this device enabled.
@@ -34,6 +52,7 @@ pub struct Gpu {
     /// Bytes one storage binding may span: the adapter's limits (and the options' cap), rounded
     /// down to a multiple of 256 and kept below 4 GiB so byte offsets fit kernels' u32 indices.
     pub binding_limit: u64,
+    pub tuning: Tuning,
     pub(crate) pipelines: PipelineCache,
     /// Errors the device reported outside an error scope, oldest first.
     uncaptured: Arc<Mutex<Vec<String>>>,
@@ -101,10 +120,13 @@ impl Gpu {
             subgroups: features.contains(wgpu::Features::SUBGROUP),
             timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
         };
+        let info = adapter.get_info();
+        let tuning = options.tuning.unwrap_or_else(|| Tuning::for_adapter(&info));
         Ok(Gpu {
             device,
             queue,
-            info: adapter.get_info(),
+            info,
+            tuning,
             limits,
             caps,
             binding_limit,

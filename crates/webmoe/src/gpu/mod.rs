@@ -10,7 +10,7 @@ mod pipelines;
 mod shaders;
 
 pub use buffers::{map_read, read_buffer, StorageBuffer, UniformBuffer};
-pub use context::{Capabilities, Gpu, GpuOptions};
+pub use context::{Capabilities, Gpu, GpuOptions, Tuning};
 pub use dispatch::{Dispatch, Grid};
 pub use error::GpuError;
 pub use matrix::{GpuMatrix, Page, UploadError};

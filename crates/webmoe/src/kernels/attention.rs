@@ -43,7 +43,7 @@ mod tests {
     use super::*;
     use crate::kernels::testing::*;
     use crate::kernels::Step;
-    use crate::quant::random::Rng;
+    use crate::synthetic::Rng;
     use crate::reference::ops;
 
     fn check(shape: HeadShape, pos0: usize, t: usize, kv_f16: bool) {

@@ -38,13 +38,13 @@ mod tests {
     use crate::kernels::testing::*;
     use crate::kernels::Step;
     use crate::model::Matrix;
-    use crate::quant::random::{random_tensor_bytes, Rng};
+    use crate::synthetic::{random_tensor_bytes, Rng};
     use crate::quant::{self};
 
     fn check(gpu: &Gpu, ty: GgmlType, vocab: usize, cols: usize) {
         let env = KernelEnv::new(gpu);
         let mut rng = Rng::new(3);
-        let bytes = random_tensor_bytes(ty, vocab * cols, &mut rng);
+        let bytes = random_tensor_bytes(ty, vocab * cols, 1.0, &mut rng);
         let values = quant::dequantize_to_vec(ty, &bytes).unwrap();
         let m = Matrix { name: "token_embd".into(), ty, cols, rows: vocab, experts: vec![0..bytes.len() as u64] };
         let table = pollster::block_on(GpuMatrix::load(gpu, &MemorySource::new(bytes), &m)).unwrap();

@@ -3,7 +3,8 @@
 use super::{groups, KernelEnv};
 use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
 
-const ROWS_PER_WORKGROUP: u32 = 8;
+/// Invocations per workgroup.
+const WORKGROUP: u32 = 256;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -85,7 +86,8 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
         .weights(w.ty)
         .constant("ROUTED", m.routed.is_some() as u32)
         .constant("EPILOGUE", epilogue_id)
-        .constant("X_LAST_TOKEN", m.last_token_only as u32);
+        .constant("X_LAST_TOKEN", m.last_token_only as u32)
+        .constant("LANES", gpu.tuning.matvec_lanes);
     let pipeline = gpu.pipeline(&key)?;
     let (a_per_token, x_div, slot_base) = match &m.routed {
         Some(r) => (r.k, if r.input_per_route { 1 } else { r.k }, r.slot_base),
@@ -118,7 +120,7 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
                 &pipeline,
                 &[env.step.binding(), params.binding(), page.buffer.binding(), m.x.binding(), m.y.binding(), routes.binding(), slots.binding(), aux.binding()],
             );
-            let x = groups(page.rows.end - page.rows.start, ROWS_PER_WORKGROUP);
+            let x = groups(page.rows.end - page.rows.start, WORKGROUP / gpu.tuning.matvec_lanes);
             let grid = if m.last_token_only { Grid::Fixed([x, 1, 1]) } else { Grid::PerToken { x, per_token } };
             Ok(Dispatch { label: "matvec", pipeline: pipeline.clone(), bind_group, grid })
         })

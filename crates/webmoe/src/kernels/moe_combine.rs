@@ -24,7 +24,7 @@ mod tests {
     use super::*;
     use crate::kernels::testing::*;
     use crate::kernels::Step;
-    use crate::quant::random::Rng;
+    use crate::synthetic::Rng;
 
     #[test]
     fn adds_the_weighted_expert_outputs() {

@@ -83,7 +83,7 @@ pub(crate) mod tests {
     use super::*;
     use crate::kernels::testing::*;
     use crate::kernels::Step;
-    use crate::quant::random::Rng;
+    use crate::synthetic::Rng;
 
     /// The experts of `n_tokens · k` routes, k distinct per token, unevenly loaded: only experts
     /// `0..used` are ever chosen, and `favourite` is each token's first choice 3 times in 4.

@@ -24,7 +24,7 @@ mod tests {
     use super::*;
     use crate::kernels::testing::*;
     use crate::kernels::Step;
-    use crate::quant::random::Rng;
+    use crate::synthetic::Rng;
     use crate::reference::ops;
 
     #[test]

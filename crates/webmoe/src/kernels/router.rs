@@ -61,7 +61,7 @@ mod tests {
     use crate::kernels::testing::*;
     use crate::kernels::Step;
     use crate::model::Matrix;
-    use crate::quant::random::Rng;
+    use crate::synthetic::Rng;
     use crate::reference::ops;
 
     #[test]

@@ -10,9 +10,20 @@ pub fn gpu() -> &'static Gpu {
     GPU.get_or_init(|| pollster::block_on(Gpu::new(&GpuOptions::default())).expect("tests need a WebGPU adapter"))
 }
 
+/// A separate device opened with `options`.
+pub fn gpu_with(options: GpuOptions) -> Gpu {
+    pollster::block_on(Gpu::new(&options)).expect("tests need a WebGPU adapter")
+}
+
 /// A separate device whose bindings are capped at `limit` bytes, to force weights into pages.
 pub fn gpu_with_binding_limit(limit: u64) -> Gpu {
-    pollster::block_on(Gpu::new(&GpuOptions { max_binding_bytes: Some(limit), ..Default::default() })).expect("tests need a WebGPU adapter")
+    gpu_with(GpuOptions { max_binding_bytes: Some(limit), ..Default::default() })
+}
+
+/// Devices with every matvec row-sharing width a kernel must support: one invocation per row
+/// (CPU adapters), a few, and a full 32 (GPUs).
+pub fn gpus_with_each_matvec_shape() -> Vec<Gpu> {
+    [1, 4, 32].into_iter().map(|lanes| gpu_with(GpuOptions { tuning: Some(crate::gpu::Tuning { matvec_lanes: lanes }), ..Default::default() })).collect()
 }
 
 pub fn f32_buffer(gpu: &Gpu, data: &[f32]) -> StorageBuffer {

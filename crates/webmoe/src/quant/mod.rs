@@ -9,8 +9,6 @@ mod k_quants;
 mod legacy;
 mod q5;
 #[cfg(test)]
-pub(crate) mod random;
-#[cfg(test)]
 mod tests;
 
 use crate::gguf::GgmlType;

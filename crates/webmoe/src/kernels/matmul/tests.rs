@@ -6,7 +6,7 @@ use crate::kernels::moe_group::tests::{routes_buffer, skewed_routes};
 use crate::kernels::testing::*;
 use crate::kernels::Step;
 use crate::model::Matrix;
-use crate::quant::random::{random_tensor_bytes, Rng};
+use crate::synthetic::{random_tensor_bytes, Rng};
 use crate::quant::{self};
 use crate::reference::ops;
 
@@ -21,7 +21,7 @@ fn random_experts(
     rng: &mut Rng,
 ) -> (GpuMatrix, Vec<Vec<f32>>) {
     let experts = slot_of.len();
-    let bytes = random_tensor_bytes(ty, experts * rows * cols, rng);
+    let bytes = random_tensor_bytes(ty, experts * rows * cols, 1.0, rng);
     let slab = bytes.len() / experts;
     let values =
         (0..experts).map(|e| quant::dequantize_to_vec(ty, &bytes[e * slab..(e + 1) * slab]).unwrap()).collect();

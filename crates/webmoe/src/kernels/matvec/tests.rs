@@ -3,13 +3,13 @@ use crate::gguf::{GgmlType, MemorySource};
 use crate::kernels::testing::*;
 use crate::kernels::Step;
 use crate::model::Matrix;
-use crate::quant::random::{random_tensor_bytes, Rng};
+use crate::synthetic::{random_tensor_bytes, Rng};
 use crate::quant::{self};
 use crate::reference::ops;
 
 /// A random `experts × rows × cols` weight of type `ty`: the file bytes and the dequantized values.
 fn random_matrix(ty: GgmlType, experts: usize, rows: usize, cols: usize, rng: &mut Rng) -> (Matrix, MemorySource, Vec<Vec<f32>>) {
-    let bytes = random_tensor_bytes(ty, experts * rows * cols, rng);
+    let bytes = random_tensor_bytes(ty, experts * rows * cols, 1.0, rng);
     let slab = bytes.len() / experts;
     let values = (0..experts).map(|e| quant::dequantize_to_vec(ty, &bytes[e * slab..(e + 1) * slab]).unwrap()).collect();
     let m = Matrix { name: format!("w<{ty}>"), ty, cols, rows, experts: (0..experts).map(|e| (e * slab) as u64..((e + 1) * slab) as u64).collect() };
@@ -23,9 +23,15 @@ pub(crate) fn gpu_types() -> Vec<GgmlType> {
 
 #[test]
 fn dense_matches_cpu_for_every_type_and_odd_shapes() {
-    let gpu = gpu();
+    for gpu in &gpus_with_each_matvec_shape() {
+        dense_matches_cpu(gpu);
+    }
+}
+
+fn dense_matches_cpu(gpu: &Gpu) {
     let env = KernelEnv::new(gpu);
     let mut rng = Rng::new(7);
+    let lanes = gpu.tuning.matvec_lanes;
     for ty in gpu_types() {
         let block = ty.block_elems() as usize;
         // The last shape has 5 blocks per row even for the 256-value K-quants, so rows cross
@@ -41,7 +47,7 @@ fn dense_matches_cpu_for_every_type_and_odd_shapes() {
             for r in 0..t {
                 ops::matvec(&w[0], &x[r * cols..(r + 1) * cols], &mut want[r * rows..(r + 1) * rows]);
             }
-            assert_close(&format!("{ty} {rows}x{cols} t={t}"), &read_f32(gpu, &yb), &want, 2e-5 * (cols as f32).sqrt());
+            assert_close(&format!("{ty} {rows}x{cols} t={t} lanes={lanes}"), &read_f32(gpu, &yb), &want, 2e-5 * (cols as f32).sqrt());
         }
     }
 }
@@ -120,7 +126,9 @@ fn check_routed(gpu: &Gpu, label: &str) {
 
 #[test]
 fn routed_rows_use_the_chosen_experts_slot() {
-    check_routed(gpu(), "one page");
+    for gpu in &gpus_with_each_matvec_shape() {
+        check_routed(gpu, &format!("one page, {} lanes", gpu.tuning.matvec_lanes));
+    }
 }
 
 #[test]

@@ -3,7 +3,7 @@
 use super::*;
 use crate::kernels::testing::*;
 use crate::kernels::Step;
-use crate::quant::random::Rng;
+use crate::synthetic::Rng;
 use crate::sampler::{kept_distribution, penalised_logits, random_uniform, sample_cpu, MAX_REPEAT_LAST_N};
 
 const VOCAB_SIZES: [usize; 5] = [1, 7, 300, 32000, 49152];
