@@ -17,11 +17,15 @@ struct Params {
     n_head_kv: u32,
     head_dim: u32,    // at most 256, even
     scale: f32,       // 1 / sqrt(head_dim)
+    q_stride: u32,    // elements between tokens' query rows
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
-@group(0) @binding(2) var<storage, read> q: array<f32>;           // (n_tokens, n_head · head_dim)
+@group(0) @binding(2) var<storage, read> q: array<f32>;           // (n_tokens, q_stride): queries first
 @group(0) @binding(3) var<storage, read> k_cache: array<u32>;     // (max_ctx, kv_dim) f16 pairs or f32
 @group(0) @binding(4) var<storage, read> v_cache: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;   // (n_tokens, n_head · head_dim)
@@ -58,7 +62,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let hd = p.head_dim;
     let kv_dim = p.n_head_kv * hd;
     let g = h / (p.n_head / p.n_head_kv);
-    let q_base = (t * p.n_head + h) * hd;
+    let q_base = t * p.q_stride + h * hd;
+    let out_base = (t * p.n_head + h) * hd;
     for (var d = lid; d < hd; d += TILE) {
         q_tile[d] = q[q_base + d] * p.scale;
     }
@@ -112,7 +117,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     for (var c = 0u; c < MAX_DIMS_PER_INVOCATION; c++) {
         let d = lid + c * TILE;
         if (d < hd) {
-            out[q_base + d] = acc[c] / l;
+            out[out_base + d] = acc[c] / l;
         }
     }
 }

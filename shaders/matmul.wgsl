@@ -1,6 +1,6 @@
 // Quantized matrix × matrix for the rows of a prompt:
 //
-//   y[a, n] = epilogue( Σ_k W_s[n, k] · x[xr, k] )
+//   y[a, y_offset + n] = epilogue( Σ_k W_s[n, k] · x[xr, k] )
 //
 // with the matvec's meaning of every term (shaders/matvec.wgsl), over a set of output rows a:
 // - dense: a = 0 .. n_tokens, s = 0, xr = a;
@@ -41,7 +41,7 @@ struct Params {
     slot_base: u32,       // this layer's first entry in `slots`
     x_stride: u32,        // elements between input rows
     y_stride: u32,        // elements between output rows
-    _pad: u32,
+    y_offset: u32,        // first element of an output row written
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -76,7 +76,7 @@ fn write_out(a: u32, n0: u32, acc: vec4<f32>) {
         if (n >= p.row_end) {
             return;
         }
-        let yi = a * p.y_stride + n;
+        let yi = a * p.y_stride + p.y_offset + n;
         if (EPILOGUE == 1u) {
             y[yi] += acc[j];
         } else if (EPILOGUE == 2u) {

@@ -1,23 +1,28 @@
 // Quantized matrix × vector for each output row a of the submit:
 //
-//   y[a, n] = epilogue( Σ_k W_s[n, k] · x[xr, k] )
+//   y[a, y_offset + n] = epilogue( Σ_k W_s[n, k] · x[xr, k] )
 //
 // where W_s is expert slot s of the weight (s = 0 for a dense matrix; with ROUTED, s is the slot
 // of the expert chosen by route a, looked up in `slots`), xr = a / x_div (or the submit's last
 // token with X_LAST_TOKEN), and the epilogue stores, adds into y (residual), or multiplies by
-// silu(aux) (the SwiGLU gate).
+// silu(aux) (the SwiGLU gate). With PAIRED the matrix holds two stacked halves (the FFN's gate
+// rows, then its up rows, pair_rows apart) and the output is the SwiGLU activation:
+//
+//   y[a, n] = silu(Σ_k W_s[n, k] · x[xr, k]) · Σ_k W_s[n + pair_rows, k] · x[xr, k]
 //
 // The weight binding `w` is one page of the matrix: rows [row_begin, row_end) of slots
 // [slot_begin, slot_end), row n of slot s at byte (s − slot_begin)·slot_stride + (n − row_begin)·row_bytes,
 // as GGUF blocks. A matrix larger than one binding is several pages, each its own dispatch; a
-// workgroup whose slot the page does not hold returns at once.
+// workgroup whose slot the page does not hold returns at once. With PAIRED the page holds whole
+// slots and [row_begin, row_end) are the output rows (the first half).
 //
-// Grid: (ceil((row_end − row_begin) / 8), n_tokens · a_per_token). 8 rows per workgroup,
-// 32 invocations per row each summing every 32nd group of 4 values, then a tree reduction.
+// Grid: (ceil((row_end − row_begin) / (256 / LANES)), n_tokens · a_per_token). LANES
+// invocations share a row, each summing every LANES-th group of 4 values, then a tree reduction.
 
 override ROUTED: bool = false;
 override EPILOGUE: u32 = 0u;        // 0: y = acc, 1: y += acc, 2: y = silu(aux) · acc
 override X_LAST_TOKEN: bool = false;
+override PAIRED: bool = false;
 
 struct Route {
     expert: u32,
@@ -37,6 +42,10 @@ struct Params {
     slot_base: u32,       // this layer's first entry in `slots`
     x_stride: u32,        // elements between input rows
     y_stride: u32,        // elements between output rows
+    y_offset: u32,        // first element of an output row written
+    pair_rows: u32,       // PAIRED: rows between a gate row and its up row
+    _pad0: u32,
+    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -53,7 +62,7 @@ struct Params {
 // the same for every invocation).
 override LANES: u32 = 32u;
 const WG: u32 = 256u;
-var<workgroup> partial: array<f32, WG>;
+var<workgroup> partial: array<vec2<f32>, WG>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -76,13 +85,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (X_LAST_TOKEN) {
         xr = step.n_tokens - 1u;
     }
-    var acc = 0.0;
+    // acc.x: the row's dot product; acc.y: its pair's (PAIRED only).
+    var acc = vec2<f32>(0.0);
     if (valid) {
         let row = (slot - p.slot_begin) * p.slot_stride + (n - p.row_begin) * p.row_bytes;
+        let pair = row + p.pair_rows * p.row_bytes;
         let xb = xr * p.x_stride;
         for (var i = lane * 4u; i < p.cols; i += LANES * 4u) {
             let xv = x[(xb + i) / 4u];
-            acc += dot(load4(row, i), xv);
+            acc.x += dot(load4(row, i), xv);
+            if (PAIRED) {
+                acc.y += dot(load4(pair, i), xv);
+            }
         }
     }
     if (LANES > 1u) {
@@ -97,14 +111,15 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         acc = partial[lid];
     }
     if (valid && lane == 0u) {
-        let yi = a * p.y_stride + n;
-        let v = acc;
-        if (EPILOGUE == 1u) {
-            y[yi] += v;
+        let yi = a * p.y_stride + p.y_offset + n;
+        if (PAIRED) {
+            y[yi] = silu(acc.x) * acc.y;
+        } else if (EPILOGUE == 1u) {
+            y[yi] += acc.x;
         } else if (EPILOGUE == 2u) {
-            y[yi] = silu(aux[yi]) * v;
+            y[yi] = silu(aux[yi]) * acc.x;
         } else {
-            y[yi] = v;
+            y[yi] = acc.x;
         }
     }
 }

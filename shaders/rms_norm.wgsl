@@ -1,6 +1,20 @@
-// RMSNorm of each token's row:  out[t, i] = x[t, i] / sqrt(mean_i x[t, i]² + eps) · weight[i]
+// RMSNorm of each token's row, after adding the previous MoE layer's expert outputs to it:
+//
+//   x[t, i] += Σ_{j < k} routes[t·k + j].weight · expert_out[t·k + j, i]     (COMBINE_K = k > 0)
+//   out[t, i] = x[t, i] / sqrt(mean_i x[t, i]² + eps) · weight[i]
+//
+// Folding the weighted sum of the experts into the norm that reads the residual stream next
+// saves a dispatch per MoE layer. The sum runs in route order, so the result does not depend on
+// where the experts live.
 //
 // Grid: (1, n_tokens). One workgroup per token; 256 invocations stride over the row.
+
+override COMBINE_K: u32 = 0u;
+
+struct Route {
+    expert: u32,
+    weight: f32,
+}
 
 struct Params {
     n: u32,      // row length
@@ -11,9 +25,11 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
-@group(0) @binding(2) var<storage, read> x: array<f32>;          // (n_tokens, n)
-@group(0) @binding(3) var<storage, read> weight: array<f32>;     // (n)
-@group(0) @binding(4) var<storage, read_write> out: array<f32>;  // (n_tokens, n)
+@group(0) @binding(2) var<storage, read_write> x: array<f32>;      // (n_tokens, n) residual stream
+@group(0) @binding(3) var<storage, read> weight: array<f32>;       // (n)
+@group(0) @binding(4) var<storage, read_write> out: array<f32>;    // (n_tokens, n)
+@group(0) @binding(5) var<storage, read> routes: array<Route>;     // (n_tokens, k)
+@group(0) @binding(6) var<storage, read> expert_out: array<f32>;   // (n_tokens · k, n)
 
 const WG: u32 = 256u;
 var<workgroup> partial: array<f32, WG>;
@@ -27,7 +43,16 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let base = t * p.n;
     var ss = 0.0;
     for (var i = lid; i < p.n; i += WG) {
-        let v = x[base + i];
+        var v = x[base + i];
+        if (COMBINE_K > 0u) {
+            var sum = 0.0;
+            for (var j = 0u; j < COMBINE_K; j++) {
+                let a = t * COMBINE_K + j;
+                sum += routes[a].weight * expert_out[a * p.n + i];
+            }
+            v += sum;
+            x[base + i] = v;
+        }
         ss += v * v;
     }
     partial[lid] = ss;

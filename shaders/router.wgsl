@@ -1,11 +1,12 @@
-// The MoE router, fused: logits = W_router · h, then the top-k experts (ties to the lower index)
+// The MoE router, fused with the FFN's RMSNorm: h = rms_norm(x) · norm_weight (written for the
+// expert kernels), logits = W_router · h, then the top-k experts (ties to the lower index)
 // and their weights = softmax over the k chosen logits (the renormalised top-k of the full
 // softmax). Writes `routes[t · k + j] = {expert, weight}` for j = 0..k, best first. The expert
 // kernels read the choice from there, so routing never leaves the GPU. The chosen experts are
 // also logged per position and layer, for statistics read back on request, not per token.
 //
-// Grid: (1, n_tokens). 256 invocations: each expert's logit is a strided dot product and a tree
-// reduction; one invocation then selects the top k (k ≤ 8, experts ≤ 64).
+// Grid: (1, n_tokens). 256 invocations: the norm, then each expert's logit as a strided dot
+// product and a tree reduction; one invocation then selects the top k (k ≤ 8, experts ≤ 64).
 
 struct Route {
     expert: u32,
@@ -20,15 +21,17 @@ struct Params {
     layer: u32,
     n_layer: u32,
     log_positions: u32,   // positions the log holds; position p is kept at p % log_positions
-    _pad: u32,
+    eps: f32,             // RMSNorm epsilon
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
 @group(0) @binding(1) var<uniform> p: Params;
 @group(0) @binding(2) var<storage, read> w: array<u32>;              // (n_expert rows, cols) router weights
-@group(0) @binding(3) var<storage, read> x: array<f32>;              // (n_tokens, cols) normed hidden state
-@group(0) @binding(4) var<storage, read_write> routes: array<Route>; // (n_tokens, k)
-@group(0) @binding(5) var<storage, read_write> route_log: array<u32>; // (log_positions, n_layer, k) experts
+@group(0) @binding(3) var<storage, read> x: array<f32>;              // (n_tokens, cols) residual stream
+@group(0) @binding(4) var<storage, read> norm_weight: array<f32>;    // (cols)
+@group(0) @binding(5) var<storage, read_write> h: array<f32>;        // (n_tokens, cols) normed state, written
+@group(0) @binding(6) var<storage, read_write> routes: array<Route>; // (n_tokens, k)
+@group(0) @binding(7) var<storage, read_write> route_log: array<u32>; // (log_positions, n_layer, k) experts
 
 const WG: u32 = 256u;
 var<workgroup> partial: array<f32, WG>;
@@ -41,10 +44,28 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         return;
     }
     let xb = t * p.cols;
+    var ss = 0.0;
+    for (var i = lid; i < p.cols; i += WG) {
+        ss += x[xb + i] * x[xb + i];
+    }
+    partial[lid] = ss;
+    workgroupBarrier();
+    for (var s = WG / 2u; s > 0u; s >>= 1u) {
+        if (lid < s) {
+            partial[lid] += partial[lid + s];
+        }
+        workgroupBarrier();
+    }
+    let scale = inverseSqrt(partial[0] / f32(p.cols) + p.eps);
+    workgroupBarrier();
+    for (var i = lid; i < p.cols; i += WG) {
+        h[xb + i] = x[xb + i] * scale * norm_weight[i];
+    }
+    storageBarrier();
     for (var e = 0u; e < p.n_expert; e++) {
         var acc = 0.0;
         for (var i = lid * 4u; i < p.cols; i += WG * 4u) {
-            let xv = vec4<f32>(x[xb + i], x[xb + i + 1u], x[xb + i + 2u], x[xb + i + 3u]);
+            let xv = vec4<f32>(h[xb + i], h[xb + i + 1u], h[xb + i + 2u], h[xb + i + 3u]);
             acc += dot(load4(e * p.row_bytes, i), xv);
         }
         partial[lid] = acc;

@@ -22,6 +22,8 @@ pub enum Command {
     Inspect(InspectArgs),
     /// Describe the GPU adapter: backend, features, limits
     Adapter(AdapterArgs),
+    /// Measure prompt and decode speed against the device's memory bandwidth
+    Bench(BenchArgs),
 }
 
 /// The model file and how to set up the engine.
@@ -129,6 +131,24 @@ pub struct InspectArgs {
 #[derive(Args)]
 pub struct AdapterArgs {
     /// Print JSON
+    #[arg(long = "json")]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Prompt tokens per run
+    #[arg(short = 'p', long = "prompt", default_value_t = 64)]
+    pub prompt: usize,
+    /// Tokens generated per run
+    #[arg(short = 'n', long = "gen", default_value_t = 32)]
+    pub gen: usize,
+    /// Timed runs (after one warm-up run)
+    #[arg(short = 'r', long = "reps", default_value_t = 3)]
+    pub reps: usize,
+    /// Print one JSON object
     #[arg(long = "json")]
     pub json: bool,
 }

@@ -1,6 +1,7 @@
 //! One file per subcommand.
 
 mod adapter;
+mod bench;
 mod chat;
 mod inspect;
 mod logits;
@@ -17,6 +18,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Command::Logits(a) => logits::run(&a),
         Command::Run(a) => run::run(&a),
         Command::Chat(a) => chat::run(&a),
+        Command::Bench(a) => bench::run(&a),
     }
 }
 

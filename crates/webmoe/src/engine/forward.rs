@@ -2,35 +2,39 @@
 //! every submit. Each layer reads top to bottom like the math:
 //!
 //! ```text
-//! h = rms_norm(x) · attn_norm
-//! q, k, v = Wq h, Wk h, Wv h;  rope(q, k);  K[pos], V[pos] = k, v
+//! h = rms_norm(x) · attn_norm          (first adding the previous MoE layer's Σ_j w_j · y_j to x)
+//! q | k | v = W_qkv h;  rope(q, k);  K[pos], V[pos] = k, v
 //! x += Wo · attention(q, K[..=pos], V[..=pos])
-//! h = rms_norm(x) · ffn_norm
-//! dense:  x += down(silu(gate h) · up h)
-//! MoE:    routes = top_k(softmax(W_router h));  y_j = down_e(silu(gate_e h) · up_e h) for each route j
-//!         x += Σ_j w_j · y_j
+//! dense:  h = rms_norm(x) · ffn_norm;  x += down(silu(gate h) · up h)
+//! MoE:    h = rms_norm(x) · ffn_norm;  routes = top_k(softmax(W_router h))     (one kernel)
+//!         y_j = down_e(silu(gate_e h) · up_e h) for each route j = (e, w_j)
 //! ```
 //!
-//! Two bodies are recorded: a decode body whose projections are matrix × vector kernels (one
-//! token per submit; routed rows read their expert's slot directly), and a prompt body whose
-//! projections are tiled matrix × matrix kernels, with each layer's routes grouped per expert on
-//! the GPU so every expert runs once over the tokens that chose it.
+//! and the weighted sum of a MoE layer's expert outputs joins the residual stream in the next
+//! norm (the next layer's, or the final one). Two bodies are recorded: a decode body whose
+//! projections are matrix × vector kernels (one token per submit; routed rows read their expert's
+//! slot directly), and a prompt body of tiled matrix × matrix kernels, with each MoE layer's
+//! routes grouped per expert on the GPU so every expert runs once over the tokens that chose it.
 
 use super::state::{KvCache, Scratch};
-use super::weights::{LayerWeights, Weights};
+use super::weights::{GateUp, LayerWeights, Weights};
 use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, StorageBuffer};
 use crate::kernels::matmul::{matmul, Grouped, Matmul};
 use crate::kernels::matvec::{matvec, Epilogue, Matvec, Routed};
 use crate::kernels::moe_group::{moe_group, ExpertGroups};
-use crate::kernels::rope_kv::HeadShape;
-use crate::kernels::router::RouteLog;
-use crate::kernels::{attention::attention, embed::embed, moe_combine::moe_combine, rms_norm::rms_norm, rope_kv::rope_kv, router::router, KernelEnv};
+use crate::kernels::rms_norm::{rms_norm, Combine};
+use crate::kernels::rope_kv::{rope_kv, HeadShape};
+use crate::kernels::router::{router, Norm, RouteLog};
+use crate::kernels::swiglu::swiglu;
+use crate::kernels::{attention::attention, embed::embed, KernelEnv};
 use crate::model::ModelConfig;
 
 /// The recorded dispatches of a forward pass.
 pub struct Passes {
     /// Embedding, every layer and the final norm for one token.
     pub decode_body: Vec<Dispatch>,
+    /// How many of the decode body's dispatches belong to the layers (the rest are per token).
+    pub decode_layer_dispatches: usize,
     /// The same for a prompt chunk of several tokens.
     pub prompt_body: Vec<Dispatch>,
     /// lm_head over every token of the submit (logits of every position).
@@ -73,11 +77,13 @@ pub struct Bound<'a> {
     pub route_log: &'a StorageBuffer,
 }
 
-/// One projection `y (epilogue)= W x` of a body.
+/// One projection `y[·, y_offset..] (epilogue)= W x` of a body.
 struct Projection<'a> {
     w: &'a GpuMatrix,
     x: &'a StorageBuffer,
     y: &'a StorageBuffer,
+    y_stride: u32,
+    y_offset: u32,
     epilogue: Epilogue,
     aux: Option<&'a StorageBuffer>,
     /// For expert matrices: the layer, and whether each route reads its own input row.
@@ -86,12 +92,18 @@ struct Projection<'a> {
 
 impl<'a> Projection<'a> {
     fn new(w: &'a GpuMatrix, x: &'a StorageBuffer, y: &'a StorageBuffer) -> Self {
-        Projection { w, x, y, epilogue: Epilogue::Store, aux: None, experts: None }
+        Projection { w, x, y, y_stride: w.rows, y_offset: 0, epilogue: Epilogue::Store, aux: None, experts: None }
     }
 
     fn epilogue(mut self, epilogue: Epilogue, aux: Option<&'a StorageBuffer>) -> Self {
         self.epilogue = epilogue;
         self.aux = aux;
+        self
+    }
+
+    fn rows_of(mut self, stride: u32, offset: u32) -> Self {
+        self.y_stride = stride;
+        self.y_offset = offset;
         self
     }
 
@@ -106,17 +118,28 @@ impl Bound<'_> {
         let (gpu, env, s) = (self.gpu, self.env, self.scratch);
         let head_all = matvec(gpu, env, &Matvec::dense(w.output(), &s.h, &s.logits))?;
         let head_last = matvec(gpu, env, &Matvec { last_token_only: true, ..Matvec::dense(w.output(), &s.h, &s.logits) })?;
-        Ok(Passes { decode_body: self.body(w, Kernels::Matvec)?, prompt_body: self.body(w, Kernels::Matmul)?, head_all, head_last })
+        let decode_body = self.body(w, Kernels::Matvec)?;
+        // The embedding's pages and the final norm are the body's only dispatches outside layers.
+        let decode_layer_dispatches = decode_body.len() - w.token_embd.pages.len() - 1;
+        Ok(Passes { decode_body, decode_layer_dispatches, prompt_body: self.body(w, Kernels::Matmul)?, head_all, head_last })
+    }
+
+    /// The experts whose outputs the next norm adds to the residual stream, after layer `l`.
+    fn combine_after(&self, l: &LayerWeights) -> Option<Combine<'_>> {
+        l.router.as_ref().map(|_| Combine { routes: &self.scratch.routes, expert_out: &self.scratch.expert_out, k: self.config.n_expert_used as u32 })
     }
 
     fn body(&self, w: &Weights, kernels: Kernels) -> Result<Vec<Dispatch>, GpuError> {
         let (gpu, env, s, c) = (self.gpu, self.env, self.scratch, self.config);
         let mut body = embed(gpu, env, &w.token_embd, &s.tokens, &s.x)?;
+        let mut pending: Option<Combine> = None;
         for (i, layer) in w.layers.iter().enumerate() {
+            body.push(rms_norm(gpu, env, &s.x, &layer.attn_norm, &s.h, c.n_embd as u32, c.rms_eps, pending.take())?);
             self.attention_block(&mut body, kernels, i, layer)?;
             self.ffn_block(&mut body, kernels, i, layer)?;
+            pending = self.combine_after(layer);
         }
-        body.push(rms_norm(gpu, env, &s.x, &w.output_norm, &s.h, c.n_embd as u32, c.rms_eps)?);
+        body.push(rms_norm(gpu, env, &s.x, &w.output_norm, &s.h, c.n_embd as u32, c.rms_eps, pending)?);
         Ok(body)
     }
 
@@ -124,63 +147,98 @@ impl Bound<'_> {
         let (gpu, env, s, c) = (self.gpu, self.env, self.scratch, self.config);
         let shape = HeadShape { n_head: c.n_head as u32, n_head_kv: c.n_head_kv as u32, head_dim: c.head_dim as u32 };
         let (k_cache, v_cache) = (&self.kv.keys[i], &self.kv.values[i]);
-        out.push(rms_norm(gpu, env, &s.x, &l.attn_norm, &s.h, c.n_embd as u32, c.rms_eps)?);
-        out.extend(self.project(kernels, Projection::new(&l.wq, &s.h, &s.q))?);
-        out.extend(self.project(kernels, Projection::new(&l.wk, &s.h, &s.k))?);
-        out.extend(self.project(kernels, Projection::new(&l.wv, &s.h, &s.v))?);
-        out.push(rope_kv(gpu, env, shape, c.rope_dim as u32, self.rope_table, &s.q, &s.k, &s.v, k_cache, v_cache, self.kv.f16)?);
-        out.push(attention(gpu, env, shape, &s.q, k_cache, v_cache, &s.att, self.kv.f16)?);
+        for part in &l.qkv {
+            out.extend(self.project(kernels, Projection::new(&part.weights, &s.h, &s.qkv).rows_of(shape.qkv_dim(), part.offset))?);
+        }
+        out.push(rope_kv(gpu, env, shape, c.rope_dim as u32, self.rope_table, &s.qkv, k_cache, v_cache, self.kv.f16)?);
+        out.push(attention(gpu, env, shape, &s.qkv, shape.qkv_dim(), k_cache, v_cache, &s.att, self.kv.f16)?);
         out.extend(self.project(kernels, Projection::new(&l.wo, &s.att, &s.x).epilogue(Epilogue::Add, None))?);
         Ok(())
     }
 
     fn ffn_block(&self, out: &mut Vec<Dispatch>, kernels: Kernels, i: usize, l: &LayerWeights) -> Result<(), GpuError> {
         let (gpu, env, s, c) = (self.gpu, self.env, self.scratch, self.config);
-        out.push(rms_norm(gpu, env, &s.x, &l.ffn_norm, &s.h, c.n_embd as u32, c.rms_eps)?);
         let Some(router_w) = &l.router else {
             // Dense SwiGLU: x += down(silu(gate h) · up h)
-            out.extend(self.project(kernels, Projection::new(&l.gate, &s.h, &s.gate))?);
-            out.extend(self.project(kernels, Projection::new(&l.up, &s.h, &s.act).epilogue(Epilogue::SiluMul, Some(&s.gate)))?);
+            out.push(rms_norm(gpu, env, &s.x, &l.ffn_norm, &s.h, c.n_embd as u32, c.rms_eps, None)?);
+            self.swiglu_block(out, kernels, l, None)?;
             out.extend(self.project(kernels, Projection::new(&l.down, &s.act, &s.x).epilogue(Epilogue::Add, None))?);
             return Ok(());
         };
         let k = c.n_expert_used as u32;
         let log = RouteLog { buffer: self.route_log, positions: self.kv.max_ctx as u32, n_layer: c.n_layer as u32, layer: i as u32 };
-        out.push(router(gpu, env, router_w, k, &s.h, &s.routes, &log)?);
+        let norm = Norm { weight: &l.ffn_norm, eps: c.rms_eps, h: &s.h };
+        out.push(router(gpu, env, router_w, k, &s.x, &norm, &s.routes, &log)?);
         if kernels == Kernels::Matmul {
             out.push(moe_group(gpu, env, &s.routes, self.groups)?);
         }
         // Per route j of each token: y_j = down_e(silu(gate_e h) · up_e h)
-        out.extend(self.project(kernels, Projection::new(&l.gate, &s.h, &s.gate).experts(i, false))?);
-        out.extend(self.project(kernels, Projection::new(&l.up, &s.h, &s.act).epilogue(Epilogue::SiluMul, Some(&s.gate)).experts(i, false))?);
+        self.swiglu_block(out, kernels, l, Some(i))?;
         out.extend(self.project(kernels, Projection::new(&l.down, &s.act, &s.expert_out).experts(i, true))?);
-        out.push(moe_combine(gpu, env, &s.routes, &s.expert_out, &s.x, c.n_embd as u32, k)?);
         Ok(())
     }
 
-    /// The dispatches of one projection with the body's kernels. Output rows are packed: a
-    /// dense projection writes one row per token, an expert projection one row per route.
+    /// `act = silu(gate h) · up h`, per token (dense) or per route (`expert_layer`).
+    fn swiglu_block(&self, out: &mut Vec<Dispatch>, kernels: Kernels, l: &LayerWeights, expert_layer: Option<usize>) -> Result<(), GpuError> {
+        let (gpu, env, s) = (self.gpu, self.env, self.scratch);
+        fn with_experts(p: Projection<'_>, expert_layer: Option<usize>) -> Projection<'_> {
+            match expert_layer {
+                Some(layer) => p.experts(layer, false),
+                None => p,
+            }
+        }
+        match &l.gate_up {
+            GateUp::Stacked(gu) if kernels == Kernels::Matvec => {
+                out.extend(self.project_paired(with_experts(Projection::new(gu, &s.h, &s.act).rows_of(gu.rows / 2, 0), expert_layer))?);
+            }
+            GateUp::Stacked(gu) => {
+                out.extend(self.project(kernels, with_experts(Projection::new(gu, &s.h, &s.gate_up), expert_layer))?);
+                let per_token = if expert_layer.is_some() { self.config.n_expert_used as u32 } else { 1 };
+                out.push(swiglu(gpu, env, &s.gate_up, &s.act, gu.rows / 2, per_token)?);
+            }
+            GateUp::Separate { gate, up } => {
+                out.extend(self.project(kernels, with_experts(Projection::new(gate, &s.h, &s.gate_up), expert_layer))?);
+                out.extend(self.project(kernels, with_experts(Projection::new(up, &s.h, &s.act).epilogue(Epilogue::SiluMul, Some(&s.gate_up)), expert_layer))?);
+            }
+        }
+        Ok(())
+    }
+
+    fn routed(&self, layer: usize, input_per_route: bool) -> Routed<'_> {
+        Routed {
+            routes: &self.scratch.routes,
+            slots: self.slots,
+            slot_base: (layer * self.config.n_expert) as u32,
+            k: self.config.n_expert_used as u32,
+            input_per_route,
+        }
+    }
+
+    /// The dispatches of one projection with the body's kernels. Output rows are packed by
+    /// default: a dense projection writes one row per token, an expert projection one per route.
     fn project(&self, kernels: Kernels, p: Projection) -> Result<Vec<Dispatch>, GpuError> {
         let (gpu, env) = (self.gpu, self.env);
-        let slot_base = |layer: usize| (layer * self.config.n_expert) as u32;
         match kernels {
             Kernels::Matvec => {
-                let routed = p.experts.map(|(layer, input_per_route)| Routed {
-                    routes: &self.scratch.routes,
-                    slots: self.slots,
-                    slot_base: slot_base(layer),
-                    k: self.config.n_expert_used as u32,
-                    input_per_route,
-                });
-                matvec(gpu, env, &Matvec { routed, ..Matvec::dense(p.w, p.x, p.y).epilogue(p.epilogue, p.aux) })
+                let routed = p.experts.map(|(layer, input_per_route)| self.routed(layer, input_per_route));
+                let mv = Matvec { routed, y_stride: p.y_stride, y_offset: p.y_offset, ..Matvec::dense(p.w, p.x, p.y).epilogue(p.epilogue, p.aux) };
+                matvec(gpu, env, &mv)
             }
             Kernels::Matmul => {
-                let mut m = Matmul::dense(p.w, p.x, p.y).epilogue(p.epilogue, p.aux);
+                let mut m = Matmul { y_stride: p.y_stride, y_offset: p.y_offset, ..Matmul::dense(p.w, p.x, p.y).epilogue(p.epilogue, p.aux) };
                 if let Some((layer, input_per_route)) = p.experts {
-                    m = m.grouped(Grouped { groups: self.groups, slots: self.slots, slot_base: slot_base(layer), input_per_route });
+                    let slot_base = (layer * self.config.n_expert) as u32;
+                    m = m.grouped(Grouped { groups: self.groups, slots: self.slots, slot_base, input_per_route });
                 }
                 matmul(gpu, env, &m)
             }
         }
+    }
+
+    /// A stacked gate | up projection straight to the SwiGLU activation (decode).
+    fn project_paired(&self, p: Projection) -> Result<Vec<Dispatch>, GpuError> {
+        let routed = p.experts.map(|(layer, input_per_route)| self.routed(layer, input_per_route));
+        let mv = Matvec { routed, y_stride: p.y_stride, y_offset: p.y_offset, paired: true, ..Matvec::dense(p.w, p.x, p.y) };
+        matvec(self.gpu, self.env, &mv)
     }
 }

@@ -19,7 +19,7 @@ use crate::sampler::{SamplingParams, MAX_REPEAT_LAST_N};
 use crate::model::Model;
 use forward::{Bound, Passes};
 use state::{KvCache, Scratch};
-use weights::Weights;
+use weights::{stacked_bytes, Stacking, Weights};
 
 /// A loaded model, ready to run.
 pub struct Engine {
@@ -37,6 +37,7 @@ pub struct Engine {
     seen: Vec<u32>,
     /// Sampling steps since the last reset: selects the random number of the next draw.
     sample_step: u32,
+    counters: std::cell::Cell<Counters>,
     /// 4 bytes, MAP_READ: where each sampled id is copied for the CPU.
     sampled: wgpu::Buffer,
     /// Positions filled in the KV cache.
@@ -45,6 +46,15 @@ pub struct Engine {
     route_log: StorageBuffer,
     _rope_table: StorageBuffer,
     _slots: StorageBuffer,
+}
+
+/// What the engine asked of the GPU since it was loaded.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Counters {
+    pub submits: u64,
+    pub dispatches: u64,
+    /// Buffers mapped for reading (each waits for the GPU).
+    pub readbacks: u64,
 }
 
 /// Figures the engine reports about itself.
@@ -120,6 +130,7 @@ impl Engine {
             history,
             seen: Vec::new(),
             sample_step: 0,
+            counters: Default::default(),
             sampled,
             pos: 0,
             route_log,
@@ -166,6 +177,10 @@ impl Engine {
         }
         let row = (c.n_layer * c.n_expert_used * 4) as u64;
         let bytes = read_buffer(&self.gpu, &self.route_log.buffer, positions.start as u64 * row, positions.len() as u64 * row).await?;
+        self.count(|c| {
+            c.readbacks += 1;
+            c.submits += 1;
+        });
         let experts: &[u32] = bytemuck::cast_slice(&bytes);
         Ok(experts.chunks(c.n_layer * c.n_expert_used).map(|p| p.chunks(c.n_expert_used).map(|l| l.to_vec()).collect()).collect())
     }
@@ -175,6 +190,37 @@ impl Engine {
         self.seen.extend_from_slice(tokens);
         let ring = history_ring(&self.seen, self.sampler.history_capacity());
         self.history.write(&self.gpu, 0, bytemuck::cast_slice(&ring));
+    }
+
+    /// Dispatches a decode step records inside the layers, per layer (the rest of a step's
+    /// dispatches — embedding, final norm, lm_head, sampler — do not grow with depth).
+    pub fn decode_dispatches_per_layer(&self) -> f64 {
+        self.passes.decode_layer_dispatches as f64 / self.model.config.n_layer as f64
+    }
+
+    pub fn counters(&self) -> Counters {
+        self.counters.get()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut Counters)) {
+        let mut c = self.counters.get();
+        f(&mut c);
+        self.counters.set(c);
+    }
+
+    /// Weight bytes one decode step reads: every non-expert matrix, `k` experts of each expert
+    /// matrix, one embedding row, and the lm_head.
+    pub fn weight_bytes_per_token(&self) -> u64 {
+        let c = &self.model.config;
+        let l = &self.model.layout;
+        let mut bytes = l.token_embd.row_bytes() + l.output.total_bytes();
+        for layer in &l.layers {
+            bytes += [&layer.wq, &layer.wk, &layer.wv, &layer.wo].iter().map(|m| m.total_bytes()).sum::<u64>();
+            bytes += layer.ffn.router.as_ref().map_or(0, |r| r.total_bytes());
+            let used = c.n_expert_used.min(layer.ffn.gate.n_experts()) as u64;
+            bytes += used * [&layer.ffn.gate, &layer.ffn.up, &layer.ffn.down].iter().map(|m| m.expert_bytes()).sum::<u64>();
+        }
+        bytes
     }
 
     pub fn memory(&self) -> MemoryReport {
@@ -200,14 +246,19 @@ impl Engine {
         let step = Step { pos0: self.pos as u32, n_tokens: n as u32, sample_step: self.sample_step, n_history: self.seen.len() as u32 };
         self.env.set_step(&self.gpu, step);
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        let mut dispatched = 0;
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
             for list in lists {
                 for d in list.iter() {
-                    d.encode(&mut pass, n as u32);
+                    dispatched += d.encode(&mut pass, n as u32) as u64;
                 }
             }
         }
+        self.count(|c| {
+            c.dispatches += dispatched;
+            c.submits += 1;
+        });
         enc
     }
 
@@ -222,6 +273,11 @@ impl Engine {
             let enc = self.encode(chunk.len(), &[self.passes.body(chunk.len()), &self.passes.head_all]);
             self.gpu.queue.submit([enc.finish()]);
             let bytes = read_buffer(&self.gpu, &self.scratch.logits.buffer, 0, (chunk.len() * vocab * 4) as u64).await?;
+            // read_buffer submits its own copy.
+            self.count(|c| {
+                c.readbacks += 1;
+                c.submits += 1;
+            });
             self.gpu.check()?;
             let values: &[f32] = bytemuck::cast_slice(&bytes);
             all.extend(values.chunks(vocab).map(|r| r.to_vec()));
@@ -263,6 +319,7 @@ impl Engine {
         enc.copy_buffer_to_buffer(&self.scratch.tokens.buffer, 0, &self.sampled, 0, 4);
         self.gpu.queue.submit([enc.finish()]);
         crate::gpu::map_read(&self.gpu, &self.sampled).await?;
+        self.count(|c| c.readbacks += 1);
         let id = {
             let view = self.sampled.slice(..).get_mapped_range().map_err(|e| GpuError::Readback { reason: e.to_string() })?;
             u32::from_le_bytes([view[0], view[1], view[2], view[3]])
@@ -283,14 +340,20 @@ pub fn footprint(model: &Model, options: &EngineOptions, binding_limit: u64) -> 
     let c = &model.config;
     let max_ctx = context_length(c.context_length, options.context_length)?;
     let l = &model.layout;
-    let matrix_bytes: u64 = l.matrices().iter().map(|m| m.n_experts() as u64 * m.expert_bytes().div_ceil(4) * 4).sum();
+    let mut matrix_bytes = stacked_bytes(&[&l.token_embd]) + if l.tied_output { 0 } else { stacked_bytes(&[&l.output]) };
+    for ly in &l.layers {
+        matrix_bytes += Stacking::of(ly, binding_limit).bytes();
+        matrix_bytes += [&ly.wo, &ly.ffn.down].iter().chain(ly.ffn.router.as_ref().as_slice()).map(|m| stacked_bytes(&[m])).sum::<u64>();
+    }
     let vector_bytes = 4 * (c.n_embd as u64) * (1 + 2 * c.n_layer as u64);
     let kv_bytes = 2 * c.n_layer as u64 * max_ctx as u64 * c.kv_dim() as u64 * if options.kv_type == KvType::F16 { 2 } else { 4 };
     let k = c.n_expert_used as u64;
     let batch = options.batch.min(max_ctx) as u64;
-    let widest = [c.n_embd, c.q_dim(), c.n_expert_used * c.n_ff, c.n_expert_used * c.n_embd, c.vocab_size].into_iter().max().unwrap_or(1) as u64 * 4;
+    let widest =
+        [c.n_embd, c.q_dim() + 2 * c.kv_dim(), 2 * c.n_expert_used * c.n_ff, c.n_expert_used * c.n_embd, c.vocab_size].into_iter().max().unwrap_or(1) as u64 * 4;
     let batch = batch.min((binding_limit / widest).max(1));
-    let per_token = 4 * (2 * c.n_embd as u64 + 2 * c.q_dim() as u64 + 2 * c.kv_dim() as u64 + 2 * k * c.n_ff as u64 + k * c.n_embd as u64 + c.vocab_size as u64)
+    // x, h, qkv, att, gate_up, act, expert_out, logits (f32); routes (8 bytes each), tokens (u32).
+    let per_token = 4 * (2 * c.n_embd as u64 + 2 * c.q_dim() as u64 + 2 * c.kv_dim() as u64 + 3 * k * c.n_ff as u64 + k * c.n_embd as u64 + c.vocab_size as u64)
         + 8 * k
         + 4;
     Ok(MemoryReport { weights: matrix_bytes + vector_bytes, kv_cache: kv_bytes, scratch: batch * per_token })

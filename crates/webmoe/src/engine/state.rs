@@ -13,16 +13,16 @@ pub struct Scratch {
     pub x: StorageBuffer,
     /// Normed hidden state, (B, H).
     pub h: StorageBuffer,
-    /// Queries (B, n_head·head_dim), keys and values (B, kv_dim).
-    pub q: StorageBuffer,
-    pub k: StorageBuffer,
-    pub v: StorageBuffer,
+    /// Queries, keys and values, each token's row q | k | v: (B, n_head·head_dim + 2·kv_dim).
+    pub qkv: StorageBuffer,
     /// Attention output, (B, n_head·head_dim).
     pub att: StorageBuffer,
     /// Router choices, (B, k) `{expert, weight}`.
     pub routes: StorageBuffer,
-    /// Gate projection and SwiGLU activation per route, (B·k, F).
-    pub gate: StorageBuffer,
+    /// Gate and up projections per route, (B·k, 2F): rows of gate | up, or gate alone in
+    /// rows of F where the projections are separate.
+    pub gate_up: StorageBuffer,
+    /// SwiGLU activation per route, (B·k, F).
     pub act: StorageBuffer,
     /// Expert outputs per route, (B·k, H).
     pub expert_out: StorageBuffer,
@@ -36,7 +36,7 @@ impl Scratch {
     /// The largest batch not above `wanted` whose buffers each fit one binding.
     pub fn fitting_batch(gpu: &Gpu, c: &ModelConfig, wanted: usize) -> Result<usize, GpuError> {
         let k = c.n_expert_used;
-        let widest = [c.n_embd, c.q_dim(), k * c.n_ff, k * c.n_embd, c.vocab_size].into_iter().max().unwrap_or(1) as u64 * 4;
+        let widest = [c.n_embd, c.q_dim() + 2 * c.kv_dim(), 2 * k * c.n_ff, k * c.n_embd, c.vocab_size].into_iter().max().unwrap_or(1) as u64 * 4;
         match gpu.binding_limit / widest {
             0 => Err(GpuError::TooLargeForBinding { what: "one token's activations".into(), bytes: widest, limit: gpu.binding_limit }),
             fit => Ok(wanted.min(fit as usize)),
@@ -50,12 +50,10 @@ impl Scratch {
             batch,
             x: StorageBuffer::new(gpu, "x", f32s(b * c.n_embd as u64)).await?,
             h: StorageBuffer::new(gpu, "h", f32s(b * c.n_embd as u64)).await?,
-            q: StorageBuffer::new(gpu, "q", f32s(b * c.q_dim() as u64)).await?,
-            k: StorageBuffer::new(gpu, "k", f32s(b * c.kv_dim() as u64)).await?,
-            v: StorageBuffer::new(gpu, "v", f32s(b * c.kv_dim() as u64)).await?,
+            qkv: StorageBuffer::new(gpu, "qkv", f32s(b * (c.q_dim() + 2 * c.kv_dim()) as u64)).await?,
             att: StorageBuffer::new(gpu, "att", f32s(b * c.q_dim() as u64)).await?,
             routes: StorageBuffer::new(gpu, "routes", b * k * ROUTE_BYTES).await?,
-            gate: StorageBuffer::new(gpu, "gate", f32s(b * k * c.n_ff as u64)).await?,
+            gate_up: StorageBuffer::new(gpu, "gate_up", f32s(b * k * 2 * c.n_ff as u64)).await?,
             act: StorageBuffer::new(gpu, "act", f32s(b * k * c.n_ff as u64)).await?,
             expert_out: StorageBuffer::new(gpu, "expert_out", f32s(b * k * c.n_embd as u64)).await?,
             logits: StorageBuffer::new(gpu, "logits", f32s(b * c.vocab_size as u64)).await?,
@@ -64,7 +62,7 @@ impl Scratch {
     }
 
     pub fn gpu_bytes(&self) -> u64 {
-        [&self.x, &self.h, &self.q, &self.k, &self.v, &self.att, &self.routes, &self.gate, &self.act, &self.expert_out, &self.logits, &self.tokens]
+        [&self.x, &self.h, &self.qkv, &self.att, &self.routes, &self.gate_up, &self.act, &self.expert_out, &self.logits, &self.tokens]
             .iter()
             .map(|b| b.buffer.size())
             .sum()

@@ -1,21 +1,36 @@
 //! The model's weights on the GPU: matrices in their block format, norm vectors as f32.
+//!
+//! Projections that read the same input are stacked by rows when their types agree, so one
+//! dispatch computes them together: q | k | v (or the subset that shares a type), and an FFN's
+//! gate | up (per expert). Stacking changes where rows live, not their bytes.
 
 use crate::error::{Error, Result};
 use crate::gguf::ByteSource;
 use crate::gpu::{has_decoder, Gpu, GpuMatrix, StorageBuffer};
-use crate::model::{Matrix, Model, Vector};
+use crate::model::{LayerLayout, Matrix, Model, Vector};
 use crate::quant;
+
+/// One stacked projection of the attention input and where its output starts in a q | k | v row.
+pub struct QkvPart {
+    pub weights: GpuMatrix,
+    pub offset: u32,
+}
+
+/// An FFN's gate and up projections.
+pub enum GateUp {
+    /// Each slot holds the gate rows, then the up rows.
+    Stacked(GpuMatrix),
+    /// Different types, or a slot too large for one binding when stacked.
+    Separate { gate: GpuMatrix, up: GpuMatrix },
+}
 
 pub struct LayerWeights {
     pub attn_norm: StorageBuffer,
-    pub wq: GpuMatrix,
-    pub wk: GpuMatrix,
-    pub wv: GpuMatrix,
+    pub qkv: Vec<QkvPart>,
     pub wo: GpuMatrix,
     pub ffn_norm: StorageBuffer,
     pub router: Option<GpuMatrix>,
-    pub gate: GpuMatrix,
-    pub up: GpuMatrix,
+    pub gate_up: GateUp,
     pub down: GpuMatrix,
 }
 
@@ -25,6 +40,79 @@ pub struct Weights {
     /// `None` when the model ties its output to the embedding.
     pub output: Option<GpuMatrix>,
     pub layers: Vec<LayerWeights>,
+}
+
+/// Upload progress over the bytes of every matrix.
+struct Uploader<'a, S> {
+    gpu: &'a Gpu,
+    source: &'a S,
+    done: u64,
+    total: u64,
+    progress: &'a mut dyn FnMut(u64, u64),
+}
+
+impl<S: ByteSource> Uploader<'_, S> {
+    /// `parts` stacked by rows into one matrix (one part: the matrix itself). The parts share a
+    /// type, a row length and an expert count.
+    async fn stacked(&mut self, parts: &[&Matrix]) -> Result<GpuMatrix> {
+        let first = parts[0];
+        let rows = parts.iter().map(|m| m.rows).sum();
+        let name = parts.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" | ");
+        let g = GpuMatrix::allocate_shape(self.gpu, &name, first.ty, first.cols, rows, first.n_experts()).await?;
+        for e in 0..first.n_experts() {
+            let pieces: Vec<_> = parts.iter().map(|m| m.experts[e].clone()).collect();
+            g.write_slot(self.gpu, self.source, e as u32, &pieces).await?;
+        }
+        self.done += parts.iter().map(|m| m.total_bytes()).sum::<u64>();
+        (self.progress)(self.done, self.total);
+        Ok(g)
+    }
+
+    async fn matrix(&mut self, m: &Matrix) -> Result<GpuMatrix> {
+        self.stacked(&[m]).await
+    }
+}
+
+/// Runs of consecutive matrices with the same type: [q, k, v] → [[q, k, v]] or [[q], [k, v]] ….
+fn runs_of_equal_type<'a>(ms: &[&'a Matrix]) -> Vec<Vec<&'a Matrix>> {
+    let mut runs: Vec<Vec<&Matrix>> = Vec::new();
+    for &m in ms {
+        match runs.last_mut() {
+            Some(run) if run[0].ty == m.ty => run.push(m),
+            _ => runs.push(vec![m]),
+        }
+    }
+    runs
+}
+
+/// How a layer's projections are stacked: the q | k | v runs, and whether gate | up stack.
+pub(super) struct Stacking<'a> {
+    pub qkv: Vec<Vec<&'a Matrix>>,
+    pub gate: &'a Matrix,
+    pub up: &'a Matrix,
+    pub gate_up_stacked: bool,
+}
+
+impl<'a> Stacking<'a> {
+    pub fn of(ly: &'a LayerLayout, binding_limit: u64) -> Stacking<'a> {
+        let (gate, up) = (&ly.ffn.gate, &ly.ffn.up);
+        let stacked_slot = (gate.expert_bytes() + up.expert_bytes()).div_ceil(4) * 4;
+        let gate_up_stacked = gate.ty == up.ty && stacked_slot <= binding_limit;
+        Stacking { qkv: runs_of_equal_type(&[&ly.wq, &ly.wk, &ly.wv]), gate, up, gate_up_stacked }
+    }
+
+    /// GPU bytes of the stacked matrices.
+    pub fn bytes(&self) -> u64 {
+        let gate_up =
+            if self.gate_up_stacked { stacked_bytes(&[self.gate, self.up]) } else { stacked_bytes(&[self.gate]) + stacked_bytes(&[self.up]) };
+        self.qkv.iter().map(|run| stacked_bytes(run)).sum::<u64>() + gate_up
+    }
+}
+
+/// GPU bytes of a stack of matrices: each slot padded to a word.
+pub(super) fn stacked_bytes(parts: &[&Matrix]) -> u64 {
+    let slot: u64 = parts.iter().map(|m| m.expert_bytes()).sum();
+    parts[0].n_experts() as u64 * slot.div_ceil(4) * 4
 }
 
 impl Weights {
@@ -54,34 +142,39 @@ impl Weights {
     pub async fn upload<S: ByteSource>(gpu: &Gpu, source: &S, model: &Model, progress: &mut dyn FnMut(u64, u64)) -> Result<Weights> {
         Self::check(model)?;
         let l = &model.layout;
-        let total: u64 = l.matrices().iter().map(|m| m.total_bytes()).sum();
-        let mut done = 0u64;
-        let mut matrix = async |m: &Matrix| -> Result<GpuMatrix> {
-            let g = GpuMatrix::load(gpu, source, m).await?;
-            done += m.total_bytes();
-            progress(done, total);
-            Ok(g)
-        };
-        let token_embd = matrix(&l.token_embd).await?;
+        let total = l.matrices().iter().map(|m| m.total_bytes()).sum();
+        let mut up = Uploader { gpu, source, done: 0, total, progress };
+        let token_embd = up.matrix(&l.token_embd).await?;
         let mut layers = Vec::with_capacity(l.layers.len());
         for ly in &l.layers {
+            let stacking = Stacking::of(ly, gpu.binding_limit);
+            let mut qkv = Vec::new();
+            let mut offset = 0u32;
+            for run in &stacking.qkv {
+                let weights = up.stacked(run).await?;
+                let rows = weights.rows;
+                qkv.push(QkvPart { weights, offset });
+                offset += rows;
+            }
+            let gate_up = if stacking.gate_up_stacked {
+                GateUp::Stacked(up.stacked(&[stacking.gate, stacking.up]).await?)
+            } else {
+                GateUp::Separate { gate: up.matrix(stacking.gate).await?, up: up.matrix(stacking.up).await? }
+            };
             layers.push(LayerWeights {
                 attn_norm: vector(gpu, source, &ly.attn_norm).await?,
-                wq: matrix(&ly.wq).await?,
-                wk: matrix(&ly.wk).await?,
-                wv: matrix(&ly.wv).await?,
-                wo: matrix(&ly.wo).await?,
+                qkv,
+                wo: up.matrix(&ly.wo).await?,
                 ffn_norm: vector(gpu, source, &ly.ffn_norm).await?,
                 router: match &ly.ffn.router {
-                    Some(r) => Some(matrix(r).await?),
+                    Some(r) => Some(up.matrix(r).await?),
                     None => None,
                 },
-                gate: matrix(&ly.ffn.gate).await?,
-                up: matrix(&ly.ffn.up).await?,
-                down: matrix(&ly.ffn.down).await?,
+                gate_up,
+                down: up.matrix(&ly.ffn.down).await?,
             });
         }
-        let output = if l.tied_output { None } else { Some(matrix(&l.output).await?) };
+        let output = if l.tied_output { None } else { Some(up.matrix(&l.output).await?) };
         let output_norm = vector(gpu, source, &l.output_norm).await?;
         gpu.check()?;
         Ok(Weights { token_embd, output_norm, output, layers })
@@ -92,8 +185,13 @@ impl Weights {
         let mut all: Vec<&GpuMatrix> = vec![&self.token_embd];
         all.extend(self.output.as_ref());
         for l in &self.layers {
-            all.extend([&l.wq, &l.wk, &l.wv, &l.wo, &l.gate, &l.up, &l.down]);
+            all.extend(l.qkv.iter().map(|p| &p.weights));
+            all.extend([&l.wo, &l.down]);
             all.extend(l.router.as_ref());
+            match &l.gate_up {
+                GateUp::Stacked(m) => all.push(m),
+                GateUp::Separate { gate, up } => all.extend([gate, up]),
+            }
         }
         let vectors = self.output_norm.len + self.layers.iter().map(|l| l.attn_norm.len + l.ffn_norm.len).sum::<u64>();
         all.iter().map(|m| m.gpu_bytes()).sum::<u64>() + vectors

@@ -34,13 +34,15 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
-    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>, n_tokens: u32) {
+    /// Record the dispatch; returns whether it had any work (empty grids are skipped).
+    pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>, n_tokens: u32) -> bool {
         let [x, y, z] = self.grid.size(n_tokens);
         if x == 0 || y == 0 || z == 0 {
-            return;
+            return false;
         }
         pass.set_pipeline(&self.pipeline);
         pass.set_bind_group(0, &self.bind_group, &[]);
         pass.dispatch_workgroups(x, y, z);
+        true
     }
 }

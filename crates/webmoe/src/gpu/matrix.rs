@@ -52,8 +52,15 @@ pub enum UploadError {
 impl GpuMatrix {
     /// Allocate pages for `slots` slots shaped like `m` (contents zero).
     pub async fn allocate(gpu: &Gpu, m: &Matrix, slots: usize) -> Result<GpuMatrix, GpuError> {
-        let row_bytes = m.row_bytes();
-        let rows = m.rows as u64;
+        Self::allocate_shape(gpu, &m.name, m.ty, m.cols, m.rows, slots).await
+    }
+
+    /// Allocate pages for `slots` slots of `rows × cols` values of `ty` (contents zero).
+    pub async fn allocate_shape(gpu: &Gpu, name: &str, ty: GgmlType, cols: usize, rows: usize, slots: usize) -> Result<GpuMatrix, GpuError> {
+        let row_bytes = ty.row_bytes(cols as u64).ok_or_else(|| GpuError::Operation {
+            message: format!("{name}: rows of {cols} values are not whole {ty} blocks"),
+        })?;
+        let rows = rows as u64;
         let slot_bytes = rows * row_bytes;
         let slot_stride = slot_bytes.div_ceil(4) * 4;
         let limit = gpu.binding_limit;
@@ -63,7 +70,7 @@ impl GpuMatrix {
             let mut s = 0u64;
             while s < slots as u64 {
                 let n = per_page.min(slots as u64 - s);
-                let label = format!("{} experts {}..{}", m.name, s, s + n);
+                let label = format!("{name} experts {}..{}", s, s + n);
                 let buffer = StorageBuffer::new(gpu, &label, n * slot_stride).await?;
                 pages.push(Page { buffer, slots: s as u32..(s + n) as u32, rows: 0..rows as u32 });
                 s += n;
@@ -73,13 +80,13 @@ impl GpuMatrix {
             // size a multiple of 4.
             let per_page = (limit / row_bytes.max(1)) / 2 * 2;
             if per_page == 0 {
-                return Err(GpuError::TooLargeForBinding { what: format!("two rows of {}", m.name), bytes: 2 * row_bytes, limit });
+                return Err(GpuError::TooLargeForBinding { what: format!("two rows of {name}"), bytes: 2 * row_bytes, limit });
             }
             for s in 0..slots as u64 {
                 let mut r = 0u64;
                 while r < rows {
                     let n = per_page.min(rows - r);
-                    let label = format!("{} expert {} rows {}..{}", m.name, s, r, r + n);
+                    let label = format!("{name} expert {} rows {}..{}", s, r, r + n);
                     let buffer = StorageBuffer::new(gpu, &label, n * row_bytes).await?;
                     pages.push(Page { buffer, slots: s as u32..s as u32 + 1, rows: r as u32..(r + n) as u32 });
                     r += n;
@@ -87,10 +94,10 @@ impl GpuMatrix {
             }
         }
         Ok(GpuMatrix {
-            name: m.name.clone(),
-            ty: m.ty,
-            cols: m.cols as u32,
-            rows: m.rows as u32,
+            name: name.to_string(),
+            ty,
+            cols: cols as u32,
+            rows: rows as u32,
             slots: slots as u32,
             row_bytes: row_bytes as u32,
             slot_stride: slot_stride as u32,
@@ -102,28 +109,34 @@ impl GpuMatrix {
     pub async fn load<S: ByteSource>(gpu: &Gpu, source: &S, m: &Matrix) -> Result<GpuMatrix, UploadError> {
         let g = Self::allocate(gpu, m, m.n_experts()).await?;
         for (slot, range) in m.experts.iter().enumerate() {
-            g.write_slot(gpu, source, slot as u32, range.start).await?;
+            g.write_slot(gpu, source, slot as u32, std::slice::from_ref(range)).await?;
         }
         Ok(g)
     }
 
-    /// Copy one expert's slab (`rows × row_bytes` bytes at `file_offset` of `source`) into
-    /// `slot`, in chunks of at most [`UPLOAD_CHUNK`] bytes.
-    pub async fn write_slot<S: ByteSource>(&self, gpu: &Gpu, source: &S, slot: u32, file_offset: u64) -> Result<(), UploadError> {
+    /// Copy one slot's rows from `source`: the concatenation of `pieces` (file byte ranges that
+    /// add up to `rows × row_bytes` bytes; several pieces when matrices are stacked by rows). The
+    /// bytes travel in windows of at most [`UPLOAD_CHUNK`], so an upload holds little memory.
+    pub async fn write_slot<S: ByteSource>(&self, gpu: &Gpu, source: &S, slot: u32, pieces: &[Range<u64>]) -> Result<(), UploadError> {
         let rb = self.row_bytes as u64;
+        let total: u64 = pieces.iter().map(|p| p.end - p.start).sum();
+        if total != self.rows as u64 * rb {
+            return Err(UploadError::Gpu(GpuError::Operation {
+                message: format!("{}: a slot holds {} bytes, {total} were given", self.name, self.rows as u64 * rb),
+            }));
+        }
         for page in self.pages.iter().filter(|p| p.slots.contains(&slot)) {
             let page_offset = (slot - page.slots.start) as u64 * self.slot_stride as u64;
-            let bytes = (page.rows.end - page.rows.start) as u64 * rb;
-            let from = file_offset + page.rows.start as u64 * rb;
-            let mut done = 0u64;
-            while done < bytes {
-                let n = UPLOAD_CHUNK.min(bytes - done);
-                // The last chunk of an odd-sized slot is padded with zeros into the slot's own
-                // padding bytes.
+            // The page holds this byte range of the slot's row stream.
+            let stream = page.rows.start as u64 * rb..page.rows.end as u64 * rb;
+            let mut at = stream.start;
+            while at < stream.end {
+                let n = UPLOAD_CHUNK.min(stream.end - at);
+                // A slot's last window is padded with zeros into its own padding bytes.
                 let mut staged = vec![0u8; (n.div_ceil(4) * 4) as usize];
-                source.read_at(from + done, &mut staged[..n as usize]).await?;
-                page.buffer.write(gpu, page_offset + done, &staged);
-                done += n;
+                read_stream(source, pieces, at, &mut staged[..n as usize]).await?;
+                page.buffer.write(gpu, page_offset + (at - stream.start), &staged);
+                at += n;
             }
         }
         Ok(())
@@ -133,4 +146,22 @@ impl GpuMatrix {
     pub fn gpu_bytes(&self) -> u64 {
         self.pages.iter().map(|p| p.buffer.buffer.size()).sum()
     }
+}
+
+/// Fill `dst` with the bytes at `offset` of the concatenation of `pieces` (file ranges).
+async fn read_stream<S: ByteSource>(source: &S, pieces: &[Range<u64>], offset: u64, dst: &mut [u8]) -> Result<(), SourceError> {
+    let mut piece_start = 0u64;
+    let mut done = 0usize;
+    for p in pieces {
+        let len = p.end - p.start;
+        let want = offset + done as u64;
+        if done < dst.len() && want < piece_start + len {
+            let from = want - piece_start;
+            let n = ((len - from) as usize).min(dst.len() - done);
+            source.read_at(p.start + from, &mut dst[done..done + n]).await?;
+            done += n;
+        }
+        piece_start += len;
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
 //! The GPU context: device, queue, limits, capabilities, the pipeline cache, and the small set of
 //! buffer and dispatch helpers every kernel launcher shares.
 
+mod bandwidth;
 mod buffers;
 mod context;
 mod dispatch;
@@ -9,6 +10,7 @@ mod matrix;
 mod pipelines;
 mod shaders;
 
+pub use bandwidth::copy_bandwidth;
 pub use buffers::{map_read, read_buffer, StorageBuffer, UniformBuffer};
 pub use context::{Capabilities, Gpu, GpuOptions, Tuning};
 pub use dispatch::{Dispatch, Grid};

@@ -18,7 +18,7 @@ pub enum Kernel {
     RopeKv,
     Attention,
     Router,
-    MoeCombine,
+    Swiglu,
     Sample,
 }
 
@@ -33,7 +33,7 @@ impl Kernel {
             Kernel::RopeKv => "rope_kv",
             Kernel::Attention => "attention",
             Kernel::Router => "router",
-            Kernel::MoeCombine => "moe_combine",
+            Kernel::Swiglu => "swiglu",
             Kernel::Sample => "sample",
         }
     }
@@ -48,7 +48,7 @@ impl Kernel {
             Kernel::RopeKv => include_str!("../../../../shaders/rope_kv.wgsl"),
             Kernel::Attention => include_str!("../../../../shaders/attention.wgsl"),
             Kernel::Router => include_str!("../../../../shaders/router.wgsl"),
-            Kernel::MoeCombine => include_str!("../../../../shaders/moe_combine.wgsl"),
+            Kernel::Swiglu => include_str!("../../../../shaders/swiglu.wgsl"),
             Kernel::Sample => include_str!("../../../../shaders/sample.wgsl"),
         }
     }

@@ -14,14 +14,20 @@ struct Params {
     n_head_kv: u32,
     head_dim: u32,
     scale: f32,
+    q_stride: u32,
+    _pad: [u32; 3],
 }
 
-/// `out[t, h] = softmax(q[t, h] · K[..=pos] / √d) · V[..=pos]` for every token and head.
+/// `out[t, h] = softmax(q[t, h] · K[..=pos] / √d) · V[..=pos]` for every token and head. Each
+/// token's queries start its row of `q`, rows `q_stride` elements apart (the fused q | k | v
+/// projection output); `out` rows are packed.
+#[allow(clippy::too_many_arguments)]
 pub fn attention(
     gpu: &Gpu,
     env: &KernelEnv,
     shape: HeadShape,
     q: &StorageBuffer,
+    q_stride: u32,
     k_cache: &StorageBuffer,
     v_cache: &StorageBuffer,
     out: &StorageBuffer,
@@ -31,7 +37,14 @@ pub fn attention(
     let params = UniformBuffer::new(
         gpu,
         "attention params",
-        &Params { n_head: shape.n_head, n_head_kv: shape.n_head_kv, head_dim: shape.head_dim, scale: 1.0 / (shape.head_dim as f32).sqrt() },
+        &Params {
+            n_head: shape.n_head,
+            n_head_kv: shape.n_head_kv,
+            head_dim: shape.head_dim,
+            scale: 1.0 / (shape.head_dim as f32).sqrt(),
+            q_stride,
+            _pad: [0; 3],
+        },
     );
     let bind_group =
         gpu.bind_group("attention", &pipeline, &[env.step.binding(), params.binding(), q.binding(), k_cache.binding(), v_cache.binding(), out.binding()]);
@@ -53,6 +66,9 @@ mod tests {
         let (hd, qd, kvd) = (shape.head_dim as usize, (shape.n_head * shape.head_dim) as usize, (shape.n_head_kv * shape.head_dim) as usize);
         let n_ctx = pos0 + t;
         let q: Vec<f32> = rng.vec(t * qd).iter().map(|x| x * 3.0).collect();
+        // Queries sit at the start of wider rows, as in the fused q | k | v output.
+        let q_stride = qd + 6;
+        let q_rows: Vec<f32> = (0..t).flat_map(|r| [&q[r * qd..(r + 1) * qd], &[9.0f32; 6][..]].concat()).collect();
         let mut keys = rng.vec(n_ctx * kvd);
         let mut values = rng.vec(n_ctx * kvd);
         if kv_f16 {
@@ -68,8 +84,8 @@ mod tests {
                 xs.iter().map(|x| x.to_bits()).collect()
             }
         };
-        let (qb, kc, vc, ob) = (f32_buffer(gpu, &q), u32_buffer(gpu, &encode(&keys)), u32_buffer(gpu, &encode(&values)), zeros(gpu, t * qd));
-        let d = attention(gpu, &env, shape, &qb, &kc, &vc, &ob, kv_f16).unwrap();
+        let (qb, kc, vc, ob) = (f32_buffer(gpu, &q_rows), u32_buffer(gpu, &encode(&keys)), u32_buffer(gpu, &encode(&values)), zeros(gpu, t * qd));
+        let d = attention(gpu, &env, shape, &qb, q_stride as u32, &kc, &vc, &ob, kv_f16).unwrap();
         run(gpu, &env, Step { pos0: pos0 as u32, n_tokens: t as u32, ..Default::default() }, &[d]);
         let mut want = vec![0f32; t * qd];
         for r in 0..t {

@@ -26,7 +26,7 @@ struct Params {
     slot_base: u32,
     x_stride: u32,
     y_stride: u32,
-    _pad: u32,
+    y_offset: u32,
 }
 
 /// Expert mode: each expert's weights multiply exactly the routes that chose it, as grouped by
@@ -47,9 +47,10 @@ pub struct Matmul<'a> {
     /// Input rows of `weights.cols` values (a multiple of 4), `x_stride` apart.
     pub x: &'a StorageBuffer,
     pub x_stride: u32,
-    /// Output rows of `weights.rows` values, `y_stride` apart.
+    /// Output rows of `weights.rows` values, `y_stride` apart, written from element `y_offset`.
     pub y: &'a StorageBuffer,
     pub y_stride: u32,
+    pub y_offset: u32,
     pub epilogue: Epilogue,
     pub aux: Option<&'a StorageBuffer>,
     pub grouped: Option<Grouped<'a>>,
@@ -64,6 +65,7 @@ impl<'a> Matmul<'a> {
             x_stride: weights.cols,
             y,
             y_stride: weights.rows,
+            y_offset: 0,
             epilogue: Epilogue::Store,
             aux: None,
             grouped: None,
@@ -120,7 +122,7 @@ pub fn matmul(gpu: &Gpu, env: &KernelEnv, m: &Matmul) -> Result<Vec<Dispatch>, G
                 slot_base,
                 x_stride: m.x_stride,
                 y_stride: m.y_stride,
-                _pad: 0,
+                y_offset: m.y_offset,
             };
             let params = UniformBuffer::new(gpu, "matmul params", &params);
             let bind_group = gpu.bind_group(

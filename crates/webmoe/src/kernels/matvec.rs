@@ -21,6 +21,9 @@ struct Params {
     slot_base: u32,
     x_stride: u32,
     y_stride: u32,
+    y_offset: u32,
+    pair_rows: u32,
+    _pad: [u32; 2],
 }
 
 /// What happens to each output value.
@@ -51,20 +54,37 @@ pub struct Matvec<'a> {
     /// Input rows of `weights.cols` values, `x_stride` apart.
     pub x: &'a StorageBuffer,
     pub x_stride: u32,
-    /// Output rows of `weights.rows` values, `y_stride` apart.
+    /// Output rows of `weights.rows` values (half that when `paired`), `y_stride` apart,
+    /// written from element `y_offset` of each row.
     pub y: &'a StorageBuffer,
     pub y_stride: u32,
+    pub y_offset: u32,
     pub epilogue: Epilogue,
     pub aux: Option<&'a StorageBuffer>,
     pub routed: Option<Routed<'a>>,
     /// Compute only one output row, from the submit's last token (the lm_head after a prompt).
     pub last_token_only: bool,
+    /// The weight stacks an FFN's gate rows over its up rows; the output is the SwiGLU
+    /// activation `silu(gate x) · up x` (the epilogue is not used).
+    pub paired: bool,
 }
 
 impl<'a> Matvec<'a> {
     /// Plain `y[t] = W x[t]` for every token of the submit, rows packed.
     pub fn dense(weights: &'a GpuMatrix, x: &'a StorageBuffer, y: &'a StorageBuffer) -> Matvec<'a> {
-        Matvec { weights, x, x_stride: weights.cols, y, y_stride: weights.rows, epilogue: Epilogue::Store, aux: None, routed: None, last_token_only: false }
+        Matvec {
+            weights,
+            x,
+            x_stride: weights.cols,
+            y,
+            y_stride: weights.rows,
+            y_offset: 0,
+            epilogue: Epilogue::Store,
+            aux: None,
+            routed: None,
+            last_token_only: false,
+            paired: false,
+        }
     }
 
     pub fn epilogue(mut self, epilogue: Epilogue, aux: Option<&'a StorageBuffer>) -> Self {
@@ -87,7 +107,8 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
         .constant("ROUTED", m.routed.is_some() as u32)
         .constant("EPILOGUE", epilogue_id)
         .constant("X_LAST_TOKEN", m.last_token_only as u32)
-        .constant("LANES", gpu.tuning.matvec_lanes);
+        .constant("LANES", gpu.tuning.matvec_lanes)
+        .constant("PAIRED", m.paired as u32);
     let pipeline = gpu.pipeline(&key)?;
     let (a_per_token, x_div, slot_base) = match &m.routed {
         Some(r) => (r.k, if r.input_per_route { 1 } else { r.k }, r.slot_base),
@@ -97,22 +118,30 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
     let routes = m.routed.as_ref().map_or(&env.unused, |r| r.routes);
     let slots = m.routed.as_ref().map_or(&env.unused, |r| r.slots);
     let aux = m.aux.unwrap_or(&env.unused);
+    let half = w.rows / 2;
+    if m.paired && (w.rows % 2 != 0 || w.pages.iter().any(|p| p.rows.start != 0 || p.rows.end != w.rows)) {
+        return Err(GpuError::Operation { message: format!("{}: a paired matvec needs an even row count and pages of whole slots", w.name) });
+    }
     w.pages
         .iter()
         .map(|page| {
+            let rows = if m.paired { 0..half } else { page.rows.clone() };
             let params = Params {
                 cols: w.cols,
                 row_bytes: w.row_bytes,
                 slot_stride: w.slot_stride,
                 slot_begin: page.slots.start,
                 slot_end: page.slots.end,
-                row_begin: page.rows.start,
-                row_end: page.rows.end,
+                row_begin: rows.start,
+                row_end: rows.end,
                 a_per_token: per_token,
                 x_div,
                 slot_base,
                 x_stride: m.x_stride,
                 y_stride: m.y_stride,
+                y_offset: m.y_offset,
+                pair_rows: half,
+                _pad: [0; 2],
             };
             let params = UniformBuffer::new(gpu, "matvec params", &params);
             let bind_group = gpu.bind_group(
@@ -120,7 +149,7 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
                 &pipeline,
                 &[env.step.binding(), params.binding(), page.buffer.binding(), m.x.binding(), m.y.binding(), routes.binding(), slots.binding(), aux.binding()],
             );
-            let x = groups(page.rows.end - page.rows.start, WORKGROUP / gpu.tuning.matvec_lanes);
+            let x = groups(rows.end - rows.start, WORKGROUP / gpu.tuning.matvec_lanes);
             let grid = if m.last_token_only { Grid::Fixed([x, 1, 1]) } else { Grid::PerToken { x, per_token } };
             Ok(Dispatch { label: "matvec", pipeline: pipeline.clone(), bind_group, grid })
         })

@@ -6,12 +6,12 @@ pub mod attention;
 pub mod embed;
 pub mod matmul;
 pub mod matvec;
-pub mod moe_combine;
 pub mod moe_group;
 pub mod rms_norm;
 pub mod rope_kv;
 pub mod router;
 pub mod sample;
+pub mod swiglu;
 #[cfg(test)]
 pub(crate) mod testing;
 

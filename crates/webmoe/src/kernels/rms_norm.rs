@@ -1,4 +1,5 @@
-//! RMSNorm of each token's row (shaders/rms_norm.wgsl).
+//! RMSNorm of each token's row, optionally after adding the previous MoE layer's weighted
+//! expert outputs to the residual stream (shaders/rms_norm.wgsl).
 
 use super::KernelEnv;
 use crate::gpu::{Dispatch, Gpu, GpuError, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
@@ -11,11 +12,36 @@ struct Params {
     _pad: [u32; 2],
 }
 
-/// `out[t] = rms_norm(x[t]) · weight` for every token of the submit; rows of `n` values.
-pub fn rms_norm(gpu: &Gpu, env: &KernelEnv, x: &StorageBuffer, weight: &StorageBuffer, out: &StorageBuffer, n: u32, eps: f32) -> Result<Dispatch, GpuError> {
-    let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::RmsNorm))?;
+/// The experts whose outputs join the residual stream first: each token's `k` routes and the
+/// `(n_tokens · k, n)` expert outputs.
+pub struct Combine<'a> {
+    pub routes: &'a StorageBuffer,
+    pub expert_out: &'a StorageBuffer,
+    pub k: u32,
+}
+
+/// `x[t] += Σ_j w_j · expert_out[t·k + j]` (with `combine`), then `out[t] = rms_norm(x[t]) · weight`
+/// for every token of the submit; rows of `n` values.
+#[allow(clippy::too_many_arguments)]
+pub fn rms_norm(
+    gpu: &Gpu,
+    env: &KernelEnv,
+    x: &StorageBuffer,
+    weight: &StorageBuffer,
+    out: &StorageBuffer,
+    n: u32,
+    eps: f32,
+    combine: Option<Combine>,
+) -> Result<Dispatch, GpuError> {
+    let k = combine.as_ref().map_or(0, |c| c.k);
+    let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::RmsNorm).constant("COMBINE_K", k))?;
     let params = UniformBuffer::new(gpu, "rms_norm params", &Params { n, eps, _pad: [0; 2] });
-    let bind_group = gpu.bind_group("rms_norm", &pipeline, &[env.step.binding(), params.binding(), x.binding(), weight.binding(), out.binding()]);
+    let (routes, expert_out) = combine.as_ref().map_or((&env.unused, &env.unused), |c| (c.routes, c.expert_out));
+    let bind_group = gpu.bind_group(
+        "rms_norm",
+        &pipeline,
+        &[env.step.binding(), params.binding(), x.binding(), weight.binding(), out.binding(), routes.binding(), expert_out.binding()],
+    );
     Ok(Dispatch { label: "rms_norm", pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
 }
 
@@ -24,8 +50,8 @@ mod tests {
     use super::*;
     use crate::kernels::testing::*;
     use crate::kernels::Step;
-    use crate::synthetic::Rng;
     use crate::reference::ops;
+    use crate::synthetic::Rng;
 
     #[test]
     fn matches_cpu_on_odd_sizes() {
@@ -36,7 +62,7 @@ mod tests {
             let x = rng.vec(n * t);
             let w = rng.vec(n);
             let (xb, wb, ob) = (f32_buffer(gpu, &x), f32_buffer(gpu, &w), zeros(gpu, n * t));
-            let d = rms_norm(gpu, &env, &xb, &wb, &ob, n as u32, 1e-5).unwrap();
+            let d = rms_norm(gpu, &env, &xb, &wb, &ob, n as u32, 1e-5, None).unwrap();
             run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &[d]);
             let got = read_f32(gpu, &ob);
             let mut want = vec![0f32; n * t];
@@ -44,6 +70,36 @@ mod tests {
                 ops::rms_norm(&x[r * n..(r + 1) * n], &w, 1e-5, &mut want[r * n..(r + 1) * n]);
             }
             assert_close(&format!("rms_norm n={n} t={t}"), &got, &want, 1e-5);
+            assert_eq!(read_f32(gpu, &xb), x, "without experts, x is left as it is");
         }
+    }
+
+    #[test]
+    fn adds_the_weighted_expert_outputs_first() {
+        let gpu = gpu();
+        let env = KernelEnv::new(gpu);
+        let mut rng = Rng::new(11);
+        let (n, k, t) = (300usize, 3usize, 4usize);
+        let x = rng.vec(t * n);
+        let w = rng.vec(n);
+        let y = rng.vec(t * k * n);
+        let weights = rng.vec(t * k);
+        let routes: Vec<u32> = weights.iter().enumerate().flat_map(|(i, w)| [i as u32 % 7, w.to_bits()]).collect();
+        let (rb, yb, xb, wb, ob) = (u32_buffer(gpu, &routes), f32_buffer(gpu, &y), f32_buffer(gpu, &x), f32_buffer(gpu, &w), zeros(gpu, t * n));
+        let combine = Combine { routes: &rb, expert_out: &yb, k: k as u32 };
+        let d = rms_norm(gpu, &env, &xb, &wb, &ob, n as u32, 1e-5, Some(combine)).unwrap();
+        run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &[d]);
+        let new_x: Vec<f32> = (0..t * n)
+            .map(|i| {
+                let (r, c) = (i / n, i % n);
+                x[i] + (0..k).map(|j| weights[r * k + j] * y[(r * k + j) * n + c]).sum::<f32>()
+            })
+            .collect();
+        assert_close("combined x", &read_f32(gpu, &xb), &new_x, 1e-5);
+        let mut want = vec![0f32; t * n];
+        for r in 0..t {
+            ops::rms_norm(&new_x[r * n..(r + 1) * n], &w, 1e-5, &mut want[r * n..(r + 1) * n]);
+        }
+        assert_close("normed", &read_f32(gpu, &ob), &want, 1e-5);
     }
 }

@@ -10,6 +10,10 @@ struct Params {
     n_head_kv: u32,
     head_dim: u32,
     rope_pairs: u32,
+    qkv_stride: u32,
+    k_offset: u32,
+    v_offset: u32,
+    _pad: u32,
 }
 
 /// The shape of one layer's attention.
@@ -18,6 +22,21 @@ pub struct HeadShape {
     pub n_head: u32,
     pub n_head_kv: u32,
     pub head_dim: u32,
+}
+
+impl HeadShape {
+    pub fn q_dim(&self) -> u32 {
+        self.n_head * self.head_dim
+    }
+
+    pub fn kv_dim(&self) -> u32 {
+        self.n_head_kv * self.head_dim
+    }
+
+    /// Elements of one token's row of the fused projection output: q | k | v.
+    pub fn qkv_dim(&self) -> u32 {
+        self.q_dim() + 2 * self.kv_dim()
+    }
 }
 
 /// cos/sin of `pos · theta^(−2i/rope_dim)` for every position < `max_ctx` and pair
@@ -36,8 +55,9 @@ pub fn rope_table(max_ctx: usize, rope_dim: usize, theta: f32) -> Vec<f32> {
     t
 }
 
-/// Rotate `q` in place and write rotated `k` and `v` into the caches at positions
-/// `pos0 .. pos0 + n_tokens`. The caches hold f16 pairs when `kv_f16`, else f32.
+/// Rotate the queries in place and write rotated keys and the values into the caches at
+/// positions `pos0 .. pos0 + n_tokens`. `qkv` holds each token's q | k | v row
+/// ([`HeadShape::qkv_dim`] elements). The caches hold f16 pairs when `kv_f16`, else f32.
 #[allow(clippy::too_many_arguments)]
 pub fn rope_kv(
     gpu: &Gpu,
@@ -45,23 +65,27 @@ pub fn rope_kv(
     shape: HeadShape,
     rope_dim: u32,
     table: &StorageBuffer,
-    q: &StorageBuffer,
-    k: &StorageBuffer,
-    v: &StorageBuffer,
+    qkv: &StorageBuffer,
     k_cache: &StorageBuffer,
     v_cache: &StorageBuffer,
     kv_f16: bool,
 ) -> Result<Dispatch, GpuError> {
     let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::RopeKv).constant("KV_F16", kv_f16 as u32))?;
-    let params = UniformBuffer::new(
-        gpu,
-        "rope_kv params",
-        &Params { n_head: shape.n_head, n_head_kv: shape.n_head_kv, head_dim: shape.head_dim, rope_pairs: rope_dim / 2 },
-    );
+    let params = Params {
+        n_head: shape.n_head,
+        n_head_kv: shape.n_head_kv,
+        head_dim: shape.head_dim,
+        rope_pairs: rope_dim / 2,
+        qkv_stride: shape.qkv_dim(),
+        k_offset: shape.q_dim(),
+        v_offset: shape.q_dim() + shape.kv_dim(),
+        _pad: 0,
+    };
+    let params = UniformBuffer::new(gpu, "rope_kv params", &params);
     let bind_group = gpu.bind_group(
         "rope_kv",
         &pipeline,
-        &[env.step.binding(), params.binding(), table.binding(), q.binding(), k.binding(), v.binding(), k_cache.binding(), v_cache.binding()],
+        &[env.step.binding(), params.binding(), table.binding(), qkv.binding(), k_cache.binding(), v_cache.binding()],
     );
     Ok(Dispatch { label: "rope_kv", pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
 }
@@ -84,12 +108,14 @@ mod tests {
         let (rope_dim, theta, max_ctx, pos0, t) = (6u32, 10000.0f32, 40usize, 29u32, 3usize);
         let (qd, kvd) = (40usize, 20usize);
         let (q, k, v) = (rng.vec(t * qd), rng.vec(t * kvd), rng.vec(t * kvd));
+        // Each token's row: q | k | v.
+        let qkv: Vec<f32> = (0..t).flat_map(|r| [&q[r * qd..(r + 1) * qd], &k[r * kvd..(r + 1) * kvd], &v[r * kvd..(r + 1) * kvd]].concat()).collect();
         let table = f32_buffer(gpu, &rope_table(max_ctx, rope_dim as usize, theta));
         for kv_f16 in [false, true] {
-            let (qb, kb, vb) = (f32_buffer(gpu, &q), f32_buffer(gpu, &k), f32_buffer(gpu, &v));
+            let qkvb = f32_buffer(gpu, &qkv);
             let words = max_ctx * kvd / if kv_f16 { 2 } else { 1 };
             let (kc, vc) = (u32_buffer(gpu, &vec![0; words]), u32_buffer(gpu, &vec![0; words]));
-            let d = rope_kv(gpu, &env, shape, rope_dim, &table, &qb, &kb, &vb, &kc, &vc, kv_f16).unwrap();
+            let d = rope_kv(gpu, &env, shape, rope_dim, &table, &qkvb, &kc, &vc, kv_f16).unwrap();
             run(gpu, &env, Step { pos0, n_tokens: t as u32, ..Default::default() }, &[d]);
             let (mut want_q, mut want_k) = (q.clone(), k.clone());
             for r in 0..t {
@@ -97,7 +123,9 @@ mod tests {
                 ops::rope(&mut want_q[r * qd..(r + 1) * qd], 10, rope_dim as usize, pos, theta);
                 ops::rope(&mut want_k[r * kvd..(r + 1) * kvd], 10, rope_dim as usize, pos, theta);
             }
-            assert_close("q", &read_f32(gpu, &qb), &want_q, 1e-5);
+            let got = read_f32(gpu, &qkvb);
+            let got_q: Vec<f32> = (0..t).flat_map(|r| got[r * (qd + 2 * kvd)..r * (qd + 2 * kvd) + qd].to_vec()).collect();
+            assert_close("q", &got_q, &want_q, 1e-5);
             let decode = |words: Vec<u32>| -> Vec<f32> {
                 if kv_f16 {
                     words.iter().flat_map(|&w| [half::f16::from_bits(w as u16).to_f32(), half::f16::from_bits((w >> 16) as u16).to_f32()]).collect()

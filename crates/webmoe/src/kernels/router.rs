@@ -13,7 +13,7 @@ struct Params {
     layer: u32,
     n_layer: u32,
     log_positions: u32,
-    _pad: u32,
+    eps: f32,
 }
 
 /// Where the router logs its choices: `(positions, n_layer, k)` u32 experts, position p at
@@ -28,9 +28,26 @@ pub struct RouteLog<'a> {
 /// Bytes of one route record `{expert: u32, weight: f32}`.
 pub const ROUTE_BYTES: u64 = 8;
 
-/// Write each token's `k` routes from the normed hidden state `x`, and log them. The router
-/// weight has `n_expert` rows and must fit one page (it is at most 64 rows of the hidden size).
-pub fn router(gpu: &Gpu, env: &KernelEnv, w: &GpuMatrix, k: u32, x: &StorageBuffer, routes: &StorageBuffer, log: &RouteLog) -> Result<Dispatch, GpuError> {
+/// The FFN's RMSNorm of the residual stream `x`, written to `h`.
+pub struct Norm<'a> {
+    pub weight: &'a StorageBuffer,
+    pub eps: f32,
+    pub h: &'a StorageBuffer,
+}
+
+/// `h = rms_norm(x) · weight`, then each token's `k` routes from `h`, logged. The router weight
+/// has `n_expert` rows and must fit one page (it is at most 64 rows of the hidden size).
+#[allow(clippy::too_many_arguments)]
+pub fn router(
+    gpu: &Gpu,
+    env: &KernelEnv,
+    w: &GpuMatrix,
+    k: u32,
+    x: &StorageBuffer,
+    norm: &Norm,
+    routes: &StorageBuffer,
+    log: &RouteLog,
+) -> Result<Dispatch, GpuError> {
     let [page] = w.pages.as_slice() else {
         return Err(GpuError::TooLargeForBinding { what: w.name.clone(), bytes: w.row_bytes as u64 * w.rows as u64, limit: gpu.binding_limit });
     };
@@ -43,13 +60,22 @@ pub fn router(gpu: &Gpu, env: &KernelEnv, w: &GpuMatrix, k: u32, x: &StorageBuff
         layer: log.layer,
         n_layer: log.n_layer,
         log_positions: log.positions,
-        _pad: 0,
+        eps: norm.eps,
     };
     let params = UniformBuffer::new(gpu, "router params", &params);
     let bind_group = gpu.bind_group(
         "router",
         &pipeline,
-        &[env.step.binding(), params.binding(), page.buffer.binding(), x.binding(), routes.binding(), log.buffer.binding()],
+        &[
+            env.step.binding(),
+            params.binding(),
+            page.buffer.binding(),
+            x.binding(),
+            norm.weight.binding(),
+            norm.h.binding(),
+            routes.binding(),
+            log.buffer.binding(),
+        ],
     );
     Ok(Dispatch { label: "router", pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
 }
@@ -74,18 +100,24 @@ mod tests {
             let m = Matrix { name: "router".into(), ty: GgmlType::F32, cols, rows: n_expert, experts: vec![0..(w.len() * 4) as u64] };
             let gm = pollster::block_on(GpuMatrix::load(gpu, &MemorySource::new(bytemuck::cast_slice(&w).to_vec()), &m)).unwrap();
             let x = rng.vec(t * cols);
-            let (xb, rb) = (f32_buffer(gpu, &x), u32_buffer(gpu, &vec![0; t * k * 2]));
+            let norm_w = rng.vec(cols);
+            let (xb, rb, nb, hb) = (f32_buffer(gpu, &x), u32_buffer(gpu, &vec![0; t * k * 2]), f32_buffer(gpu, &norm_w), zeros(gpu, t * cols));
+            let norm = Norm { weight: &nb, eps: 1e-5, h: &hb };
             // A log of 8 positions of 3 layers, written as layer 1 from position 6: the tokens
             // land at positions 6, 7, 8, … → rows 6, 7, 0, … (the log wraps).
             let lb = u32_buffer(gpu, &vec![u32::MAX; 8 * 3 * k]);
             let log = RouteLog { buffer: &lb, positions: 8, n_layer: 3, layer: 1 };
-            let d = router(gpu, &env, &gm, k as u32, &xb, &rb, &log).unwrap();
+            let d = router(gpu, &env, &gm, k as u32, &xb, &norm, &rb, &log).unwrap();
             run(gpu, &env, Step { pos0: 6, n_tokens: t as u32, ..Default::default() }, &[d]);
             let got = read_u32(gpu, &rb);
             let logged = read_u32(gpu, &lb);
+            let got_h = read_f32(gpu, &hb);
             for r in 0..t {
+                let mut h = vec![0f32; cols];
+                ops::rms_norm(&x[r * cols..(r + 1) * cols], &norm_w, 1e-5, &mut h);
+                assert_close("normed state", &got_h[r * cols..(r + 1) * cols], &h, 1e-5);
                 let mut logits = vec![0f32; n_expert];
-                ops::matvec(&w, &x[r * cols..(r + 1) * cols], &mut logits);
+                ops::matvec(&w, &h, &mut logits);
                 let want = ops::top_k_routing(&logits, k);
                 for (j, &(e, wt)) in want.iter().enumerate() {
                     let (ge, gw) = (got[(r * k + j) * 2], f32::from_bits(got[(r * k + j) * 2 + 1]));
@@ -108,7 +140,9 @@ mod tests {
         let m = Matrix { name: "router".into(), ty: GgmlType::F32, cols, rows: 4, experts: vec![0..64] };
         let gm = pollster::block_on(GpuMatrix::load(gpu, &MemorySource::new(bytemuck::cast_slice(&w).to_vec()), &m)).unwrap();
         let (xb, rb, lb) = (f32_buffer(gpu, &[1.0, 0.0, 0.0, 0.0]), u32_buffer(gpu, &[0; 4]), u32_buffer(gpu, &[0; 2]));
-        let d = router(gpu, &env, &gm, 2, &xb, &rb, &RouteLog { buffer: &lb, positions: 1, n_layer: 1, layer: 0 }).unwrap();
+        let (nb, hb) = (f32_buffer(gpu, &[1.0; 4]), zeros(gpu, 4));
+        let norm = Norm { weight: &nb, eps: 0.0, h: &hb };
+        let d = router(gpu, &env, &gm, 2, &xb, &norm, &rb, &RouteLog { buffer: &lb, positions: 1, n_layer: 1, layer: 0 }).unwrap();
         run(gpu, &env, Step { n_tokens: 1, ..Default::default() }, &[d]);
         let got = read_u32(gpu, &rb);
         assert_eq!((got[0], got[2]), (1, 2));

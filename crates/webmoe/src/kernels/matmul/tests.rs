@@ -35,7 +35,7 @@ fn random_experts(
     let src = MemorySource::new(bytes);
     let gm = pollster::block_on(GpuMatrix::allocate(gpu, &m, experts)).unwrap();
     for (e, range) in m.experts.iter().enumerate() {
-        pollster::block_on(gm.write_slot(gpu, &src, slot_of[e], range.start)).unwrap();
+        pollster::block_on(gm.write_slot(gpu, &src, slot_of[e], std::slice::from_ref(range))).unwrap();
     }
     (gm, values)
 }
@@ -84,28 +84,35 @@ fn epilogues_add_and_gate_with_strided_rows() {
     let env = KernelEnv::new(gpu);
     let mut rng = Rng::new(32);
     let (rows, cols, t) = (45, 96, 33);
-    // Rows of x and y sit inside wider rows, as in a buffer that holds more than this matrix.
-    let (x_stride, y_stride) = (cols + 8, rows + 3);
+    // Rows of x and y sit inside wider rows, as in a buffer that holds more than this matrix; the
+    // output starts 2 elements into its row.
+    let (x_stride, y_stride, y_offset) = (cols + 8, rows + 3, 2);
     let (gm, w) = random_experts(gpu, GgmlType::Q8_0, rows, cols, &[0], &mut rng);
     let x = rng.vec(t * x_stride);
     let y0 = rng.vec(t * y_stride);
     let aux = rng.vec(t * y_stride);
     let wx: Vec<Vec<f32>> = (0..t).map(|r| cpu_row(&w[0], &x[r * x_stride..r * x_stride + cols], rows)).collect();
     let expect = |f: &dyn Fn(usize, usize) -> f32| -> Vec<f32> {
-        (0..t * y_stride).map(|i| if i % y_stride < rows { f(i / y_stride, i % y_stride) } else { y0[i] }).collect()
+        (0..t * y_stride)
+            .map(|i| {
+                let c = i % y_stride;
+                if (y_offset..y_offset + rows).contains(&c) { f(i / y_stride, c - y_offset) } else { y0[i] }
+            })
+            .collect()
     };
     let xb = f32_buffer(gpu, &x);
     let ab = f32_buffer(gpu, &aux);
     for (epilogue, want) in [
         (Epilogue::Store, expect(&|r, n| wx[r][n])),
-        (Epilogue::Add, expect(&|r, n| y0[r * y_stride + n] + wx[r][n])),
-        (Epilogue::SiluMul, expect(&|r, n| ops::silu(aux[r * y_stride + n]) * wx[r][n])),
+        (Epilogue::Add, expect(&|r, n| y0[r * y_stride + y_offset + n] + wx[r][n])),
+        (Epilogue::SiluMul, expect(&|r, n| ops::silu(aux[r * y_stride + y_offset + n]) * wx[r][n])),
     ] {
         let yb = f32_buffer(gpu, &y0);
         let aux = (epilogue == Epilogue::SiluMul).then_some(&ab);
         let mm = Matmul {
             x_stride: x_stride as u32,
             y_stride: y_stride as u32,
+            y_offset: y_offset as u32,
             ..Matmul::dense(&gm, &xb, &yb).epilogue(epilogue, aux)
         };
         let d = matmul(gpu, &env, &mm).unwrap();

@@ -96,7 +96,7 @@ fn check_routed(gpu: &Gpu, label: &str) {
         let gm = pollster::block_on(GpuMatrix::allocate(gpu, &m, experts)).unwrap();
         let layer_slots: Vec<u32> = (0..experts as u32).map(|e| (e + 1) % experts as u32).collect();
         for (e, range) in m.experts.iter().enumerate() {
-            pollster::block_on(gm.write_slot(gpu, &src, layer_slots[e], range.start)).unwrap();
+            pollster::block_on(gm.write_slot(gpu, &src, layer_slots[e], std::slice::from_ref(range))).unwrap();
         }
         let mut slots = vec![99u32; experts];
         slots.extend_from_slice(&layer_slots);
@@ -150,4 +150,41 @@ fn matrices_split_across_small_bindings_give_the_same_result() {
     let mut want = vec![0f32; rows];
     ops::matvec(&w[0], &x, &mut want);
     assert_close("paged dense", &read_f32(&small, &yb), &want, 1e-4);
+}
+
+#[test]
+fn paired_rows_give_the_swiglu_activation_at_an_offset() {
+    for gpu in &gpus_with_each_matvec_shape() {
+        let env = KernelEnv::new(gpu);
+        let mut rng = Rng::new(12);
+        let (experts, half, cols, k, t) = (3, 37, 64, 2, 2);
+        let (m, src, w) = random_matrix(GgmlType::Q8_0, experts, 2 * half, cols, &mut rng);
+        let gm = pollster::block_on(GpuMatrix::load(gpu, &src, &m)).unwrap();
+        let x = rng.vec(t * cols);
+        let chosen: Vec<(u32, f32)> = (0..t * k).map(|i| ((i % experts) as u32, 1.0)).collect();
+        let slots: Vec<u32> = (0..experts as u32).collect();
+        let (xb, rb, sb) = (f32_buffer(gpu, &x), routes_buffer(gpu, &chosen), u32_buffer(gpu, &slots));
+        // Rows of 50 values, the activation written from element 5.
+        let (stride, offset) = (50usize, 5usize);
+        let yb = f32_buffer(gpu, &vec![7.0; t * k * stride]);
+        let mv = Matvec {
+            routed: Some(Routed { routes: &rb, slots: &sb, slot_base: 0, k: k as u32, input_per_route: false }),
+            y_stride: stride as u32,
+            y_offset: offset as u32,
+            paired: true,
+            ..Matvec::dense(&gm, &xb, &yb)
+        };
+        let d = matvec(gpu, &env, &mv).unwrap();
+        run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &d);
+        let mut want = vec![7.0f32; t * k * stride];
+        for a in 0..t * k {
+            let e = chosen[a].0 as usize;
+            let mut full = vec![0f32; 2 * half];
+            ops::matvec(&w[e], &x[(a / k) * cols..(a / k + 1) * cols], &mut full);
+            for n in 0..half {
+                want[a * stride + offset + n] = ops::silu(full[n]) * full[half + n];
+            }
+        }
+        assert_close(&format!("paired, {} lanes", gpu.tuning.matvec_lanes), &read_f32(gpu, &yb), &want, 1e-4);
+    }
 }
