@@ -41,6 +41,52 @@ pub struct ModelArgs {
     /// Prompt tokens per GPU submit
     #[arg(short = 'b', long = "batch-size", default_value_t = webmoe::engine::DEFAULT_BATCH)]
     pub batch_size: usize,
+    /// GPU memory the engine may use (e.g. 8GiB, 1500MB, 1073741824); experts that do not fit
+    /// stream in from the model file as layers choose them
+    #[arg(long = "gpu-budget", value_parser = parse_bytes)]
+    pub gpu_budget: Option<u64>,
+}
+
+/// A byte count: a number, optionally fractional, with an optional unit: B, KB/MB/GB/TB
+/// (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024).
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = (t[..split].trim(), t[split..].trim());
+    let value: f64 = number.parse().map_err(|_| format!("{text:?} is not a byte count (examples: 8GiB, 1500MB, 1073741824)"))?;
+    let scale: f64 = match unit.to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "kb" | "k" => 1e3,
+        "mb" | "m" => 1e6,
+        "gb" | "g" => 1e9,
+        "tb" | "t" => 1e12,
+        "kib" => 1024.0,
+        "mib" => 1048576.0,
+        "gib" => 1073741824.0,
+        "tib" => 1099511627776.0,
+        _ => return Err(format!("unknown unit {unit:?} in {text:?} (use B, KB, MB, GB, KiB, MiB or GiB)")),
+    };
+    let bytes = value * scale;
+    if !bytes.is_finite() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(format!("{text:?} is not a usable byte count"));
+    }
+    Ok(bytes as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_bytes;
+
+    #[test]
+    fn byte_counts_take_decimal_and_binary_units() {
+        assert_eq!(parse_bytes("8GiB"), Ok(8 << 30));
+        assert_eq!(parse_bytes("1.5 GiB"), Ok(3 << 29));
+        assert_eq!(parse_bytes("1500MB"), Ok(1_500_000_000));
+        assert_eq!(parse_bytes("4096"), Ok(4096));
+        assert!(parse_bytes("lots").is_err());
+        assert!(parse_bytes("5 parsecs").is_err());
+        assert!(parse_bytes("-1GiB").is_err());
+    }
 }
 
 #[derive(Args, Clone)]

@@ -40,8 +40,8 @@ pub fn load(args: &ModelArgs) -> CliResult<Loaded> {
     let Opened { source, gguf } = open(&args.model)?;
     let model = Model::from_gguf(&gguf).map_err(|e| format!("{}: {e}", args.model.display()))?;
     let tokenizer = Tokenizer::for_model_file(&args.model, &gguf)?;
-    let options = EngineOptions { context_length: args.ctx_size, kv_type: args.kv_type.parse()?, batch: args.batch_size };
+    let options = EngineOptions { context_length: args.ctx_size, kv_type: args.kv_type.parse()?, batch: args.batch_size, gpu_budget: args.gpu_budget };
     let gpu = pollster::block_on(Gpu::new(&GpuOptions::default()))?;
-    let engine = pollster::block_on(Engine::load(gpu, &source, model, &options, &mut |_, _| {}))?;
+    let engine = pollster::block_on(Engine::load(gpu, source, model, &options, &mut |_, _| {}))?;
     Ok(Loaded { engine, tokenizer })
 }

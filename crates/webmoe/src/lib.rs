@@ -1,6 +1,7 @@
 //! webmoe: Mixture-of-Experts language models from GGUF files on WebGPU.
 
 pub mod engine;
+pub mod experts;
 pub mod generate;
 mod error;
 pub mod gguf;

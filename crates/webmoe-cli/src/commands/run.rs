@@ -4,7 +4,40 @@ use crate::args::RunArgs;
 use crate::load::{load, CliResult};
 use serde_json::json;
 use std::io::Write;
+use webmoe::engine::Engine;
+use webmoe::experts::ExpertStats;
 use webmoe::generate::{GenerateOptions, Generation};
+
+/// The expert cache's figures: totals, and the counts of each step (the prompt, then each
+/// generated token) as differences of the running totals.
+fn expert_json(engine: &Engine, steps: &[ExpertStats]) -> serde_json::Value {
+    let total = steps.last().copied().unwrap_or_default();
+    let step = |s: &ExpertStats| json!({"hits": s.hits, "misses": s.misses, "bytes_uploaded": s.bytes_uploaded, "prefetches": s.prefetches,
+        "prefetch_hits": s.prefetch_hits, "prefetch_wasted": s.prefetch_wasted, "stall_seconds": s.stall_seconds});
+    let mut per_step = Vec::with_capacity(steps.len());
+    let mut before = ExpertStats::default();
+    for s in steps {
+        let delta = ExpertStats {
+            hits: s.hits - before.hits,
+            misses: s.misses - before.misses,
+            bytes_uploaded: s.bytes_uploaded - before.bytes_uploaded,
+            prefetches: s.prefetches - before.prefetches,
+            prefetch_hits: s.prefetch_hits - before.prefetch_hits,
+            prefetch_wasted: s.prefetch_wasted - before.prefetch_wasted,
+            stall_seconds: s.stall_seconds - before.stall_seconds,
+        };
+        per_step.push(step(&delta));
+        before = *s;
+    }
+    json!({
+        "slots_per_layer": engine.expert_slots(),
+        "experts_per_layer": engine.model.config.n_expert,
+        "total": step(&total),
+        "hit_rate": total.hit_rate(),
+        "prefetch_accuracy": total.prefetch_accuracy(),
+        "per_step": per_step,
+    })
+}
 
 pub fn run(a: &RunArgs) -> CliResult<()> {
     let loaded = load(&a.model)?;
@@ -20,7 +53,10 @@ pub fn run(a: &RunArgs) -> CliResult<()> {
     let mut generation = pollster::block_on(Generation::start(&mut engine, &tokenizer, &prompt, options))?;
     let mut text = String::new();
     let mut out = std::io::stdout().lock();
+    // Expert cache counts after the prompt and after each generated token.
+    let mut expert_steps = vec![engine.expert_stats()];
     while let Some(chunk) = pollster::block_on(generation.next_chunk(&mut engine))? {
+        expert_steps.push(engine.expert_stats());
         if a.json {
             text.push_str(&chunk.text);
         } else {
@@ -37,6 +73,7 @@ pub fn run(a: &RunArgs) -> CliResult<()> {
             "finish_reason": generation.finish_reason().map(|r| r.as_str()),
             "prefill_tok_s": stats.prefill_tok_s(),
             "decode_tok_s": stats.decode_tok_s(),
+            "experts": expert_json(&engine, &expert_steps),
         });
         writeln!(out, "{result}")?;
     } else {

@@ -29,14 +29,39 @@ use crate::kernels::swiglu::swiglu;
 use crate::kernels::{attention::attention, embed::embed, KernelEnv};
 use crate::model::ModelConfig;
 
+/// One layer's dispatches, split where an expert cache must act: `front` ends with the router
+/// (its routes are what the cache needs to know), `experts` runs the chosen experts.
+pub struct LayerPass {
+    pub front: Vec<Dispatch>,
+    /// Empty for a dense layer.
+    pub experts: Vec<Dispatch>,
+}
+
+/// Embedding, every layer and the final norm, for the tokens of one submit.
+pub struct Body {
+    pub embed: Vec<Dispatch>,
+    pub layers: Vec<LayerPass>,
+    pub final_norm: Vec<Dispatch>,
+}
+
+impl Body {
+    /// Every dispatch in order, for a submit that runs the whole body.
+    pub fn all(&self) -> impl Iterator<Item = &Dispatch> {
+        self.embed.iter().chain(self.layers.iter().flat_map(|l| l.front.iter().chain(&l.experts))).chain(&self.final_norm)
+    }
+
+    /// Dispatches inside the layers.
+    pub fn layer_dispatches(&self) -> usize {
+        self.layers.iter().map(|l| l.front.len() + l.experts.len()).sum()
+    }
+}
+
 /// The recorded dispatches of a forward pass.
 pub struct Passes {
-    /// Embedding, every layer and the final norm for one token.
-    pub decode_body: Vec<Dispatch>,
-    /// How many of the decode body's dispatches belong to the layers (the rest are per token).
-    pub decode_layer_dispatches: usize,
-    /// The same for a prompt chunk of several tokens.
-    pub prompt_body: Vec<Dispatch>,
+    /// The body for one token (decode).
+    pub decode: Body,
+    /// The body for a prompt chunk of several tokens.
+    pub prompt: Body,
     /// lm_head over every token of the submit (logits of every position).
     pub head_all: Vec<Dispatch>,
     /// lm_head over the submit's last token (the sampler follows).
@@ -45,13 +70,24 @@ pub struct Passes {
 
 impl Passes {
     /// The body for a submit of `n_tokens`.
-    pub fn body(&self, n_tokens: usize) -> &[Dispatch] {
+    pub fn body(&self, n_tokens: usize) -> &Body {
         if n_tokens == 1 {
-            &self.decode_body
+            &self.decode
         } else {
-            &self.prompt_body
+            &self.prompt
         }
     }
+}
+
+/// With an expert cache, each MoE layer also predicts the next layer's experts: the next
+/// layer's router applied to the current residual stream, written to these buffers.
+pub struct Prediction<'a> {
+    /// (B, H) the next layer's normed input, as predicted.
+    pub h: &'a StorageBuffer,
+    /// (B, k) routes.
+    pub routes: &'a StorageBuffer,
+    /// A log the predictions write and nobody reads.
+    pub log: &'a StorageBuffer,
 }
 
 /// Which projection kernels a body uses.
@@ -75,6 +111,8 @@ pub struct Bound<'a> {
     pub groups: &'a ExpertGroups,
     /// Chosen experts per (position, layer), (max_ctx, layers, k).
     pub route_log: &'a StorageBuffer,
+    /// Set when experts stream in: record each layer's prediction of the next.
+    pub prediction: Option<Prediction<'a>>,
 }
 
 /// One projection `y[·, y_offset..] (epilogue)= W x` of a body.
@@ -118,10 +156,7 @@ impl Bound<'_> {
         let (gpu, env, s) = (self.gpu, self.env, self.scratch);
         let head_all = matvec(gpu, env, &Matvec::dense(w.output(), &s.h, &s.logits))?;
         let head_last = matvec(gpu, env, &Matvec { last_token_only: true, ..Matvec::dense(w.output(), &s.h, &s.logits) })?;
-        let decode_body = self.body(w, Kernels::Matvec)?;
-        // The embedding's pages and the final norm are the body's only dispatches outside layers.
-        let decode_layer_dispatches = decode_body.len() - w.token_embd.pages.len() - 1;
-        Ok(Passes { decode_body, decode_layer_dispatches, prompt_body: self.body(w, Kernels::Matmul)?, head_all, head_last })
+        Ok(Passes { decode: self.body(w, Kernels::Matvec)?, prompt: self.body(w, Kernels::Matmul)?, head_all, head_last })
     }
 
     /// The experts whose outputs the next norm adds to the residual stream, after layer `l`.
@@ -129,18 +164,21 @@ impl Bound<'_> {
         l.router.as_ref().map(|_| Combine { routes: &self.scratch.routes, expert_out: &self.scratch.expert_out, k: self.config.n_expert_used as u32 })
     }
 
-    fn body(&self, w: &Weights, kernels: Kernels) -> Result<Vec<Dispatch>, GpuError> {
+    fn body(&self, w: &Weights, kernels: Kernels) -> Result<Body, GpuError> {
         let (gpu, env, s, c) = (self.gpu, self.env, self.scratch, self.config);
-        let mut body = embed(gpu, env, &w.token_embd, &s.tokens, &s.x)?;
+        let embed = embed(gpu, env, &w.token_embd, &s.tokens, &s.x)?;
+        let mut layers = Vec::with_capacity(w.layers.len());
         let mut pending: Option<Combine> = None;
         for (i, layer) in w.layers.iter().enumerate() {
-            body.push(rms_norm(gpu, env, &s.x, &layer.attn_norm, &s.h, c.n_embd as u32, c.rms_eps, pending.take())?);
-            self.attention_block(&mut body, kernels, i, layer)?;
-            self.ffn_block(&mut body, kernels, i, layer)?;
+            let mut front = vec![rms_norm(gpu, env, &s.x, &layer.attn_norm, &s.h, c.n_embd as u32, c.rms_eps, pending.take())?];
+            self.attention_block(&mut front, kernels, i, layer)?;
+            let mut experts = Vec::new();
+            self.ffn_block(&mut front, &mut experts, kernels, i, layer, w.layers.get(i + 1))?;
+            layers.push(LayerPass { front, experts });
             pending = self.combine_after(layer);
         }
-        body.push(rms_norm(gpu, env, &s.x, &w.output_norm, &s.h, c.n_embd as u32, c.rms_eps, pending)?);
-        Ok(body)
+        let final_norm = vec![rms_norm(gpu, env, &s.x, &w.output_norm, &s.h, c.n_embd as u32, c.rms_eps, pending)?];
+        Ok(Body { embed, layers, final_norm })
     }
 
     fn attention_block(&self, out: &mut Vec<Dispatch>, kernels: Kernels, i: usize, l: &LayerWeights) -> Result<(), GpuError> {
@@ -156,25 +194,40 @@ impl Bound<'_> {
         Ok(())
     }
 
-    fn ffn_block(&self, out: &mut Vec<Dispatch>, kernels: Kernels, i: usize, l: &LayerWeights) -> Result<(), GpuError> {
+    /// The FFN of layer `i`: dense entirely into `front`; MoE with the router (and the
+    /// prediction of layer `next`'s experts) into `front` and the expert kernels into `experts`.
+    fn ffn_block(
+        &self,
+        front: &mut Vec<Dispatch>,
+        experts: &mut Vec<Dispatch>,
+        kernels: Kernels,
+        i: usize,
+        l: &LayerWeights,
+        next: Option<&LayerWeights>,
+    ) -> Result<(), GpuError> {
         let (gpu, env, s, c) = (self.gpu, self.env, self.scratch, self.config);
         let Some(router_w) = &l.router else {
             // Dense SwiGLU: x += down(silu(gate h) · up h)
-            out.push(rms_norm(gpu, env, &s.x, &l.ffn_norm, &s.h, c.n_embd as u32, c.rms_eps, None)?);
-            self.swiglu_block(out, kernels, l, None)?;
-            out.extend(self.project(kernels, Projection::new(&l.down, &s.act, &s.x).epilogue(Epilogue::Add, None))?);
+            front.push(rms_norm(gpu, env, &s.x, &l.ffn_norm, &s.h, c.n_embd as u32, c.rms_eps, None)?);
+            self.swiglu_block(front, kernels, l, None)?;
+            front.extend(self.project(kernels, Projection::new(&l.down, &s.act, &s.x).epilogue(Epilogue::Add, None))?);
             return Ok(());
         };
         let k = c.n_expert_used as u32;
         let log = RouteLog { buffer: self.route_log, positions: self.kv.max_ctx as u32, n_layer: c.n_layer as u32, layer: i as u32 };
         let norm = Norm { weight: &l.ffn_norm, eps: c.rms_eps, h: &s.h };
-        out.push(router(gpu, env, router_w, k, &s.x, &norm, &s.routes, &log)?);
+        front.push(router(gpu, env, router_w, k, &s.x, &norm, &s.routes, &log)?);
+        if let (Some(p), Some(next_router), Some(next)) = (&self.prediction, next.and_then(|n| n.router.as_ref()), next) {
+            let log = RouteLog { buffer: p.log, positions: 1, n_layer: 1, layer: 0 };
+            let norm = Norm { weight: &next.ffn_norm, eps: c.rms_eps, h: p.h };
+            front.push(router(gpu, env, next_router, k, &s.x, &norm, p.routes, &log)?);
+        }
         if kernels == Kernels::Matmul {
-            out.push(moe_group(gpu, env, &s.routes, self.groups)?);
+            experts.push(moe_group(gpu, env, &s.routes, self.groups)?);
         }
         // Per route j of each token: y_j = down_e(silu(gate_e h) · up_e h)
-        self.swiglu_block(out, kernels, l, Some(i))?;
-        out.extend(self.project(kernels, Projection::new(&l.down, &s.act, &s.expert_out).experts(i, true))?);
+        self.swiglu_block(experts, kernels, l, Some(i))?;
+        experts.extend(self.project(kernels, Projection::new(&l.down, &s.act, &s.expert_out).experts(i, true))?);
         Ok(())
     }
 

@@ -36,10 +36,13 @@ pub struct EngineOptions {
     pub kv_type: KvType,
     /// Prompt tokens processed per submit.
     pub batch: usize,
+    /// GPU memory the engine may use, in bytes. When every expert does not fit, experts live
+    /// in slots and stream in from the model file as layers choose them; `None`: no limit.
+    pub gpu_budget: Option<u64>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { context_length: None, kv_type: KvType::F16, batch: DEFAULT_BATCH }
+        EngineOptions { context_length: None, kv_type: KvType::F16, batch: DEFAULT_BATCH, gpu_budget: None }
     }
 }

@@ -33,16 +33,6 @@ pub struct Scratch {
 }
 
 impl Scratch {
-    /// The largest batch not above `wanted` whose buffers each fit one binding.
-    pub fn fitting_batch(gpu: &Gpu, c: &ModelConfig, wanted: usize) -> Result<usize, GpuError> {
-        let k = c.n_expert_used;
-        let widest = [c.n_embd, c.q_dim() + 2 * c.kv_dim(), 2 * k * c.n_ff, k * c.n_embd, c.vocab_size].into_iter().max().unwrap_or(1) as u64 * 4;
-        match gpu.binding_limit / widest {
-            0 => Err(GpuError::TooLargeForBinding { what: "one token's activations".into(), bytes: widest, limit: gpu.binding_limit }),
-            fit => Ok(wanted.min(fit as usize)),
-        }
-    }
-
     pub async fn new(gpu: &Gpu, c: &ModelConfig, batch: usize) -> Result<Scratch, GpuError> {
         let (b, k) = (batch as u64, c.n_expert_used as u64);
         let f32s = |n: u64| n * 4;

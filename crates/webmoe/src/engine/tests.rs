@@ -13,8 +13,8 @@ fn engine(case: &str, kv_type: KvType, gpu_options: &GpuOptions) -> Engine {
     let g = Gguf::parse(&bytes).unwrap();
     let model = Model::from_gguf(&g).unwrap();
     let gpu = pollster::block_on(Gpu::new(gpu_options)).unwrap();
-    let options = EngineOptions { kv_type, batch: 5, context_length };
-    pollster::block_on(Engine::load(gpu, &MemorySource::new(bytes), model, &options, &mut |_, _| {})).unwrap()
+    let options = EngineOptions { kv_type, batch: 5, context_length, ..Default::default() };
+    pollster::block_on(Engine::load(gpu, MemorySource::new(bytes), model, &options, &mut |_, _| {})).unwrap()
 }
 
 fn greedy(e: &mut Engine, prompt: &[u32], n: usize) -> Vec<u32> {
@@ -109,7 +109,7 @@ fn bad_requests_are_refused_with_clear_errors() {
 fn footprint_predicts_what_the_engine_allocates() {
     for case in ["mixtral-q4_0", "dense-llama-q8_0", "mixtral-realvocab-q8_0"] {
         let e = engine(case, KvType::F16, &GpuOptions::default());
-        let options = EngineOptions { kv_type: KvType::F16, batch: 5, context_length: Some(32) };
+        let options = EngineOptions { kv_type: KvType::F16, batch: 5, context_length: Some(32), ..Default::default() };
         let predicted = footprint(&e.model, &options, e.gpu.binding_limit).unwrap();
         assert_eq!(predicted, e.memory(), "{case}");
     }
@@ -195,7 +195,69 @@ fn split_files_give_the_same_logits() {
     let g = pollster::block_on(Gguf::read_parts(&source)).unwrap();
     let model = Model::from_gguf(&g).unwrap();
     let gpu = pollster::block_on(Gpu::new(&GpuOptions::default())).unwrap();
-    let options = EngineOptions { kv_type: KvType::F32, batch: 5, context_length: Some(32) };
-    let mut e = pollster::block_on(Engine::load(gpu, &source, model, &options, &mut |_, _| {})).unwrap();
+    let options = EngineOptions { kv_type: KvType::F32, batch: 5, context_length: Some(32), ..Default::default() };
+    let mut e = pollster::block_on(Engine::load(gpu, source, model, &options, &mut |_, _| {})).unwrap();
     c.check_logits("split into 3 files", &pollster::block_on(e.logits(&c.tokens)).unwrap());
+}
+
+/// Logits (f32 cache) of the case's prompt and 16 greedy ids, with `gpu_budget`.
+fn run_with_budget(bytes: &[u8], tokens: &[u32], gpu_budget: Option<u64>) -> (Vec<Vec<f32>>, Vec<u32>, Engine) {
+    let g = Gguf::parse(bytes).unwrap();
+    let model = Model::from_gguf(&g).unwrap();
+    let gpu = pollster::block_on(Gpu::new(&GpuOptions::default())).unwrap();
+    let options = EngineOptions { kv_type: KvType::F32, batch: 5, context_length: Some(48), gpu_budget };
+    let mut e = pollster::block_on(Engine::load(gpu, MemorySource::new(bytes.to_vec()), model, &options, &mut |_, _| {})).unwrap();
+    let logits = pollster::block_on(e.logits(tokens)).unwrap();
+    let ids = greedy(&mut e, tokens, 16);
+    (logits, ids, e)
+}
+
+/// The same logits and greedy ids whatever the budget: every expert resident, half of them,
+/// a quarter, and the minimum (the experts one token uses per layer, so a 5-token prompt chunk
+/// needs several rounds of uploads per layer).
+fn check_budgets(label: &str, bytes: &[u8], tokens: &[u32]) {
+    let model = Model::from_gguf(&Gguf::parse(bytes).unwrap()).unwrap();
+    let facts = budget_facts(&model, &EngineOptions { kv_type: KvType::F32, batch: 5, context_length: Some(48), gpu_budget: None }, u64::MAX / 4).unwrap();
+    let (want_logits, want_ids, _) = run_with_budget(bytes, tokens, None);
+    // A share that leaves fewer slots than a token's experts is raised to the minimum.
+    for (share, budget) in [("50%", facts.budget_for_share(0.5)), ("25%", facts.budget_for_share(0.25)), ("minimum", facts.minimum)] {
+        let budget = budget.max(facts.minimum);
+        let (logits, ids, e) = run_with_budget(bytes, tokens, Some(budget));
+        assert!(e.expert_slots() < model.config.n_expert, "{label} {share}: experts should stream");
+        assert!(e.memory().total() <= budget, "{label} {share}: {} bytes allocated over a budget of {budget}", e.memory().total());
+        for (p, (g, w)) in logits.iter().zip(&want_logits).enumerate() {
+            for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                assert!((a - b).abs() <= 1e-6, "{label} {share}: position {p} logit {i}: {a} vs {b} with all experts resident");
+            }
+        }
+        assert_eq!(ids, want_ids, "{label} {share}: greedy ids");
+        let s = e.expert_stats();
+        assert!(s.misses > 0 && s.bytes_uploaded > 0, "{label} {share}: {s:?}");
+    }
+}
+
+#[test]
+fn streamed_experts_give_the_same_output_on_reference_models() {
+    for case in ["mixtral-q8_0", "moe-4x-top2-q8_0", "moe-8x-top1-q8_0", "mixtral-q4_k_m"] {
+        check_budgets(case, &model_bytes(case), &oracle(case).tokens);
+    }
+}
+
+#[test]
+fn streamed_experts_give_the_same_output_on_a_deeper_model() {
+    use crate::synthetic::{model_bytes as synthetic, Mix, Spec};
+    let spec = Spec { n_layer: 8, n_embd: 256, n_ff: 256, n_head: 4, n_head_kv: 2, vocab_size: 600, context_length: 64, mix: Mix::Q4KM, ..Spec::mixtral_like(8, 256) };
+    check_budgets("synthetic 8 layers × 8 experts", &synthetic(&spec), &[1, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310]);
+}
+
+#[test]
+fn a_budget_below_the_minimum_names_the_minimum() {
+    let bytes = model_bytes("mixtral-q8_0");
+    let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+    let options = EngineOptions { kv_type: KvType::F32, batch: 5, context_length: Some(48), gpu_budget: None };
+    let facts = budget_facts(&model, &options, u64::MAX / 4).unwrap();
+    let gpu = pollster::block_on(Gpu::new(&GpuOptions::default())).unwrap();
+    let options = EngineOptions { gpu_budget: Some(facts.minimum - 1), ..options };
+    let e = pollster::block_on(Engine::load(gpu, MemorySource::new(bytes), model, &options, &mut |_, _| {})).err().unwrap();
+    assert!(e.to_string().contains(&format!("at least {} bytes", facts.minimum)), "{e}");
 }

@@ -52,25 +52,36 @@ struct Uploader<'a, S> {
 }
 
 impl<S: ByteSource> Uploader<'_, S> {
-    /// `parts` stacked by rows into one matrix (one part: the matrix itself). The parts share a
-    /// type, a row length and an expert count.
-    async fn stacked(&mut self, parts: &[&Matrix]) -> Result<GpuMatrix> {
+    /// `parts` stacked by rows into one matrix (one part: the matrix itself), with `slots` slots:
+    /// every expert uploaded when there is a slot for each, else empty slots for the expert
+    /// cache to fill. The parts share a type, a row length and an expert count.
+    async fn stacked_in(&mut self, parts: &[&Matrix], slots: usize) -> Result<GpuMatrix> {
         let first = parts[0];
         let rows = parts.iter().map(|m| m.rows).sum();
         let name = parts.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" | ");
-        let g = GpuMatrix::allocate_shape(self.gpu, &name, first.ty, first.cols, rows, first.n_experts()).await?;
-        for e in 0..first.n_experts() {
-            let pieces: Vec<_> = parts.iter().map(|m| m.experts[e].clone()).collect();
-            g.write_slot(self.gpu, self.source, e as u32, &pieces).await?;
+        let g = GpuMatrix::allocate_shape(self.gpu, &name, first.ty, first.cols, rows, slots).await?;
+        if slots == first.n_experts() {
+            for e in 0..first.n_experts() {
+                g.write_slot(self.gpu, self.source, e as u32, &expert_pieces(parts, e)).await?;
+            }
+            self.done += parts.iter().map(|m| m.total_bytes()).sum::<u64>();
+            (self.progress)(self.done, self.total);
         }
-        self.done += parts.iter().map(|m| m.total_bytes()).sum::<u64>();
-        (self.progress)(self.done, self.total);
         Ok(g)
+    }
+
+    async fn stacked(&mut self, parts: &[&Matrix]) -> Result<GpuMatrix> {
+        self.stacked_in(parts, parts[0].n_experts()).await
     }
 
     async fn matrix(&mut self, m: &Matrix) -> Result<GpuMatrix> {
         self.stacked(&[m]).await
     }
+}
+
+/// The file ranges of expert `e` of `parts` stacked by rows.
+fn expert_pieces(parts: &[&Matrix], e: usize) -> Vec<std::ops::Range<u64>> {
+    parts.iter().map(|m| m.experts[e].clone()).collect()
 }
 
 /// Runs of consecutive matrices with the same type: [q, k, v] → [[q, k, v]] or [[q], [k, v]] ….
@@ -138,12 +149,18 @@ impl Weights {
         Ok(())
     }
 
-    /// Upload every weight from `source`; `progress(done, total)` is called with bytes.
-    pub async fn upload<S: ByteSource>(gpu: &Gpu, source: &S, model: &Model, progress: &mut dyn FnMut(u64, u64)) -> Result<Weights> {
+    /// Upload every weight from `source`, experts into `slots` slots per layer (streamed later
+    /// when fewer than the experts); `progress(done, total)` is called with bytes.
+    pub async fn upload<S: ByteSource>(gpu: &Gpu, source: &S, model: &Model, slots: usize, progress: &mut dyn FnMut(u64, u64)) -> Result<Weights> {
         Self::check(model)?;
         let l = &model.layout;
-        let total = l.matrices().iter().map(|m| m.total_bytes()).sum();
+        let streamed = slots < model.config.n_expert;
+        // Streamed experts are not part of the load.
+        let streamed_bytes: u64 =
+            if streamed { l.layers.iter().map(|ly| ly.ffn.gate.total_bytes() + ly.ffn.up.total_bytes() + ly.ffn.down.total_bytes()).sum() } else { 0 };
+        let total = l.matrices().iter().map(|m| m.total_bytes()).sum::<u64>() - streamed_bytes;
         let mut up = Uploader { gpu, source, done: 0, total, progress };
+        let expert_slots = if model.config.is_moe() { slots } else { 1 };
         let token_embd = up.matrix(&l.token_embd).await?;
         let mut layers = Vec::with_capacity(l.layers.len());
         for ly in &l.layers {
@@ -157,9 +174,9 @@ impl Weights {
                 offset += rows;
             }
             let gate_up = if stacking.gate_up_stacked {
-                GateUp::Stacked(up.stacked(&[stacking.gate, stacking.up]).await?)
+                GateUp::Stacked(up.stacked_in(&[stacking.gate, stacking.up], expert_slots).await?)
             } else {
-                GateUp::Separate { gate: up.matrix(stacking.gate).await?, up: up.matrix(stacking.up).await? }
+                GateUp::Separate { gate: up.stacked_in(&[stacking.gate], expert_slots).await?, up: up.stacked_in(&[stacking.up], expert_slots).await? }
             };
             layers.push(LayerWeights {
                 attn_norm: vector(gpu, source, &ly.attn_norm).await?,
@@ -171,13 +188,42 @@ impl Weights {
                     None => None,
                 },
                 gate_up,
-                down: up.matrix(&ly.ffn.down).await?,
+                down: up.stacked_in(&[&ly.ffn.down], expert_slots).await?,
             });
         }
         let output = if l.tied_output { None } else { Some(up.matrix(&l.output).await?) };
         let output_norm = vector(gpu, source, &l.output_norm).await?;
         gpu.check()?;
         Ok(Weights { token_embd, output_norm, output, layers })
+    }
+
+    /// Copy expert `expert` of layer `layer` (as `model` lays it out) from `source` into `slot`.
+    pub async fn upload_expert<S: ByteSource>(&self, gpu: &Gpu, source: &S, model: &Model, layer: usize, expert: usize, slot: u32) -> Result<()> {
+        let (lw, ly) = (&self.layers[layer], &model.layout.layers[layer]);
+        match &lw.gate_up {
+            GateUp::Stacked(gu) => gu.write_slot(gpu, source, slot, &expert_pieces(&[&ly.ffn.gate, &ly.ffn.up], expert)).await?,
+            GateUp::Separate { gate, up } => {
+                gate.write_slot(gpu, source, slot, &expert_pieces(&[&ly.ffn.gate], expert)).await?;
+                up.write_slot(gpu, source, slot, &expert_pieces(&[&ly.ffn.up], expert)).await?;
+            }
+        }
+        lw.down.write_slot(gpu, source, slot, &expert_pieces(&[&ly.ffn.down], expert)).await?;
+        Ok(())
+    }
+
+    /// Bytes of the expert matrices (gate, up and down of MoE layers) on the GPU.
+    pub fn expert_bytes(&self) -> u64 {
+        self.layers
+            .iter()
+            .filter(|l| l.router.is_some())
+            .map(|l| {
+                let gate_up = match &l.gate_up {
+                    GateUp::Stacked(m) => m.gpu_bytes(),
+                    GateUp::Separate { gate, up } => gate.gpu_bytes() + up.gpu_bytes(),
+                };
+                gate_up + l.down.gpu_bytes()
+            })
+            .sum()
     }
 
     /// Bytes the weights occupy on the GPU.

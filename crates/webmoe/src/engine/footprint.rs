@@ -1,0 +1,159 @@
+//! What an engine will allocate, computed from the model alone: for `webmoe inspect`, for
+//! fitting a GPU memory budget, and checked against what a loaded engine reports.
+
+use super::options::{EngineOptions, KvType, DEFAULT_CONTEXT};
+use super::weights::{stacked_bytes, Stacking};
+use crate::error::{Error, Result};
+use crate::model::{Model, ModelConfig};
+use crate::sampler::MAX_REPEAT_LAST_N;
+
+/// GPU bytes by purpose.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MemoryReport {
+    /// Every weight on the GPU, expert slots included.
+    pub weights: u64,
+    /// Of `weights`, the expert slots.
+    pub experts: u64,
+    pub kv_cache: u64,
+    /// Activations of one submit.
+    pub scratch: u64,
+    /// Tables and small buffers: RoPE angles, expert slots table, routing log, sampler state.
+    pub other: u64,
+}
+
+impl MemoryReport {
+    pub fn total(&self) -> u64 {
+        self.weights + self.kv_cache + self.scratch + self.other
+    }
+}
+
+/// The KV cache length: the request, or the model's context capped at [`DEFAULT_CONTEXT`].
+pub(super) fn context_length(model_ctx: usize, requested: Option<usize>) -> Result<usize> {
+    match requested {
+        None => Ok(model_ctx.min(DEFAULT_CONTEXT)),
+        Some(0) => Err(Error::InvalidOption { option: "context length".into(), value: "0".into(), why: "it must be at least 1".into() }),
+        Some(n) if n > model_ctx => Err(Error::InvalidOption {
+            option: "context length".into(),
+            value: n.to_string(),
+            why: format!("the model was trained for at most {model_ctx} positions"),
+        }),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Bytes one token of a submit's activations needs in every buffer, and the widest row (which
+/// must fit one binding).
+fn scratch_per_token(c: &ModelConfig) -> (u64, u64) {
+    let k = c.n_expert_used as u64;
+    // x, h, qkv, att, gate_up, act, expert_out, logits (f32); routes (8 bytes each), tokens (u32).
+    let per_token = 4 * (2 * c.n_embd as u64 + 2 * c.q_dim() as u64 + 2 * c.kv_dim() as u64 + 3 * k * c.n_ff as u64 + k * c.n_embd as u64 + c.vocab_size as u64)
+        + 8 * k
+        + 4;
+    let widest =
+        [c.n_embd, c.q_dim() + 2 * c.kv_dim(), 2 * c.n_expert_used * c.n_ff, c.n_expert_used * c.n_embd, c.vocab_size].into_iter().max().unwrap_or(1) as u64 * 4;
+    (per_token, widest)
+}
+
+/// The prompt batch that fits: at most `wanted`, each scratch buffer within one binding.
+pub(super) fn fitting_batch(c: &ModelConfig, wanted: usize, binding_limit: u64) -> Option<usize> {
+    let (_, widest) = scratch_per_token(c);
+    match binding_limit / widest {
+        0 => None,
+        fit => Some(wanted.min(fit as usize)),
+    }
+}
+
+/// GPU bytes of one expert slot of each layer (every expert matrix, as stacked).
+pub(super) fn expert_slot_bytes(model: &Model, binding_limit: u64) -> Vec<u64> {
+    if !model.config.is_moe() {
+        return Vec::new();
+    }
+    model
+        .layout
+        .layers
+        .iter()
+        .map(|ly| {
+            let st = Stacking::of(ly, binding_limit);
+            let one = |bytes: u64| bytes.div_ceil(4) * 4;
+            let gate_up = if st.gate_up_stacked { one(st.gate.expert_bytes() + st.up.expert_bytes()) } else { one(st.gate.expert_bytes()) + one(st.up.expert_bytes()) };
+            gate_up + one(ly.ffn.down.expert_bytes())
+        })
+        .collect()
+}
+
+/// What an engine allocates for `model` with `options` when each layer holds `slots` experts
+/// (all of them without a budget), for a binding limit of `binding_limit` bytes.
+pub(super) fn allocation(model: &Model, options: &EngineOptions, binding_limit: u64, slots: usize) -> Result<MemoryReport> {
+    let c = &model.config;
+    let max_ctx = context_length(c.context_length, options.context_length)?;
+    let l = &model.layout;
+    let mut dense = stacked_bytes(&[&l.token_embd]) + if l.tied_output { 0 } else { stacked_bytes(&[&l.output]) };
+    for ly in &l.layers {
+        let st = Stacking::of(ly, binding_limit);
+        dense += st.qkv.iter().map(|run| stacked_bytes(run)).sum::<u64>() + stacked_bytes(&[&ly.wo]);
+        dense += ly.ffn.router.as_ref().map_or(0, |r| stacked_bytes(&[r]));
+        if !c.is_moe() {
+            dense += st.bytes() - st.qkv.iter().map(|run| stacked_bytes(run)).sum::<u64>() + stacked_bytes(&[&ly.ffn.down]);
+        }
+    }
+    let experts = slots as u64 * expert_slot_bytes(model, binding_limit).iter().sum::<u64>();
+    let vectors = 4 * (c.n_embd as u64) * (1 + 2 * c.n_layer as u64);
+    let kv_cache = 2 * c.n_layer as u64 * max_ctx as u64 * c.kv_dim() as u64 * if options.kv_type == KvType::F16 { 2 } else { 4 };
+    let batch = fitting_batch(c, options.batch.min(max_ctx), binding_limit).unwrap_or(1) as u64;
+    let (per_token, _) = scratch_per_token(c);
+    let (k, e, layers) = (c.n_expert_used as u64, c.n_expert as u64, c.n_layer as u64);
+    let streaming = slots < c.n_expert;
+    let other = 8 * max_ctx as u64 * (c.rope_dim as u64 / 2)       // RoPE cos/sin table
+        + 4 * layers * e                                           // expert → slot table
+        + 4 * (e + (e + 1) + batch * k)                            // expert groups of a prompt batch
+        + 4 * max_ctx as u64 * layers * k                          // routing log
+        + 4 * MAX_REPEAT_LAST_N as u64                             // sampler history
+        + if streaming { 4 * batch * c.n_embd as u64 + 8 * batch * k + 4 * k } else { 0 }; // predictions
+    Ok(MemoryReport { weights: dense + experts + vectors, experts, kv_cache, scratch: batch * per_token, other })
+}
+
+/// GPU bytes an engine for `model` with `options` will allocate, computed without a GPU, for a
+/// binding limit of `binding_limit` bytes: with every expert resident, or as the budget allows.
+pub fn footprint(model: &Model, options: &EngineOptions, binding_limit: u64) -> Result<MemoryReport> {
+    let slots = match super::plan(model, options, binding_limit)? {
+        crate::experts::SlotPlan::AllResident => model.config.n_expert,
+        crate::experts::SlotPlan::Slots(s) => s,
+    };
+    allocation(model, options, binding_limit, slots)
+}
+
+/// What fitting a model into a GPU budget involves.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct BudgetFacts {
+    /// Everything but the experts when experts stream in: the weights every token uses, the KV
+    /// cache, scratch and tables.
+    pub resident: u64,
+    /// One expert of every layer.
+    pub slot_bytes_all_layers: u64,
+    /// Every expert of every layer.
+    pub all_experts: u64,
+    /// The smallest budget that runs: the resident bytes and the experts one token uses in
+    /// every layer.
+    pub minimum: u64,
+}
+
+impl BudgetFacts {
+    /// The budget that holds `share` (0..=1) of all experts besides the resident bytes.
+    pub fn budget_for_share(&self, share: f64) -> u64 {
+        self.resident + (self.all_experts as f64 * share) as u64
+    }
+}
+
+/// The resident bytes and expert sizes of `model` under `options`, for a binding limit of
+/// `binding_limit` bytes.
+pub fn budget_facts(model: &Model, options: &EngineOptions, binding_limit: u64) -> Result<BudgetFacts> {
+    let resident = allocation(model, options, binding_limit, 0)?.total();
+    let slot_bytes_all_layers: u64 = expert_slot_bytes(model, binding_limit).iter().sum();
+    let c = &model.config;
+    let (all_experts, minimum) = if c.is_moe() {
+        (c.n_expert as u64 * slot_bytes_all_layers, resident + c.n_expert_used as u64 * slot_bytes_all_layers)
+    } else {
+        (0, allocation(model, options, binding_limit, 1)?.total())
+    };
+    Ok(BudgetFacts { resident, slot_bytes_all_layers, all_experts, minimum })
+}

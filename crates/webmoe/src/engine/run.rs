@@ -1,0 +1,136 @@
+//! Running tokens: prompt chunks, decode steps and logits. Each submit runs the body for its
+//! tokens and a tail (lm_head, sampler); resident experts make it one submit, streamed experts
+//! a submit per layer and round of uploads (`streaming.rs`).
+
+use super::Engine;
+use crate::error::{Error, Result};
+use crate::gpu::{map_read, read_buffer, Dispatch, GpuError};
+use crate::kernels::Step;
+
+/// What follows the body in a submit.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum Tail {
+    /// Nothing: a prompt chunk that is not the last.
+    None,
+    /// The lm_head over every token: logits of every position.
+    AllLogits,
+    /// The lm_head over the last token and the sampler, whose choice is copied for read-back.
+    Sample,
+}
+
+impl Engine {
+    /// Encode `dispatches` for a submit of `n` tokens at the current position.
+    pub(super) fn encode<'a>(&self, n: usize, dispatches: impl Iterator<Item = &'a Dispatch>) -> wgpu::CommandEncoder {
+        let step = Step { pos0: self.pos as u32, n_tokens: n as u32, sample_step: self.sample_step, n_history: self.seen.len() as u32 };
+        self.env.set_step(&self.gpu, step);
+        let mut enc = self.gpu.device.create_command_encoder(&Default::default());
+        let mut dispatched = 0;
+        {
+            let mut pass = enc.begin_compute_pass(&Default::default());
+            for d in dispatches {
+                dispatched += d.encode(&mut pass, n as u32) as u64;
+            }
+        }
+        self.count(|c| {
+            c.dispatches += dispatched;
+            c.submits += 1;
+        });
+        enc
+    }
+
+    /// The dispatches of `tail`.
+    pub(super) fn tail(&self, tail: Tail) -> Vec<&Dispatch> {
+        match tail {
+            Tail::None => Vec::new(),
+            Tail::AllLogits => self.passes.head_all.iter().collect(),
+            Tail::Sample => self.passes.head_last.iter().chain(std::iter::once(&self.sampler.dispatch)).collect(),
+        }
+    }
+
+    /// Finish a submit's encoder: copy the sampled id for read-back when the tail sampled.
+    pub(super) fn finish(&self, mut enc: wgpu::CommandEncoder, tail: Tail) -> wgpu::CommandBuffer {
+        if tail == Tail::Sample {
+            enc.copy_buffer_to_buffer(&self.scratch.tokens.buffer, 0, &self.sampled, 0, 4);
+        }
+        enc.finish()
+    }
+
+    /// Run the body for the `n` tokens in `scratch.tokens`, then `tail`.
+    async fn run_tokens(&mut self, n: usize, tail: Tail) -> Result<()> {
+        if let Some(mut streaming) = self.streaming.take() {
+            let result = self.run_streaming(&mut streaming, n, tail).await;
+            self.streaming = Some(streaming);
+            return result;
+        }
+        let body = self.passes.body(n);
+        let enc = self.encode(n, body.all().chain(self.tail(tail)));
+        self.gpu.queue.submit([self.finish(enc, tail)]);
+        Ok(())
+    }
+
+    /// Run `tokens` (in submits of the batch size) and return the logits of every position.
+    pub async fn logits(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        self.check_tokens(tokens)?;
+        let vocab = self.model.config.vocab_size;
+        let mut all = Vec::with_capacity(tokens.len());
+        self.record_history(tokens);
+        for chunk in tokens.chunks(self.scratch.batch) {
+            self.scratch.tokens.write(&self.gpu, 0, bytemuck::cast_slice(chunk));
+            self.run_tokens(chunk.len(), Tail::AllLogits).await?;
+            let bytes = read_buffer(&self.gpu, &self.scratch.logits.buffer, 0, (chunk.len() * vocab * 4) as u64).await?;
+            // read_buffer submits its own copy.
+            self.count(|c| {
+                c.readbacks += 1;
+                c.submits += 1;
+            });
+            self.gpu.check()?;
+            let values: &[f32] = bytemuck::cast_slice(&bytes);
+            all.extend(values.chunks(vocab).map(|r| r.to_vec()));
+            self.pos += chunk.len();
+        }
+        Ok(all)
+    }
+
+    /// Run the prompt `tokens` and return the token sampled after it.
+    pub async fn prefill(&mut self, tokens: &[u32]) -> Result<u32> {
+        self.check_tokens(tokens)?;
+        self.record_history(tokens);
+        let chunks: Vec<Vec<u32>> = tokens.chunks(self.scratch.batch).map(|c| c.to_vec()).collect();
+        let last = chunks.len() - 1;
+        for (i, chunk) in chunks.iter().enumerate() {
+            self.scratch.tokens.write(&self.gpu, 0, bytemuck::cast_slice(chunk));
+            if i == last {
+                return self.submit_and_sample(chunk.len()).await;
+            }
+            self.run_tokens(chunk.len(), Tail::None).await?;
+            self.pos += chunk.len();
+        }
+        Err(Error::EmptyPrompt)
+    }
+
+    /// Feed the last sampled token (already on the GPU) and return the next one.
+    pub async fn step(&mut self) -> Result<u32> {
+        if self.pos + 1 > self.kv.max_ctx {
+            return Err(Error::ContextFull { needed: self.pos + 1, context: self.kv.max_ctx });
+        }
+        self.submit_and_sample(1).await
+    }
+
+    /// Run `n` tokens through the body, the head and the sampler; read the sampled id back.
+    async fn submit_and_sample(&mut self, n: usize) -> Result<u32> {
+        self.run_tokens(n, Tail::Sample).await?;
+        map_read(&self.gpu, &self.sampled).await?;
+        self.count(|c| c.readbacks += 1);
+        let id = {
+            let view = self.sampled.slice(..).get_mapped_range().map_err(|e| GpuError::Readback { reason: e.to_string() })?;
+            u32::from_le_bytes([view[0], view[1], view[2], view[3]])
+        };
+        self.sampled.unmap();
+        self.gpu.check()?;
+        self.pos += n;
+        // The sampler appended the id to its ring on the GPU; keep the CPU copy in step.
+        self.seen.push(id);
+        self.sample_step += 1;
+        Ok(id)
+    }
+}
