@@ -1,0 +1,323 @@
+//! `WasmEngine`: a loaded model, its tokenizer and the generation in progress, as the worker
+//! drives them.
+//!
+//! Methods that wait on the GPU return promises. The state lives in an `Rc` shared with those
+//! promises' futures, and a future takes the [`Engine`] out of its slot for the duration of the
+//! call and puts it back at the end, so no `RefCell` borrow is held across an await. The worker
+//! makes one call at a time; a call that finds the slot empty (another call in flight) fails
+//! with a message saying so, instead of corrupting the sequence.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use js_sys::Promise;
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::future_to_promise;
+use webmoe::engine::Engine;
+use webmoe::generate::{self, Generation};
+use webmoe::gguf::{ConcatSource, Gguf, HeaderError};
+use webmoe::gpu::{Gpu, GpuOptions};
+use webmoe::model::Model;
+use webmoe::tokenizer::Tokenizer;
+use webmoe::Error;
+
+use crate::error::{invalid_option, js_error, to_js, JsErrorName};
+use crate::options::{self, GenerateOptions, LoadOptions, Prompt, DEFAULT_MAX_TOKENS};
+use crate::source::{parts_of, ReaderFailure};
+use crate::stats::{expert_counts, ExpertCache, GpuMemory, SequenceFigures, Stats};
+
+/// A model on the GPU, ready to generate.
+#[wasm_bindgen]
+pub struct WasmEngine {
+    inner: Rc<Inner>,
+}
+
+struct Inner {
+    /// `None` while a call is using the engine.
+    engine: RefCell<Option<Engine>>,
+    tokenizer: Tokenizer,
+    /// The current (or last) generation; `None` before the first and while a step runs.
+    generation: RefCell<Option<Generation>>,
+    info: ModelInfo,
+    /// The model reader's first error: experts stream from it during generation too.
+    failure: ReaderFailure,
+}
+
+/// What the JavaScript side shows about the model (`engine.model`).
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct ModelInfo {
+    /// `general.name`, when the file has one.
+    name: Option<String>,
+    layers: usize,
+    /// Experts per layer (1 for a dense model) and experts each token uses.
+    experts: usize,
+    experts_used: usize,
+    vocab_size: usize,
+    /// Positions the KV cache holds.
+    context_length: usize,
+    /// The context the model was trained for.
+    trained_context_length: usize,
+    has_chat_template: bool,
+    /// The GPU adapter, for reports.
+    adapter: String,
+}
+
+/// One generated token, as `nextChunk` resolves it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChunkOut {
+    text: String,
+    token_id: u32,
+    /// "stop" or "length" on the last chunk, absent before.
+    finish_reason: Option<&'static str>,
+}
+
+fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+    serde_wasm_bindgen::to_value(value)
+        .map_err(|e| js_error(JsErrorName::Engine, &format!("converting a result for JavaScript failed: {e}"), &[]))
+}
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// Read the model through `reader` (`{ parts: [{ size, read(offset, length) }] }`), open the
+    /// GPU and upload the weights. `options`: `{ contextLength?, kvType?, gpuBudget? }`.
+    /// `onProgress(loaded, total)` is called with uploaded weight bytes.
+    pub async fn load(
+        reader: JsValue,
+        options: JsValue,
+        on_progress: Option<js_sys::Function>,
+    ) -> Result<WasmEngine, JsValue> {
+        let options: LoadOptions = options::read("load options", options)?;
+        let engine_options = options.engine_options()?;
+        let failure = ReaderFailure::default();
+        let source = ConcatSource::new(parts_of(&reader, &failure)?);
+        let gguf = Gguf::read_parts(&source).await.map_err(|e| match e {
+            HeaderError::Source(s) => reader_error(&failure, Error::Source(s)),
+            HeaderError::Format(g) => to_js(&Error::Gguf(g)),
+        })?;
+        let model = Model::from_gguf(&gguf).map_err(|e| to_js(&Error::Model(e)))?;
+        let tokenizer = Tokenizer::from_gguf(&gguf).map_err(|e| to_js(&Error::Tokenizer(e)))?;
+        drop(gguf);
+        let gpu = Gpu::new(&GpuOptions::default()).await.map_err(|e| to_js(&Error::Gpu(e)))?;
+        let mut progress = |done: u64, total: u64| {
+            if let Some(f) = &on_progress {
+                // A throwing progress callback must not stop the upload.
+                let _ = f.call2(&JsValue::NULL, &JsValue::from_f64(done as f64), &JsValue::from_f64(total as f64));
+            }
+        };
+        let engine = Engine::load(gpu, source, model, &engine_options, &mut progress)
+            .await
+            .map_err(|e| reader_error(&failure, e))?;
+        let c = &engine.model.config;
+        let info = ModelInfo {
+            name: c.name.clone(),
+            layers: c.n_layer,
+            experts: c.n_expert,
+            experts_used: c.n_expert_used,
+            vocab_size: c.vocab_size,
+            context_length: engine.context_length(),
+            trained_context_length: c.context_length,
+            has_chat_template: tokenizer.chat_template().is_some(),
+            adapter: engine.gpu.describe(),
+        };
+        let inner =
+            Inner { engine: RefCell::new(Some(engine)), tokenizer, generation: RefCell::new(None), info, failure };
+        Ok(WasmEngine { inner: Rc::new(inner) })
+    }
+
+    /// The model's shape and the context length (a plain object, see `ModelInfo`).
+    pub fn info(&self) -> Result<JsValue, JsValue> {
+        to_value(&self.inner.info)
+    }
+
+    /// Start a generation from `prompt` (a string, tokenized with BOS per the model's metadata
+    /// and special-token text parsed as llama.cpp reads a prompt; or an array of token ids fed as
+    /// given). Resolves to the number of prompt tokens once the prompt has run.
+    pub fn start(&self, prompt: JsValue, options: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let prompt = Prompt::from_js(prompt)?;
+            inner.begin(prompt, options::read("generate options", options)?).await
+        })
+    }
+
+    /// Start a generation from a conversation (`[{ role, content }]`) rendered with the model's
+    /// chat template, ending with the opening of the assistant's turn.
+    #[wasm_bindgen(js_name = startChat)]
+    pub fn start_chat(&self, messages: JsValue, options: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let prompt = Prompt::chat_from_js(messages)?;
+            inner.begin(prompt, options::read("generate options", options)?).await
+        })
+    }
+
+    /// The next token of the current generation, `{ text, tokenId, finishReason? }`, or `null`
+    /// once it has ended.
+    #[wasm_bindgen(js_name = nextChunk)]
+    pub fn next_chunk(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let mut generation = inner.generation.borrow_mut().take().ok_or_else(no_generation)?;
+            let result = inner.with_engine(async |engine| generation.next_chunk(engine).await).await;
+            let finish_reason = generation.finish_reason().map(|r| r.as_str());
+            *inner.generation.borrow_mut() = Some(generation);
+            match result? {
+                Some(chunk) => to_value(&ChunkOut { text: chunk.text, token_id: chunk.token_id, finish_reason }),
+                None => Ok(JsValue::NULL),
+            }
+        })
+    }
+
+    /// Why the current generation ended ("stop" or "length"), or `undefined` while it runs.
+    #[wasm_bindgen(js_name = finishReason)]
+    pub fn finish_reason(&self) -> Option<String> {
+        let generation = self.inner.generation.borrow();
+        generation.as_ref().and_then(|g| g.finish_reason()).map(|r| r.as_str().to_string())
+    }
+
+    /// The experts chosen at positions `from..to` of the current sequence:
+    /// `[position][layer][j]`, best first (empty lists for a dense model).
+    pub fn routing(&self, from: f64, to: f64) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let whole = |x: f64| x.is_finite() && x >= 0.0 && x.fract() == 0.0;
+            if !(whole(from) && whole(to) && from <= to) {
+                return Err(invalid_option("routing positions", "give whole numbers with 0 ≤ from ≤ to"));
+            }
+            let range = from as usize..to as usize;
+            let routing = inner.with_engine(async |engine| engine.routing(range).await).await?;
+            to_value(&routing)
+        })
+    }
+
+    /// Speed of the current (or last) generation, expert choice counts of the current sequence,
+    /// GPU and wasm memory (see `Stats`).
+    pub fn stats(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let generation = inner.generation.borrow().as_ref().map(|g| g.stats().clone()).unwrap_or_default();
+            let (routing, sequence) = inner
+                .with_engine(async |engine| {
+                    let positions = engine.position();
+                    let sequence = SequenceFigures {
+                        positions,
+                        expert_counts: Vec::new(),
+                        expert_cache: ExpertCache::new(engine.expert_slots(), &engine.expert_stats()),
+                        gpu_memory: GpuMemory::from(&engine.memory()),
+                    };
+                    Ok((engine.routing(0..positions).await?, sequence))
+                })
+                .await?;
+            let expert_counts = expert_counts(&routing, inner.info.layers, inner.info.experts);
+            to_value(&Stats::new(&generation, SequenceFigures { expert_counts, ..sequence }, wasm_memory_bytes()))
+        })
+    }
+}
+
+impl Inner {
+    /// Run `f` on the engine, taken out of its slot for the duration.
+    async fn with_engine<T>(&self, f: impl AsyncFnOnce(&mut Engine) -> webmoe::Result<T>) -> Result<T, JsValue> {
+        let mut engine = self.engine.borrow_mut().take().ok_or_else(|| {
+            js_error(
+                JsErrorName::Engine,
+                "the engine is busy with another call; wait for it to finish before the next one",
+                &[],
+            )
+        })?;
+        let result = f(&mut engine).await;
+        *self.engine.borrow_mut() = Some(engine);
+        result.map_err(|e| reader_error(&self.failure, e))
+    }
+
+    /// Tokenize `prompt`, set the sampler and run the prompt; the first token is sampled and
+    /// waits for `nextChunk`.
+    async fn begin(&self, prompt: Prompt, options: GenerateOptions) -> Result<JsValue, JsValue> {
+        let ids = match prompt {
+            Prompt::Ids(ids) => ids,
+            Prompt::Text(text) => {
+                self.tokenizer.encode_with(&text, true, true).map_err(|e| to_js(&Error::Tokenizer(e)))?
+            }
+            Prompt::Chat(messages) => {
+                self.tokenizer.encode_chat(&messages, true).map_err(|e| to_js(&Error::Tokenizer(e)))?
+            }
+        };
+        let max_tokens = max_tokens(ids.len(), options.max_tokens, self.info.context_length).map_err(|e| to_js(&e))?;
+        let core_options =
+            generate::GenerateOptions { max_tokens, stop: options.stop.clone(), ignore_eos: options.ignore_eos };
+        let sampling = options.sampling();
+        let tokenizer = &self.tokenizer;
+        *self.generation.borrow_mut() = None;
+        let generation = self
+            .with_engine(async |engine| {
+                engine.set_sampling(&sampling)?;
+                Generation::start(engine, tokenizer, &ids, core_options).await
+            })
+            .await?;
+        *self.generation.borrow_mut() = Some(generation);
+        Ok(JsValue::from_f64(ids.len() as f64))
+    }
+}
+
+/// Tokens to generate after a prompt of `prompt_len` ids in a context of `context` positions:
+/// the request, or what the context has room for capped at [`DEFAULT_MAX_TOKENS`]. The last
+/// generated token is never fed, so `n` tokens need `prompt_len + n − 1` positions.
+fn max_tokens(prompt_len: usize, requested: Option<usize>, context: usize) -> webmoe::Result<usize> {
+    if prompt_len == 0 {
+        return Err(Error::EmptyPrompt);
+    }
+    if prompt_len > context {
+        return Err(Error::ContextFull { needed: prompt_len, context });
+    }
+    let room = context - prompt_len + 1;
+    match requested {
+        None => Ok(DEFAULT_MAX_TOKENS.min(room)),
+        Some(n) if n > room => Err(Error::ContextFull { needed: prompt_len + n - 1, context }),
+        Some(n) => Ok(n),
+    }
+}
+
+/// The JavaScript form of `e`; a failed read becomes the reader's own error (an AbortError, a
+/// DownloadError) when the reader threw one.
+fn reader_error(failure: &ReaderFailure, e: Error) -> JsValue {
+    match e {
+        Error::Source(_) => failure.borrow_mut().take().unwrap_or_else(|| to_js(&e)),
+        e => to_js(&e),
+    }
+}
+
+fn no_generation() -> JsValue {
+    js_error(JsErrorName::Engine, "no generation is running; call start first", &[])
+}
+
+/// Bytes of this instance's WebAssembly memory.
+fn wasm_memory_bytes() -> f64 {
+    let memory: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    let buffer: js_sys::ArrayBuffer = memory.buffer().unchecked_into();
+    buffer.byte_length() as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_tokens_fills_the_context_at_most() {
+        // (prompt, requested, context) -> expected
+        let cases = [
+            ((10, None, 4096), Ok(DEFAULT_MAX_TOKENS)),
+            ((10, None, 16), Ok(7)),
+            ((10, Some(7), 16), Ok(7)),
+            ((16, Some(1), 16), Ok(1)),
+            ((10, Some(8), 16), Err(Error::ContextFull { needed: 17, context: 16 })),
+            ((17, None, 16), Err(Error::ContextFull { needed: 17, context: 16 })),
+            ((0, Some(4), 16), Err(Error::EmptyPrompt)),
+        ];
+        for (i, ((prompt, requested, context), expected)) in cases.into_iter().enumerate() {
+            let got = max_tokens(prompt, requested, context);
+            assert_eq!(got, expected, "case {i}: prompt {prompt}, requested {requested:?}, context {context}");
+        }
+    }
+}

@@ -1,0 +1,120 @@
+//! Options objects from JavaScript, read with serde. Field names are the JavaScript API's
+//! (camelCase); unknown fields are refused so that a misspelt option is not silently ignored.
+//! Ranges are checked by the core (`SamplingParams::validate`, `Engine::load`), which names the
+//! option and the allowed range.
+
+use serde::Deserialize;
+use wasm_bindgen::JsValue;
+use webmoe::engine::{EngineOptions, KvType};
+use webmoe::sampler::SamplingParams;
+use webmoe::tokenizer::ChatMessage;
+
+use crate::error::{invalid_option, to_js};
+
+/// `WasmEngine.load` options: `{ contextLength?, kvType?, gpuBudget? }`.
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LoadOptions {
+    /// Positions of the KV cache; the model's context capped at 4096 when unset.
+    pub context_length: Option<usize>,
+    /// "f16" (default) or "f32".
+    pub kv_type: Option<String>,
+    /// Most GPU bytes the engine may allocate; experts that do not fit stream in as chosen.
+    pub gpu_budget: Option<f64>,
+}
+
+impl LoadOptions {
+    pub fn engine_options(&self) -> Result<EngineOptions, JsValue> {
+        let kv_type = match &self.kv_type {
+            Some(name) => name.parse::<KvType>().map_err(|e| to_js(&e))?,
+            None => KvType::F16,
+        };
+        let gpu_budget = match self.gpu_budget {
+            Some(b) if !(b.is_finite() && b > 0.0) => {
+                return Err(invalid_option("gpuBudget", "give a positive number of bytes"))
+            }
+            b => b.map(|b| b as u64),
+        };
+        Ok(EngineOptions { context_length: self.context_length, kv_type, gpu_budget, ..EngineOptions::default() })
+    }
+}
+
+/// `start` options: `{ maxTokens?, temperature?, topK?, topP?, minP?, repeatPenalty?,
+/// repeatLastN?, seed?, stop?, ignoreEos? }`. Unset sampling fields take the core's defaults
+/// (llama.cpp's: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, no penalty, seed 0).
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenerateOptions {
+    /// Most tokens to generate; unset: what the context has room for, at most [`DEFAULT_MAX_TOKENS`].
+    pub max_tokens: Option<usize>,
+    pub temperature: Option<f32>,
+    pub top_k: Option<u32>,
+    pub top_p: Option<f32>,
+    pub min_p: Option<f32>,
+    pub repeat_penalty: Option<f32>,
+    pub repeat_last_n: Option<u32>,
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub stop: Vec<String>,
+    #[serde(default)]
+    pub ignore_eos: bool,
+}
+
+/// Tokens generated when the caller does not say.
+pub const DEFAULT_MAX_TOKENS: usize = 256;
+
+impl GenerateOptions {
+    pub fn sampling(&self) -> SamplingParams {
+        let d = SamplingParams::default();
+        SamplingParams {
+            temperature: self.temperature.unwrap_or(d.temperature),
+            top_k: self.top_k.or(d.top_k),
+            top_p: self.top_p.unwrap_or(d.top_p),
+            min_p: self.min_p.unwrap_or(d.min_p),
+            repeat_penalty: self.repeat_penalty.unwrap_or(d.repeat_penalty),
+            repeat_last_n: self.repeat_last_n.unwrap_or(d.repeat_last_n),
+            seed: self.seed.unwrap_or(d.seed),
+        }
+    }
+}
+
+/// Read an options object (`undefined` and `null` read as all defaults).
+pub fn read<T: for<'de> Deserialize<'de> + Default>(what: &str, value: JsValue) -> Result<T, JsValue> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    serde_wasm_bindgen::from_value(value).map_err(|e| invalid_option(what, &e.to_string()))
+}
+
+/// What to run: token ids as given, text, or a conversation for the chat template.
+pub enum Prompt {
+    Ids(Vec<u32>),
+    Text(String),
+    Chat(Vec<ChatMessage>),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Message {
+    role: String,
+    content: String,
+}
+
+impl Prompt {
+    /// A string, or an array of token ids.
+    pub fn from_js(value: JsValue) -> Result<Prompt, JsValue> {
+        if let Some(text) = value.as_string() {
+            return Ok(Prompt::Text(text));
+        }
+        serde_wasm_bindgen::from_value(value)
+            .map(Prompt::Ids)
+            .map_err(|e| invalid_option("prompt", &format!("give a string or an array of token ids ({e})")))
+    }
+
+    /// An array of `{ role, content }` messages.
+    pub fn chat_from_js(value: JsValue) -> Result<Prompt, JsValue> {
+        let messages: Vec<Message> = serde_wasm_bindgen::from_value(value)
+            .map_err(|e| invalid_option("messages", &format!("give an array of {{ role, content }} strings ({e})")))?;
+        Ok(Prompt::Chat(messages.into_iter().map(|m| ChatMessage::new(m.role, m.content)).collect()))
+    }
+}

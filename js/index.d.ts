@@ -1,0 +1,409 @@
+// Types of the webmoe JavaScript API.
+//
+//   import { Engine } from 'webmoe';
+//   const engine = await Engine.load('https://example.org/mixtral.Q4_K_M.gguf', { onProgress: console.log });
+//   for await (const { text } of engine.generate('The capital of France is', { maxTokens: 16 })) show(text);
+//
+// The engine runs in a module Web Worker; every method talks to it through messages, so the page
+// never blocks. Every error is one of the classes below; its message says what to do.
+
+/** Bytes done and total of one phase of `Engine.load`. */
+export interface LoadProgress {
+  /**
+   * 'download': fetching shards from the server (or reading a File into storage);
+   * 'verify': checking stored shards against their SHA-256;
+   * 'upload': copying weights to the GPU.
+   */
+  phase: 'download' | 'verify' | 'upload';
+  /** Bytes done in this phase. */
+  loaded: number;
+  /** Bytes of the whole phase. */
+  total: number;
+}
+
+/** Options of `Engine.load`. */
+export interface LoadOptions {
+  /** Called as each phase advances (download, verify, upload). Exceptions it throws are logged, not propagated. */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Cancels the load; the promise rejects with `AbortError`. Shards already stored are kept. */
+  signal?: AbortSignal;
+  /**
+   * Most bytes of GPU memory the engine may allocate (weights, KV cache, scratch). When not every
+   * expert fits, each layer keeps as many experts as the budget allows on the GPU and the others
+   * stream in from the browser's storage as the router chooses them (same output, slower). A budget
+   * below what one token needs (the shared weights, the KV cache and `expertsUsed` experts per
+   * layer) rejects with `InvalidOptionError` saying the minimum. Default: every expert on the GPU.
+   */
+  gpuBudget?: number;
+  /**
+   * Positions the KV cache holds (prompt plus generated tokens). Default: the model's trained
+   * context, at most 4096. More than the model's trained context is an `InvalidOptionError`.
+   */
+  contextLength?: number;
+  /** Precision of the KV cache: 'f16' (default, half the memory) or 'f32'. */
+  kvType?: 'f16' | 'f32';
+}
+
+/** What the engine knows about the loaded model. */
+export interface ModelInfo {
+  /** `general.name` from the GGUF metadata, when present. */
+  name?: string;
+  /** The storage key of the model (its URL, its parts' URLs, or a File's identity). */
+  key: string;
+  /** Transformer layers. */
+  layers: number;
+  /** Experts per layer (1 for a dense model). */
+  experts: number;
+  /** Experts each token uses (top-k of the router; 1 for a dense model). */
+  expertsUsed: number;
+  /** Token ids range over [0, vocabSize). */
+  vocabSize: number;
+  /** Positions the KV cache holds. */
+  contextLength: number;
+  /** The context the model was trained for. */
+  trainedContextLength: number;
+  /** Whether the GGUF carries `tokenizer.chat_template` (needed by `chat.completions.create`). */
+  hasChatTemplate: boolean;
+  /** The GPU adapter the engine runs on. */
+  adapter: string;
+}
+
+/**
+ * Sampling and stopping options of `generate`. Unset sampling options take llama.cpp's defaults:
+ * temperature 0.8, topK 40, topP 0.95, minP 0.05, repeatPenalty 1 (off), seed 0.
+ * Ranges are checked by the engine: a value outside one rejects with `InvalidOptionError`
+ * (its `details.option` names the option).
+ */
+export interface GenerateOptions {
+  /**
+   * Most tokens to generate. Default: what the context has room for, at most 256. A prompt plus
+   * `maxTokens` that do not fit the context reject with `ContextFullError`.
+   */
+  maxTokens?: number;
+  /** ≥ 0; 0 always picks the most likely token (greedy), ignoring topK, topP, minP and seed. */
+  temperature?: number;
+  /** Keep only the k most likely tokens (≥ 1). */
+  topK?: number;
+  /** Keep the smallest set of most likely tokens whose probability reaches topP, in (0, 1]. */
+  topP?: number;
+  /** Keep tokens at least minP times as likely as the most likely one, in [0, 1]. */
+  minP?: number;
+  /** > 0; divides positive (multiplies negative) logits of tokens seen in the last 64 positions; 1 is off. */
+  repeatPenalty?: number;
+  /** Seed of the random draws (a whole number): the same seed and prompt give the same text. */
+  seed?: number;
+  /** Texts that end the reply; the reply stops before the first one found (it is not included). */
+  stop?: string | string[];
+  /** Keep generating past end-of-generation tokens until `maxTokens` (for tests and benchmarks). */
+  ignoreEos?: boolean;
+  /**
+   * Cancels the generation: it stops before the next token and the iteration throws `AbortError`.
+   * The engine stays usable.
+   */
+  signal?: AbortSignal;
+}
+
+/** One generated token. */
+export interface GenerateChunk {
+  /**
+   * The text this token completes. It may be empty: a byte of a multi-byte character, or text held
+   * back because it may be the start of a stop string (it comes with a later chunk).
+   */
+  text: string;
+  /** The token's id. */
+  tokenId: number;
+}
+
+/** A message of a conversation, as in the OpenAI API. */
+export interface ChatMessage {
+  /** 'system', 'user' or 'assistant' (the model's chat template decides which it accepts). */
+  role: 'system' | 'user' | 'assistant' | (string & {});
+  content: string;
+}
+
+/**
+ * Parameters of `chat.completions.create`, named as in the OpenAI API. `top_k`, `min_p` and
+ * `repeat_penalty` are extensions (as in llama.cpp's server). Defaults as in `GenerateOptions`.
+ */
+export interface ChatCompletionParams {
+  /** The conversation; rendered with the model's `tokenizer.chat_template`. */
+  messages: ChatMessage[];
+  /** Accepted and ignored: the engine answers with the model it loaded. */
+  model?: string;
+  /** true: resolve to an async iterable of chunks; false (default): to one completion. */
+  stream?: boolean;
+  max_tokens?: number;
+  temperature?: number;
+  top_p?: number;
+  top_k?: number;
+  min_p?: number;
+  repeat_penalty?: number;
+  seed?: number;
+  stop?: string | string[];
+  /** Cancels the completion (`AbortError`); the engine stays usable. */
+  signal?: AbortSignal;
+}
+
+/** 'stop': an end-of-generation token or a stop text; 'length': `max_tokens` reached. */
+export type FinishReason = 'stop' | 'length';
+
+/** Token counts of a completion. */
+export interface CompletionUsage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+/** The non-streaming response, as the OpenAI API's `chat.completion`. */
+export interface ChatCompletion {
+  /** "chatcmpl-…", shared by nothing else. */
+  id: string;
+  object: 'chat.completion';
+  /** Unix time in seconds. */
+  created: number;
+  /** The model's name (`general.name`) or storage key. */
+  model: string;
+  choices: Array<{
+    index: 0;
+    message: { role: 'assistant'; content: string };
+    logprobs: null;
+    finish_reason: FinishReason;
+  }>;
+  usage: CompletionUsage;
+}
+
+/**
+ * One streamed chunk, as the OpenAI API's `chat.completion.chunk`. The first chunk's delta is
+ * `{ role: 'assistant', content: '' }`, then one `{ content }` per piece of text; the last chunk
+ * has an empty delta, the `finish_reason` and `usage`. The contents add up to the non-streaming
+ * answer for the same parameters.
+ */
+export interface ChatCompletionChunk {
+  /** The same for every chunk of one completion. */
+  id: string;
+  object: 'chat.completion.chunk';
+  created: number;
+  model: string;
+  choices: Array<{
+    index: 0;
+    delta: { role?: 'assistant'; content?: string };
+    logprobs: null;
+    finish_reason: FinishReason | null;
+  }>;
+  /** On the last chunk only. */
+  usage?: CompletionUsage;
+}
+
+/** GPU memory of the engine, in bytes. */
+export interface GpuMemory {
+  /** Every weight on the GPU, expert slots included. */
+  weights: number;
+  /** Of `weights`, the expert slots. */
+  experts: number;
+  kvCache: number;
+  /** Activations of one submit. */
+  scratch: number;
+  /** Tables and small buffers (RoPE angles, expert slot table, routing log, sampler state). */
+  other: number;
+  total: number;
+}
+
+/**
+ * What the expert cache did since the model was loaded. With every expert on the GPU (no
+ * `gpuBudget`, or a large one) `slots` equals `ModelInfo.experts` and every choice is a hit.
+ */
+export interface ExpertCacheStats {
+  /** Experts each layer keeps on the GPU. */
+  slots: number;
+  /** Chosen experts that were already on the GPU. */
+  hits: number;
+  /** Chosen experts that had to be uploaded before their layer could run. */
+  misses: number;
+  /** hits / (hits + misses); 1 before any choice. */
+  hitRate: number;
+  /** Bytes copied to the GPU for misses and prefetches. */
+  bytesUploaded: number;
+  /** Experts uploaded ahead of their layer on a prediction, and how many of those were then chosen or not. */
+  prefetches: number;
+  prefetchHits: number;
+  prefetchWasted: number;
+  /** Seconds spent waiting for the uploads of misses. */
+  stallSeconds: number;
+}
+
+/** What `stats()` reports. */
+export interface EngineStats {
+  /** Prompt tokens of the current (or last) generation. */
+  promptTokens: number;
+  /** Tokens generated so far by the current (or last) generation. */
+  generatedTokens: number;
+  /** Prompt tokens per second: from the prompt's submit to its first token. */
+  prefillTokensPerSecond: number;
+  /** Generated tokens per second after the first. */
+  decodeTokensPerSecond: number;
+  /** Positions of the current sequence in the KV cache (prompt and fed generated tokens). */
+  positions: number;
+  /**
+   * `[layer][expert]`: how many positions of the current sequence chose that expert (a dense model
+   * has one expert per layer, chosen by every position).
+   */
+  expertCounts: number[][];
+  /** The expert cache's slots and counts. */
+  expertCache: ExpertCacheStats;
+  /** GPU memory the engine allocated. */
+  gpuMemory: GpuMemory;
+  /** Bytes of the WebAssembly memory; it only grows, so this is its peak. */
+  wasmMemory: number;
+}
+
+/** A stored model, as `Engine.listCached` lists it. */
+export interface CachedModel {
+  /** Pass it to `Engine.deleteCached`. */
+  key: string;
+  /** The URLs (parts in order) or the file name it came from. */
+  sources: string[];
+  /** Bytes of the whole model. */
+  size: number;
+  /** Bytes stored so far. */
+  storedBytes: number;
+  /** Whether every shard is stored. */
+  complete: boolean;
+  /** When it was first stored, in ms since the epoch. */
+  storedAt: number;
+  /** Bytes per shard. */
+  shardSize: number;
+}
+
+/**
+ * A loaded model. Create one with `Engine.load`; release it with `unload`.
+ *
+ * One generation runs at a time: a `generate` or `chat.completions.create` started while another
+ * runs waits its turn (queued in the order the iterations start) and then runs in full. `stats()` and `routing()` do not
+ * wait for a generation: they answer between two of its tokens.
+ *
+ * After a fatal failure (a lost device, an internal error) every call rejects with
+ * `EngineUnavailableError`; load the model again with `Engine.load`.
+ */
+export declare class Engine {
+  private constructor();
+
+  /**
+   * Download (or read from the browser's storage), verify and upload a model.
+   * The file is fetched with HTTP Range requests in shards, stored in IndexedDB as each shard
+   * completes, and resumed with only the missing shards after an interruption; a stored model
+   * loads without downloading.
+   * @param source a GGUF URL (absolute or relative to the page), the URLs of a split GGUF's parts
+   *   in order (`…-00001-of-00003.gguf`, …), or a local `File`/`Blob`
+   * @throws {WebGPUUnavailableError} the browser has no WebGPU or no usable adapter
+   * @throws {QuotaExceededError} the model does not fit the storage quota (before anything is written)
+   * @throws {DownloadError} the server failed or refused; loading again resumes the download
+   * @throws {ModelFormatError} not a GGUF file, or a model webmoe cannot run
+   * @throws {OutOfMemoryError} the GPU cannot hold the model
+   * @throws {DeviceLostError} the GPU device was lost during the upload
+   * @throws {InvalidOptionError} a source or option of the wrong kind or out of range, or a
+   *   `gpuBudget` below what one token needs
+   * @throws {AbortError} `options.signal` aborted
+   */
+  static load(source: string | string[] | Blob, options?: LoadOptions): Promise<Engine>;
+
+  /**
+   * The models in the browser's storage, complete or partly downloaded.
+   * @throws {WebmoeError} IndexedDB is unavailable
+   */
+  static listCached(): Promise<CachedModel[]>;
+
+  /**
+   * Delete a stored model and all its shards.
+   * @param source a key from `listCached`, or the source the model was loaded from
+   * @returns true when something was deleted
+   * @throws {InvalidOptionError} neither a key nor a source
+   * @throws {WebmoeError} IndexedDB is unavailable
+   */
+  static deleteCached(source: string | string[] | Blob): Promise<boolean>;
+
+  /** The loaded model's shape and context. */
+  readonly model: ModelInfo;
+
+  /**
+   * Generate text from a prompt, token by token. The prompt runs when the iteration starts.
+   * Leaving the loop early (`break`) cancels the generation.
+   * @param prompt a string (tokenized with BOS per the model's metadata; special-token text such
+   *   as `<|im_start|>` becomes those tokens, as llama.cpp reads a prompt), or token ids fed
+   *   exactly as given
+   * @throws {InvalidOptionError} (from the iteration) an option out of range, an unknown option,
+   *   an empty prompt or a token id outside the vocabulary; unknown options and wrong types throw
+   *   at once, from `generate` itself
+   * @throws {ContextFullError} (from the iteration) the prompt and `maxTokens` do not fit the context
+   * @throws {AbortError} (from the iteration) `options.signal` aborted
+   * @throws {DeviceLostError} (from the iteration) the GPU device was lost
+   * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+   */
+  generate(prompt: string | number[] | Uint32Array, options?: GenerateOptions): AsyncIterable<GenerateChunk>;
+
+  /** OpenAI-style chat completions over the model's chat template. */
+  readonly chat: {
+    readonly completions: {
+      /**
+       * Answer a conversation. With `stream: true` the promise resolves to an async iterable of
+       * chunks (the generation starts with the iteration); otherwise to the whole completion.
+       * @throws {InvalidOptionError} malformed messages or parameters, a model without a chat
+       *   template, or a conversation the template refuses
+       * @throws {ContextFullError} the conversation and `max_tokens` do not fit the context
+       * @throws {AbortError} `params.signal` aborted
+       * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+       */
+      create(params: ChatCompletionParams & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
+      create(params: ChatCompletionParams & { stream?: false }): Promise<ChatCompletion>;
+      create(params: ChatCompletionParams): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
+    };
+  };
+
+  /**
+   * Speed of the current (or last) generation, expert choices of the current sequence, and memory.
+   * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+   */
+  stats(): Promise<EngineStats>;
+
+  /**
+   * The experts the router chose at positions `from` (inclusive) to `to` (exclusive) of the
+   * current sequence, `[position][layer][j]` (`expertsUsed` ids per layer, best first; empty for a
+   * dense model). The prompt fills positions 0 … promptTokens − 1 and generated token i (from 0) is
+   * fed at position promptTokens + i; the last generated token is never fed, so `stats().positions`
+   * is the end of what can be asked.
+   * @throws {InvalidOptionError} `from`/`to` not whole numbers with from ≤ to, or beyond `stats().positions`
+   * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+   */
+  routing(from: number, to: number): Promise<number[][][]>;
+
+  /**
+   * Free the engine's GPU memory and stop its worker; a running generation is cancelled. Later
+   * calls reject with `EngineUnavailableError`. The model stays stored (see `deleteCached`).
+   */
+  unload(): Promise<void>;
+}
+
+/** Base class of every error webmoe throws. `details` holds structured facts (bytes, ids, …). */
+export declare class WebmoeError extends Error {
+  constructor(message: string, details?: Record<string, unknown>);
+  readonly details: Record<string, unknown>;
+}
+/** The browser has no WebGPU, or no adapter could be created: use a browser with WebGPU enabled. */
+export declare class WebGPUUnavailableError extends WebmoeError {}
+/** The GPU device was lost (driver reset, too much memory asked, tab in background too long): load again. */
+export declare class DeviceLostError extends WebmoeError {}
+/** The GPU refused an allocation. `details.bytes` is what was asked for. */
+export declare class OutOfMemoryError extends WebmoeError {}
+/** Not enough storage for the model. `details.needed` and `details.available` are bytes. */
+export declare class QuotaExceededError extends WebmoeError {}
+/** A download failed (network error, HTTP error, changed file). Loading again resumes where it stopped. */
+export declare class DownloadError extends WebmoeError {}
+/** The file is not a model webmoe can run (not GGUF, damaged, unsupported architecture or type). */
+export declare class ModelFormatError extends WebmoeError {}
+/** An option or argument is out of range or of the wrong kind. `details.option` names it. */
+export declare class InvalidOptionError extends WebmoeError {}
+/** The prompt and the requested tokens do not fit the context length. `details.needed` and `details.contextLength` are positions. */
+export declare class ContextFullError extends WebmoeError {}
+/** The operation was cancelled through its AbortSignal. */
+export declare class AbortError extends WebmoeError {}
+/** The engine was unloaded, or a previous fatal error left it unusable: load a model again. */
+export declare class EngineUnavailableError extends WebmoeError {}

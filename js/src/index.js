@@ -1,0 +1,202 @@
+// The webmoe JavaScript API. `Engine` lives on the page's thread and forwards every call to a
+// module worker (worker.js) that hosts the WebAssembly engine, so the page never blocks.
+// Types and documentation of every member: index.d.ts.
+//
+// Messages, page → worker: { id, op, ...arguments } with op 'load', 'generate', 'chat', 'stats',
+// 'routing', 'unload', or { op: 'abort', target } to cancel request `target`.
+// Worker → page: { id, type: 'progress' | 'chunk' | 'result' | 'error', … }, and
+// { type: 'fatal', error } when the engine can no longer be used.
+
+import { AbortError, EngineUnavailableError, WebmoeError, reviveError } from './errors.js';
+import { chatParams, generateOptions, loadOptions, normalizePrompt, normalizeSource, routingRange } from './options.js';
+import { ChunkStream } from './stream.js';
+import { createCompletion } from './chat.js';
+import { deleteCached as deleteStored, listCached as listStored, requestPersistence } from './store/index.js';
+
+export {
+  WebmoeError,
+  WebGPUUnavailableError,
+  DeviceLostError,
+  OutOfMemoryError,
+  QuotaExceededError,
+  DownloadError,
+  ModelFormatError,
+  InvalidOptionError,
+  ContextFullError,
+  AbortError,
+  EngineUnavailableError,
+} from './errors.js';
+
+const CONSTRUCT = Symbol('Engine construction');
+
+function abortErrorOf(signal) {
+  const reason = signal.reason;
+  return reason instanceof WebmoeError ? reason : new AbortError('the operation was cancelled through its AbortSignal');
+}
+
+/** A loaded model, ready to generate text. Create one with `Engine.load`. */
+export class Engine {
+  #worker;
+  #requests = new Map();
+  #nextId = 1;
+  #unavailable = null;
+
+  /** @private */
+  constructor(token, worker) {
+    if (token !== CONSTRUCT) throw new TypeError('use Engine.load(source, options) to create an Engine');
+    this.#worker = worker;
+    this.model = null;
+    worker.addEventListener('message', (event) => this.#receive(event.data));
+    worker.addEventListener('error', (event) => {
+      event.preventDefault();
+      const message = event.message || 'the worker could not start (is the package served with its worker.js and wasm/ files?)';
+      this.#retire(new EngineUnavailableError(`the webmoe worker failed: ${message}; load the model again`));
+    });
+    /** OpenAI-style chat completions. */
+    this.chat = { completions: { create: (params) => this.#createChatCompletion(params) } };
+  }
+
+  /** Download (or read from the browser's storage), verify and upload a model. See index.d.ts. */
+  static async load(source, options = {}) {
+    const checked = loadOptions(options);
+    const normalized = normalizeSource(source);
+    if (checked.signal?.aborted) throw abortErrorOf(checked.signal);
+    // Storage persistence can only be asked for from the page; the store in the worker cannot.
+    requestPersistence().catch(() => {});
+    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'webmoe' });
+    const engine = new Engine(CONSTRUCT, worker);
+    try {
+      const loaded = await engine.#request('load', { source: normalized, options: checked.engine }, checked);
+      engine.model = { ...loaded.model, key: loaded.key };
+      return engine;
+    } catch (error) {
+      engine.#retire(new EngineUnavailableError('the engine failed to load'));
+      throw error;
+    }
+  }
+
+  /** Models in the browser's storage. */
+  static listCached() {
+    return listStored();
+  }
+
+  /** Delete a stored model by its key or source; true if something was deleted. */
+  static deleteCached(source) {
+    return deleteStored(source);
+  }
+
+  /** Generate from a prompt: an async iterable of { text, tokenId }. See index.d.ts. */
+  generate(prompt, options = {}) {
+    const checked = generateOptions(options);
+    const normalized = normalizePrompt(prompt);
+    return this.#stream('generate', { prompt: normalized, options: checked.engine }, checked.signal);
+  }
+
+  /** Figures about speed, expert choices and memory. */
+  stats() {
+    return this.#request('stats', {});
+  }
+
+  /** The experts chosen at positions from..to of the current sequence: [position][layer][j]. */
+  routing(from, to) {
+    return this.#request('routing', routingRange(from, to));
+  }
+
+  /** Free the GPU memory and stop the worker. Later calls reject with EngineUnavailableError. */
+  async unload() {
+    if (this.#unavailable) return;
+    try {
+      await this.#request('unload', {});
+    } finally {
+      this.#retire(new EngineUnavailableError('the engine was unloaded; load a model again with Engine.load'));
+    }
+  }
+
+  #createChatCompletion(params) {
+    let checked;
+    try {
+      checked = chatParams(params);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const model = this.model?.name || this.model?.key || 'webmoe';
+    const generate = () => this.#stream('chat', { messages: checked.messages, options: checked.engine }, checked.signal);
+    return createCompletion(checked, model, generate);
+  }
+
+  #stream(op, payload, signal) {
+    return new ChunkStream((onChunk) => {
+      const cancel = new AbortController();
+      const signals = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
+      const done = this.#request(op, payload, { signal: signals, onChunk });
+      return { done, cancel: () => cancel.abort() };
+    });
+  }
+
+  /** Send a request to the worker; resolves with its result. */
+  #request(op, payload, { signal, onProgress, onChunk } = {}) {
+    if (this.#unavailable) return Promise.reject(this.#unavailable);
+    if (signal?.aborted) return Promise.reject(abortErrorOf(signal));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const abort = () => this.#worker.postMessage({ op: 'abort', target: id });
+      signal?.addEventListener('abort', abort, { once: true });
+      const settle = () => signal?.removeEventListener('abort', abort);
+      this.#requests.set(id, {
+        resolve: (value) => (settle(), resolve(value)),
+        reject: (error) => (settle(), reject(error)),
+        onProgress,
+        onChunk,
+      });
+      this.#worker.postMessage({ id, op, ...payload });
+    });
+  }
+
+  #receive(message) {
+    if (message.type === 'fatal') {
+      this.#retire(reviveError(message.error));
+      return;
+    }
+    const request = this.#requests.get(message.id);
+    if (!request) return;
+    switch (message.type) {
+      case 'progress':
+        if (request.onProgress) {
+          try {
+            request.onProgress(message.progress);
+          } catch (error) {
+            console.error('webmoe: the onProgress callback threw', error);
+          }
+        }
+        break;
+      case 'chunk':
+        request.onChunk?.(message.chunk);
+        break;
+      case 'result':
+        this.#requests.delete(message.id);
+        request.resolve(message.value);
+        break;
+      case 'error': {
+        this.#requests.delete(message.id);
+        const error = reviveError(message.error);
+        request.reject(error);
+        if (message.fatal) this.#retire(error);
+        break;
+      }
+    }
+  }
+
+  /** Make the engine unusable: pending and later calls reject with `error`. */
+  #retire(error) {
+    if (this.#unavailable) return;
+    this.#unavailable = error instanceof EngineUnavailableError ? error : new EngineUnavailableError(error.message, error.details);
+    for (const request of this.#requests.values()) request.reject(this.#unavailable);
+    this.#requests.clear();
+    this.#worker.terminate();
+  }
+
+  /** Test hook (not part of the API): make the engine's WebAssembly panic inside a future. */
+  _panicForTests() {
+    return this.#request('panic', {});
+  }
+}

@@ -1,0 +1,168 @@
+// Checks of the options the public API takes, before anything crosses to the worker. Types and
+// option names are checked here (a misspelt option is an error, not silently ignored); ranges
+// (temperature ≥ 0, 0 < topP ≤ 1, …) are checked by the engine, which names the allowed range.
+
+import { InvalidOptionError } from './errors.js';
+
+const MAX_SAFE = Number.MAX_SAFE_INTEGER;
+
+function refuse(option, value, what) {
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return new InvalidOptionError(`${option} must be ${what}; got ${shown}.`, { option, value: shown });
+}
+
+function checkKeys(options, allowed, what) {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object' || Array.isArray(options)) throw refuse(what, options, 'an object');
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key) && options[key] !== undefined) {
+      throw new InvalidOptionError(`unknown option ${JSON.stringify(key)} in ${what}; the options are ${allowed.join(', ')}.`, {
+        option: key,
+      });
+    }
+  }
+  return options;
+}
+
+function number(options, key, option = key) {
+  const value = options[key];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw refuse(option, value, 'a finite number');
+  return value;
+}
+
+function integer(options, key, min, option = key) {
+  const value = number(options, key, option);
+  if (value === undefined) return undefined;
+  if (!Number.isInteger(value) || value < min || value > MAX_SAFE) throw refuse(option, value, `a whole number ≥ ${min}`);
+  return value;
+}
+
+function signalOf(options) {
+  const signal = options.signal;
+  if (signal === undefined || signal === null) return undefined;
+  if (typeof AbortSignal === 'undefined' || !(signal instanceof AbortSignal)) throw refuse('signal', signal, 'an AbortSignal');
+  return signal;
+}
+
+function stopOf(stop, option) {
+  if (stop === undefined || stop === null) return [];
+  const list = typeof stop === 'string' ? [stop] : stop;
+  if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw refuse(option, stop, 'a string or an array of strings');
+  return list;
+}
+
+/** A model source: an absolute URL, a list of absolute URLs (split GGUF parts, in order), or a Blob/File. */
+export function normalizeSource(source) {
+  const absolute = (url) => {
+    try {
+      return new URL(url, globalThis.location?.href).href;
+    } catch {
+      throw refuse('source', url, 'a URL');
+    }
+  };
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return source;
+  if (typeof source === 'string' && source.length > 0) return absolute(source);
+  if (Array.isArray(source) && source.length > 0 && source.every((s) => typeof s === 'string' && s.length > 0)) {
+    return source.map(absolute);
+  }
+  throw refuse('source', source, 'a GGUF URL, a non-empty array of URLs of split GGUF parts, or a File/Blob');
+}
+
+/**
+ * `Engine.load` options → { onProgress, signal, engine: { contextLength, kvType, gpuBudget } }.
+ * @throws {InvalidOptionError}
+ */
+export function loadOptions(options) {
+  const o = checkKeys(options, ['onProgress', 'signal', 'gpuBudget', 'contextLength', 'kvType'], 'Engine.load options');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw refuse('onProgress', o.onProgress, 'a function');
+  if (o.kvType !== undefined && o.kvType !== 'f16' && o.kvType !== 'f32') throw refuse('kvType', o.kvType, '"f16" or "f32"');
+  const gpuBudget = number(o, 'gpuBudget');
+  if (gpuBudget !== undefined && gpuBudget <= 0) throw refuse('gpuBudget', gpuBudget, 'a positive number of bytes');
+  return {
+    onProgress: o.onProgress,
+    signal: signalOf(o),
+    engine: defined({ contextLength: integer(o, 'contextLength', 1), kvType: o.kvType, gpuBudget }),
+  };
+}
+
+/** A prompt: a string, or token ids (an array or typed array of whole numbers). */
+export function normalizePrompt(prompt) {
+  if (typeof prompt === 'string') return prompt;
+  const ids = ArrayBuffer.isView(prompt) ? Array.from(prompt) : prompt;
+  if (Array.isArray(ids) && ids.every((id) => Number.isInteger(id) && id >= 0 && id < 2 ** 32)) return ids;
+  throw refuse('prompt', prompt, 'a string or an array of token ids (whole numbers)');
+}
+
+/** The engine's options without the unset ones (the engine reads a missing key as its default). */
+function defined(values) {
+  return Object.fromEntries(Object.entries(values).filter(([, value]) => value !== undefined));
+}
+
+/**
+ * `engine.generate` options → { signal, engine }.
+ * @throws {InvalidOptionError}
+ */
+export function generateOptions(options) {
+  const o = checkKeys(
+    options,
+    ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'seed', 'stop', 'signal', 'ignoreEos'],
+    'generate options',
+  );
+  if (o.ignoreEos !== undefined && typeof o.ignoreEos !== 'boolean') throw refuse('ignoreEos', o.ignoreEos, 'true or false');
+  return {
+    signal: signalOf(o),
+    engine: defined({
+      maxTokens: integer(o, 'maxTokens', 0),
+      temperature: number(o, 'temperature'),
+      topK: integer(o, 'topK', 0),
+      topP: number(o, 'topP'),
+      minP: number(o, 'minP'),
+      repeatPenalty: number(o, 'repeatPenalty'),
+      seed: integer(o, 'seed', 0),
+      stop: stopOf(o.stop, 'stop'),
+      ignoreEos: o.ignoreEos,
+    }),
+  };
+}
+
+/**
+ * `chat.completions.create` parameters (OpenAI names) → { messages, stream, signal, engine }.
+ * `model` is accepted and ignored (the engine runs the model it loaded).
+ * @throws {InvalidOptionError}
+ */
+export function chatParams(params) {
+  const o = checkKeys(
+    params,
+    ['messages', 'model', 'stream', 'max_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'repeat_penalty', 'seed', 'stop', 'signal'],
+    'chat.completions.create parameters',
+  );
+  const messages = o.messages;
+  const isMessage = (m) => m && typeof m === 'object' && typeof m.role === 'string' && typeof m.content === 'string';
+  if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isMessage)) {
+    throw refuse('messages', JSON.stringify(messages), 'a non-empty array of { role, content } with string values');
+  }
+  if (o.stream !== undefined && typeof o.stream !== 'boolean') throw refuse('stream', o.stream, 'true or false');
+  return {
+    messages: messages.map(({ role, content }) => ({ role, content })),
+    stream: Boolean(o.stream),
+    signal: signalOf(o),
+    engine: defined({
+      maxTokens: integer(o, 'max_tokens', 0, 'max_tokens'),
+      temperature: number(o, 'temperature'),
+      topK: integer(o, 'top_k', 0, 'top_k'),
+      topP: number(o, 'top_p', 'top_p'),
+      minP: number(o, 'min_p', 'min_p'),
+      repeatPenalty: number(o, 'repeat_penalty', 'repeat_penalty'),
+      seed: integer(o, 'seed', 0, 'seed'),
+      stop: stopOf(o.stop, 'stop'),
+    }),
+  };
+}
+
+/** Routing positions: whole numbers with 0 ≤ from ≤ to. */
+export function routingRange(from, to) {
+  if (!Number.isInteger(from) || from < 0) throw refuse('from', from, 'a whole number ≥ 0');
+  if (!Number.isInteger(to) || to < from) throw refuse('to', to, `a whole number ≥ from (${from})`);
+  return { from, to };
+}

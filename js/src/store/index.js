@@ -1,0 +1,86 @@
+// The model store: models downloaded (HTTP Range requests, in shards) or imported (File / Blob)
+// into IndexedDB, verified with SHA-256, and read back at random offsets.
+//
+//   const reader = await openModel('https://example.org/model.gguf', { onProgress });
+//   const header = await reader.read(0, 1 << 20);
+//
+// Storage layout: db.js; manifest record: manifest.js; what an open does: open.js.
+
+import { deleteModel, getAllManifests, getManifest } from './db.js';
+import { blobKey } from './import.js';
+import { describeManifest } from './manifest.js';
+import { ensureStored } from './open.js';
+import { readOptions } from './options.js';
+import { ModelReader } from './reader.js';
+import { describeSource } from './sources.js';
+
+export { ModelReader } from './reader.js';
+export { DEFAULT_RAM_BUDGET, DEFAULT_SHARD_SIZE } from './options.js';
+// StorageManager.persist() exists on the main thread only: the page calls this when the store runs
+// in a worker (openModel asks too, which works where it runs on the main thread).
+export { requestPersistence } from './quota.js';
+
+/**
+ * Download (or import) and verify a model into IndexedDB as needed, then give random access to it.
+ * A model stored before is checked against the server (one 1-byte request per part), verified,
+ * and opened without downloading; an interrupted download resumes with the missing shards only.
+ * @param {string|string[]|File|Blob} source a GGUF URL, the URLs of a split GGUF's parts in order,
+ *   or a local File / Blob
+ * @param {object} [options]
+ * @param {(event: {phase: 'download'|'verify', loaded: number, total: number}) => void} [options.onProgress]
+ *   bytes done and total of the current phase; 'download' also covers reading a File into storage
+ * @param {AbortSignal} [options.signal] cancels the load; what is stored so far is kept
+ * @param {number} [options.shardSize] bytes per shard of a model not stored yet (default 32 MiB;
+ *   a stored model keeps the shard size it was stored with)
+ * @param {number} [options.ramBudget] bytes of shards the reader keeps in memory (default 64 MiB)
+ * @param {number} [options.concurrency] Range requests in flight (default 3)
+ * @param {number} [options.retries] retries of a failed request (default 4)
+ * @param {number} [options.retryDelayMs] base of the exponential backoff between retries (default 500)
+ * @returns {Promise<ModelReader>}
+ * @throws {QuotaExceededError} before anything is written, when the missing bytes do not fit;
+ *   `details.needed` and `details.available` are bytes
+ * @throws {DownloadError} when the server cannot be reached, refuses, or keeps failing; the message
+ *   says to retry, and a retry resumes with the missing shards
+ * @throws {AbortError} when `options.signal` aborts
+ * @throws {ModelFormatError} when a part is empty
+ * @throws {InvalidOptionError} for a source or option of the wrong kind or out of range
+ * @throws {WebmoeError} when IndexedDB or WebCrypto is unavailable or failing
+ */
+export async function openModel(source, options = {}) {
+  const settings = readOptions(options);
+  const manifest = await ensureStored(describeSource(source), settings);
+  return new ModelReader(manifest, settings.ramBudget);
+}
+
+/**
+ * The models in the store, oldest first, complete or partly downloaded.
+ * @returns {Promise<{key: string, sources: string[], size: number, storedBytes: number, complete: boolean,
+ *   storedAt: number, shardSize: number}[]>} `size` and `storedBytes` in bytes, `storedAt` in ms since the epoch
+ * @throws {WebmoeError} when IndexedDB is unavailable or failing
+ */
+export async function listCached() {
+  const manifests = await getAllManifests();
+  return manifests.map(describeManifest).sort((a, b) => a.storedAt - b.storedAt);
+}
+
+/**
+ * Delete a stored model and all its shards.
+ * @param {string|string[]|File|Blob} keyOrSource a key from listCached, or the source it was opened with
+ * @returns {Promise<boolean>} true when something was deleted
+ * @throws {InvalidOptionError} for an argument that is neither a key nor a source
+ * @throws {WebmoeError} when IndexedDB is unavailable or failing
+ */
+export async function deleteCached(keyOrSource) {
+  if (typeof keyOrSource === 'string' && (await getManifest(keyOrSource))) return deleteModel(keyOrSource);
+  const source = describeSource(keyOrSource);
+  if (source.key !== null) return deleteModel(source.key);
+  const manifests = await getAllManifests();
+  const shardSizes = new Set(
+    manifests.filter((manifest) => manifest.kind === 'blob').map((manifest) => manifest.shardSize),
+  );
+  let deleted = false;
+  for (const shardSize of shardSizes) {
+    deleted = (await deleteModel(await blobKey(source.blob, shardSize))) || deleted;
+  }
+  return deleted;
+}

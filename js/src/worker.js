@@ -1,0 +1,205 @@
+// The module worker that hosts the WebAssembly engine (see index.js for the message protocol).
+//
+// One engine per worker. Generations run one at a time: a second `generate` waits until the first
+// has ended (or was cancelled). Each call into the engine (a prompt, a token, a stats or routing
+// read) holds the engine alone, so `stats()` and `routing()` answer between two tokens of a
+// running generation. A cancelled generation stops before its next token.
+//
+// A panic in the WebAssembly code traps ("unreachable"): the instance can no longer be trusted,
+// so every pending and later request fails with EngineUnavailableError and the page retires this
+// worker; a new Engine.load starts a fresh one.
+
+import init, { WasmEngine, lastPanicMessage, panicForTests } from './wasm/webmoe_web.js';
+import { AbortError, EngineUnavailableError, WebGPUUnavailableError, reviveError, serializeError } from './errors.js';
+import { openModel } from './store/index.js';
+
+let wasmReady = null;
+let engine = null;
+let reader = null;
+let unavailable = null;
+/** Requests in progress: id → AbortController. */
+const running = new Map();
+
+/** A chain that runs its tasks one after the other. */
+function serial() {
+  let tail = Promise.resolve();
+  return (task) => {
+    const result = tail.then(task);
+    tail = result.catch(() => {});
+    return result;
+  };
+}
+/** One generation at a time. */
+const generationTurn = serial();
+/** One call into the engine at a time. */
+const engineCall = serial();
+
+const post = (message) => self.postMessage(message);
+
+function isTrap(error) {
+  return error instanceof WebAssembly.RuntimeError;
+}
+
+/** The error as it crosses to the page: errors named after a webmoe class keep their class. */
+function plain(error) {
+  if (error && typeof error.name === 'string' && typeof error.message === 'string') {
+    const revived = reviveError({ name: error.name, message: error.message, details: error.details });
+    if (revived.name === error.name) return serializeError(revived);
+  }
+  return serializeError(error);
+}
+
+/** The engine trapped: answer everything pending, refuse everything later. */
+function retire(cause) {
+  if (unavailable) return;
+  let panic = null;
+  try {
+    panic = lastPanicMessage();
+  } catch {
+    // The instance may be too broken to answer; the cause's message is enough.
+  }
+  const why = panic || (cause && cause.message) || String(cause);
+  unavailable = new EngineUnavailableError(
+    `the engine stopped after an internal error (${why}); load the model again with Engine.load`,
+  );
+  engine = null;
+  const error = serializeError(unavailable);
+  for (const id of running.keys()) post({ id, type: 'error', error, fatal: true });
+  running.clear();
+  post({ type: 'fatal', error });
+}
+
+// A trap inside a future happens in a microtask: its promise never settles, the error surfaces here.
+self.addEventListener('error', (event) => {
+  if (isTrap(event.error)) {
+    event.preventDefault();
+    retire(event.error);
+  }
+});
+self.addEventListener('unhandledrejection', (event) => {
+  if (isTrap(event.reason)) {
+    event.preventDefault();
+    retire(event.reason);
+  }
+});
+
+function currentEngine() {
+  if (!engine) throw new EngineUnavailableError('no model is loaded in this engine; load a model with Engine.load');
+  return engine;
+}
+
+function cancelled() {
+  return new AbortError('the generation was cancelled through its AbortSignal');
+}
+
+/** Run the prompt that `start` submits, then send chunks until the generation ends. */
+function generation(start, { id, signal }) {
+  return generationTurn(async () => {
+    if (signal.aborted) throw cancelled();
+    const current = currentEngine();
+    const promptTokens = await engineCall(() => start(current));
+    let completionTokens = 0;
+    let finishReason = null;
+    while (finishReason === null) {
+      if (signal.aborted) throw cancelled();
+      const chunk = await engineCall(() => current.nextChunk());
+      if (chunk === null) break;
+      completionTokens += 1;
+      post({ id, type: 'chunk', chunk: { text: chunk.text, tokenId: chunk.tokenId } });
+      finishReason = chunk.finishReason ?? null;
+    }
+    return { finishReason: finishReason ?? current.finishReason() ?? 'stop', usage: { promptTokens, completionTokens } };
+  });
+}
+
+const operations = {
+  async load({ source, options }, { id, signal }) {
+    if (engine) throw new EngineUnavailableError('this engine already holds a model; create another with Engine.load');
+    if (!globalThis.navigator?.gpu) {
+      throw new WebGPUUnavailableError(
+        'this browser does not offer WebGPU; use a current Chrome or Edge, or enable WebGPU in the browser settings',
+      );
+    }
+    wasmReady ??= init();
+    await wasmReady;
+    reader = await openModel(source, { signal, onProgress: (progress) => post({ id, type: 'progress', progress }) });
+    try {
+      if (signal.aborted) throw cancelled();
+      // Reads stop as soon as the load is cancelled; the engine then fails with this AbortError.
+      const parts = reader.parts.map((part) => ({
+        size: part.size,
+        read(offset, length) {
+          if (signal.aborted) throw new AbortError('loading the model was cancelled through its AbortSignal');
+          return part.read(offset, length);
+        },
+      }));
+      const onUpload = (loaded, total) => post({ id, type: 'progress', progress: { phase: 'upload', loaded, total } });
+      engine = await WasmEngine.load({ parts }, options, onUpload);
+      return { model: engine.info(), key: reader.key };
+    } catch (error) {
+      reader.close();
+      reader = null;
+      throw error;
+    }
+  },
+
+  generate({ prompt, options }, context) {
+    return generation((e) => e.start(prompt, options), context);
+  },
+
+  chat({ messages, options }, context) {
+    return generation((e) => e.startChat(messages, options), context);
+  },
+
+  stats() {
+    return engineCall(() => currentEngine().stats());
+  },
+
+  routing({ from, to }) {
+    return engineCall(() => currentEngine().routing(from, to));
+  },
+
+  async unload(_, { id }) {
+    for (const [other, controller] of running) if (other !== id) controller.abort();
+    await generationTurn(() => engineCall(() => {
+      engine?.free();
+      engine = null;
+      reader?.close();
+      reader = null;
+    }));
+    return true;
+  },
+
+  async panic() {
+    wasmReady ??= init();
+    await wasmReady;
+    return panicForTests();
+  },
+};
+
+async function handle({ id, op, ...args }) {
+  if (unavailable) {
+    post({ id, type: 'error', error: serializeError(unavailable), fatal: true });
+    return;
+  }
+  const operation = operations[op];
+  if (!operation) {
+    post({ id, type: 'error', error: { name: 'WebmoeError', message: `unknown request ${op}`, details: {} } });
+    return;
+  }
+  const controller = new AbortController();
+  running.set(id, controller);
+  try {
+    const value = await operation(args, { id, signal: controller.signal });
+    if (running.delete(id)) post({ id, type: 'result', value });
+  } catch (error) {
+    if (isTrap(error)) retire(error);
+    else if (running.delete(id)) post({ id, type: 'error', error: plain(error) });
+  }
+}
+
+self.addEventListener('message', (event) => {
+  const message = event.data;
+  if (message.op === 'abort') running.get(message.target)?.abort();
+  else handle(message);
+});

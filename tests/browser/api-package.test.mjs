@@ -1,0 +1,155 @@
+// The npm package as a web app gets it: `npm pack` of pkg/, installed into a fresh project,
+// type-checked against its .d.ts with tsc, bundled with esbuild, and imported by a page that
+// generates with it.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { REPO_ROOT, launchBrowser, startServer, stopAll } from './harness.mjs';
+import { PKG_DIR, requirePackage } from './api-helpers.mjs';
+
+const BIN = path.join(REPO_ROOT, 'tests', 'browser', 'node_modules', '.bin');
+const EXPECTED_FILES = [
+  'package.json',
+  'README.md',
+  'index.js',
+  'index.d.ts',
+  'worker.js',
+  'errors.js',
+  'store/index.js',
+  'wasm/webmoe_web.js',
+  'wasm/webmoe_web_bg.wasm',
+];
+
+// Uses every part of the API; each @ts-expect-error line must be an error for tsc to pass.
+const CONSUMER_TS = `
+import {
+  Engine, WebmoeError, ModelFormatError, QuotaExceededError, InvalidOptionError,
+  type ChatCompletion, type ChatCompletionChunk, type EngineStats, type GenerateChunk, type LoadProgress,
+} from 'webmoe';
+
+export async function main(url: string, out: { textContent: string | null }): Promise<void> {
+  const controller = new AbortController();
+  const engine: Engine = await Engine.load(url, {
+    onProgress: (p: LoadProgress) => console.log(p.phase, p.loaded / p.total),
+    signal: controller.signal,
+    contextLength: 512,
+    kvType: 'f16',
+    gpuBudget: 2 ** 30,
+  });
+  const experts: number = engine.model.experts * engine.model.layers;
+  for await (const chunk of engine.generate('Once upon a time', { maxTokens: 8, temperature: 0.7, topK: 40, stop: ['\\n'] })) {
+    const c: GenerateChunk = chunk;
+    out.textContent += c.text + String(c.tokenId);
+  }
+  for await (const chunk of engine.generate([1, 2, 3], { seed: 7, signal: controller.signal })) out.textContent += chunk.text;
+  const reply: ChatCompletion = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], max_tokens: 16 });
+  out.textContent = reply.choices[0].message.content + reply.usage.total_tokens;
+  const stream = await engine.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], stream: true, top_p: 0.9, seed: 1 });
+  for await (const chunk of stream) {
+    const c: ChatCompletionChunk = chunk;
+    out.textContent += c.choices[0].delta.content ?? '';
+  }
+  const stats: EngineStats = await engine.stats();
+  const counts: number[][] = stats.expertCounts;
+  const routing: number[][][] = await engine.routing(0, stats.positions);
+  console.log(experts, counts, routing, stats.wasmMemory, stats.gpuMemory.total, stats.decodeTokensPerSecond);
+  const cached = await Engine.listCached();
+  const deleted: boolean = await Engine.deleteCached(cached[0].key);
+  console.log(deleted);
+  await engine.unload();
+  try {
+    await Engine.load(new Blob([]));
+  } catch (error) {
+    if (error instanceof QuotaExceededError) console.log(error.details.needed, error.details.available);
+    if (error instanceof ModelFormatError || error instanceof InvalidOptionError) console.log(error.message);
+    if (error instanceof WebmoeError) console.log(error.name);
+  }
+  // @ts-expect-error a prompt is a string or token ids
+  engine.generate(42);
+  // @ts-expect-error kvType is "f16" or "f32"
+  await Engine.load(url, { kvType: 'f8' });
+  // @ts-expect-error the chat API takes messages
+  await engine.chat.completions.create({ prompt: 'Hi' });
+  // @ts-expect-error Engine is created with Engine.load
+  new Engine();
+}
+`;
+
+const TSCONFIG = {
+  compilerOptions: {
+    target: 'es2022',
+    module: 'esnext',
+    moduleResolution: 'bundler',
+    lib: ['es2022', 'dom', 'dom.iterable'],
+    strict: true,
+    noEmit: true,
+    skipLibCheck: false,
+  },
+  include: ['src'],
+};
+
+let consumer;
+let tarball;
+before(() => {
+  requirePackage();
+  consumer = fs.mkdtempSync(path.join(os.tmpdir(), 'webmoe-consumer-'));
+  const packed = JSON.parse(execFileSync('npm', ['pack', '--json', '--pack-destination', consumer], { cwd: PKG_DIR, encoding: 'utf8' }));
+  tarball = { path: path.join(consumer, packed[0].filename), files: packed[0].files.map((f) => f.path) };
+  fs.writeFileSync(path.join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }, null, 2));
+  fs.mkdirSync(path.join(consumer, 'src'));
+  fs.writeFileSync(path.join(consumer, 'src', 'main.ts'), CONSUMER_TS);
+  fs.writeFileSync(path.join(consumer, 'tsconfig.json'), JSON.stringify(TSCONFIG, null, 2));
+  execFileSync('npm', ['install', '--no-audit', '--no-fund', '--offline', tarball.path], { cwd: consumer, stdio: 'inherit' });
+});
+after(async () => {
+  await stopAll();
+  fs.rmSync(consumer, { recursive: true, force: true });
+});
+
+test('the tarball holds the package files', () => {
+  for (const file of EXPECTED_FILES) assert.ok(tarball.files.includes(file), `${file} is missing from [${tarball.files}]`);
+  const manifest = JSON.parse(fs.readFileSync(path.join(consumer, 'node_modules', 'webmoe', 'package.json'), 'utf8'));
+  assert.equal(manifest.name, 'webmoe');
+  assert.equal(manifest.type, 'module');
+  assert.deepEqual(manifest.exports['.'], { types: './index.d.ts', import: './index.js' });
+  assert.equal(manifest.types, './index.d.ts');
+});
+
+test('a TypeScript app type-checks against index.d.ts with tsc', () => {
+  try {
+    execFileSync(path.join(BIN, 'tsc'), ['-p', consumer], { cwd: consumer, encoding: 'utf8', stdio: 'pipe' });
+  } catch (error) {
+    assert.fail(`tsc failed:\n${error.stdout}${error.stderr}`);
+  }
+});
+
+test('esbuild bundles the app with the package', () => {
+  const out = path.join(consumer, 'dist', 'main.js');
+  execFileSync(path.join(BIN, 'esbuild'), ['src/main.ts', '--bundle', '--format=esm', `--outfile=${out}`, '--log-level=warning'], {
+    cwd: consumer,
+    stdio: 'inherit',
+  });
+  const bundle = fs.readFileSync(out, 'utf8');
+  assert.match(bundle, /chat\.completion\.chunk/, 'the bundle holds the package code');
+  assert.match(bundle, /new URL\("\.\/worker\.js", import\.meta\.url\)/, 'the bundle finds the worker next to it');
+});
+
+test('a page imports the installed package and generates', async () => {
+  const server = await startServer({ root: consumer, mounts: { '/oracle': 'tests/fixtures/oracle' } });
+  const { page } = await launchBrowser();
+  await page.goto(`${server.url}/package.json`);
+  const reference = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tests/fixtures/oracle/mixtral-q8_0/reference.json'), 'utf8'));
+  const tokens = await page.evaluate(async (prompt) => {
+    const { Engine } = await import('/node_modules/webmoe/index.js');
+    const engine = await Engine.load('/oracle/mixtral-q8_0/model.gguf');
+    const ids = [];
+    for await (const chunk of engine.generate(prompt, { maxTokens: 3, temperature: 0 })) ids.push(chunk.tokenId);
+    await engine.unload();
+    return ids;
+  }, reference.tokens);
+  assert.deepEqual(tokens, reference.greedy.slice(0, 3), 'the reference greedy tokens of mixtral-q8_0');
+});

@@ -1,0 +1,19 @@
+// The webmoe package, as built by scripts/build-npm and served at /pkg/ by scripts/demo.
+// Imported dynamically so that a missing build is a readable message instead of a blank page.
+
+export const PACKAGE_URL = '/pkg/index.js';
+
+/**
+ * The package's module: `{ Engine, WebGPUUnavailableError, … }`.
+ * @throws {Error} when /pkg/index.js cannot be fetched or evaluated, saying how to build it.
+ */
+export async function loadPackage() {
+  try {
+    return await import(PACKAGE_URL);
+  } catch (error) {
+    throw new Error(
+      `The webmoe package could not be loaded from ${PACKAGE_URL} (${error.message}). ` +
+        'Build it with scripts/build-npm, or start the demo with scripts/demo, which builds it.',
+    );
+  }
+}

@@ -1,0 +1,34 @@
+// Number formatting shared by the views: bytes, percentages, rates.
+
+const BYTE_UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** `1536` → "1.5 KiB"; non-finite or negative input → "—". */
+export function formatBytes(bytes) {
+  if (!Number.isFinite(bytes) || bytes < 0) return '—';
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < BYTE_UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  const digits = unit === 0 || value >= 100 ? 0 : 1;
+  return `${value.toFixed(digits)} ${BYTE_UNITS[unit]}`;
+}
+
+/** `done / total` as "42%", or "" when the total is unknown. */
+export function formatPercent(done, total) {
+  if (!(total > 0)) return '';
+  return `${Math.min(100, Math.floor((100 * done) / total))}%`;
+}
+
+/** Tokens per second with two or three significant digits, or "—" when not measured. */
+export function formatRate(tokensPerSecond) {
+  if (!Number.isFinite(tokensPerSecond) || tokensPerSecond <= 0) return '—';
+  const digits = tokensPerSecond >= 100 ? 0 : tokensPerSecond >= 1 ? 1 : 2;
+  return `${tokensPerSecond.toFixed(digits)} tok/s`;
+}
+
+/** A plural-aware count: `formatCount(1, 'token')` → "1 token". */
+export function formatCount(n, noun) {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
