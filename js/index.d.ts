@@ -231,6 +231,50 @@ export interface ExpertCacheStats {
   stallSeconds: number;
 }
 
+/** Options of `bench()`. */
+export interface BenchOptions {
+  /** Prompt tokens per run (default 64). */
+  prompt?: number;
+  /** Tokens generated per run, the first from the prompt's submit (default 32). */
+  gen?: number;
+  /** Timed runs after one warm-up run (default 3). */
+  reps?: number;
+}
+
+/** What `bench()` measured; speeds are medians over the timed runs. */
+export interface BenchReport {
+  adapter: string;
+  promptTokens: number;
+  genTokens: number;
+  reps: number;
+  prefillTokensPerSecond: number;
+  timeToFirstTokenSeconds: number;
+  decodeTokensPerSecond: number;
+  decodeTokensPerSecondMin: number;
+  decodeTokensPerSecondMax: number;
+  /** Per decoded token: 1 submit and 1 read-back when every expert is resident. */
+  submitsPerToken: number;
+  dispatchesPerToken: number;
+  readbacksPerToken: number;
+  /** Dispatches inside the layers per layer (the rest of a step does not grow with depth). */
+  dispatchesPerLayer: number;
+  /** Weight bytes a decode step reads (non-expert matrices and the experts used per layer). */
+  weightBytesPerToken: number;
+  gpuMemoryBytes: number;
+  /** Memory traffic of GPU buffer copies (each byte read and written), bytes per second. */
+  copyBandwidthBytesPerSecond: number;
+  /** weightBytesPerToken × decodeTokensPerSecond. */
+  decodeBandwidthBytesPerSecond: number;
+  /** decodeBandwidthBytesPerSecond / copyBandwidthBytesPerSecond. */
+  rooflineRatio: number;
+  /** Expert slots per layer (the expert count when every expert is resident). */
+  expertSlots: number;
+  /** Share of expert choices already resident during the timed decode steps. */
+  expertHitRate: number;
+  /** Expert bytes uploaded during the timed decode steps. */
+  expertBytesUploaded: number;
+}
+
 /** What `stats()` reports. */
 export interface EngineStats {
   /** Prompt tokens of the current (or last) generation. */
@@ -363,6 +407,15 @@ export declare class Engine {
    * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
    */
   stats(): Promise<EngineStats>;
+
+  /**
+   * Measure the engine: a fixed prompt of ordinary token ids and greedy decoding, `reps` times
+   * after a warm-up, then the GPU's buffer-copy bandwidth. Waits for a running generation to end,
+   * as a generation would, and leaves the sequence reset.
+   * @throws {InvalidOptionError} an option that is not a whole number ≥ 1, or prompt + gen beyond the context
+   * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+   */
+  bench(options?: BenchOptions): Promise<BenchReport>;
 
   /**
    * The experts the router chose at positions `from` (inclusive) to `to` (exclusive) of the

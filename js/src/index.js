@@ -3,12 +3,12 @@
 // Types and documentation of every member: index.d.ts.
 //
 // Messages, page → worker: { id, op, ...arguments } with op 'load', 'generate', 'chat', 'stats',
-// 'routing', 'unload', or { op: 'abort', target } to cancel request `target`.
+// 'routing', 'bench', 'unload', or { op: 'abort', target } to cancel request `target`.
 // Worker → page: { id, type: 'progress' | 'chunk' | 'result' | 'error', … }, and
 // { type: 'fatal', error } when the engine can no longer be used.
 
 import { AbortError, EngineUnavailableError, WebmoeError, reviveError } from './errors.js';
-import { chatParams, generateOptions, loadOptions, normalizePrompt, normalizeSource, routingRange } from './options.js';
+import { benchOptions, chatParams, generateOptions, loadOptions, normalizePrompt, normalizeSource, routingRange } from './options.js';
 import { ChunkStream } from './stream.js';
 import { createCompletion } from './chat.js';
 import { deleteCached as deleteStored, listCached as listStored, requestPersistence } from './store/index.js';
@@ -100,6 +100,11 @@ export class Engine {
   /** The experts chosen at positions from..to of the current sequence: [position][layer][j]. */
   routing(from, to) {
     return this.#request('routing', routingRange(from, to));
+  }
+
+  /** Measure prompt and decode speed against the device's copy bandwidth. See index.d.ts. */
+  bench(options = {}) {
+    return this.#request('bench', benchOptions(options));
   }
 
   /** Free the GPU memory and stop the worker. Later calls reject with EngineUnavailableError. */

@@ -166,3 +166,15 @@ export function routingRange(from, to) {
   if (!Number.isInteger(to) || to < from) throw refuse('to', to, `a whole number ≥ from (${from})`);
   return { from, to };
 }
+
+/** `bench` options: whole numbers ≥ 1, with defaults. */
+export function benchOptions(options) {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw refuse('bench options', options, 'an object');
+  const { prompt = 64, gen = 32, reps = 3, ...unknown } = options;
+  const extra = Object.keys(unknown);
+  if (extra.length) throw refuse(extra[0], unknown[extra[0]], 'not a bench option (use prompt, gen, reps)');
+  for (const [name, value] of Object.entries({ prompt, gen, reps })) {
+    if (!Number.isInteger(value) || value < 1) throw refuse(name, value, 'a whole number ≥ 1');
+  }
+  return { prompt, gen, reps };
+}

@@ -159,6 +159,11 @@ const operations = {
     return engineCall(() => currentEngine().routing(from, to));
   },
 
+  bench({ prompt, gen, reps }) {
+    // A benchmark runs many tokens: it waits for any generation to finish, as a generation would.
+    return generationTurn(() => engineCall(() => currentEngine().bench(prompt, gen, reps)));
+  },
+
   async unload(_, { id }) {
     for (const [other, controller] of running) if (other !== id) controller.abort();
     await generationTurn(() => engineCall(() => {

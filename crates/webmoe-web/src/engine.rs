@@ -217,6 +217,75 @@ impl WasmEngine {
     }
 }
 
+/// `bench` results, as the JavaScript `BenchReport` object (camelCase fields).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BenchOut {
+    adapter: String,
+    prompt_tokens: usize,
+    gen_tokens: usize,
+    reps: usize,
+    prefill_tokens_per_second: f64,
+    time_to_first_token_seconds: f64,
+    decode_tokens_per_second: f64,
+    decode_tokens_per_second_min: f64,
+    decode_tokens_per_second_max: f64,
+    submits_per_token: f64,
+    dispatches_per_token: f64,
+    readbacks_per_token: f64,
+    dispatches_per_layer: f64,
+    weight_bytes_per_token: f64,
+    gpu_memory_bytes: f64,
+    copy_bandwidth_bytes_per_second: f64,
+    decode_bandwidth_bytes_per_second: f64,
+    roofline_ratio: f64,
+    expert_slots: usize,
+    expert_hit_rate: f64,
+    expert_bytes_uploaded: f64,
+}
+
+#[wasm_bindgen]
+impl WasmEngine {
+    /// Measure prompt and decode speed (`prompt` tokens, `gen` generated, `reps` timed runs after
+    /// a warm-up) and the copy bandwidth; see `BenchOut`. Resets the sequence.
+    pub fn bench(&self, prompt: f64, gen: f64, reps: f64) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let whole = |x: f64| x.is_finite() && x >= 1.0 && x.fract() == 0.0;
+            if !(whole(prompt) && whole(gen) && whole(reps)) {
+                return Err(invalid_option("benchmark", "prompt, gen and reps must be whole numbers ≥ 1"));
+            }
+            let options = webmoe::bench::BenchOptions { prompt: prompt as usize, gen: gen as usize, reps: reps as usize };
+            *inner.generation.borrow_mut() = None;
+            let (r, slots) = inner.with_engine(async |engine| Ok((webmoe::bench::run(engine, options).await?, engine.expert_slots()))).await?;
+            let e = &r.experts_during_decode;
+            to_value(&BenchOut {
+                adapter: r.adapter,
+                prompt_tokens: r.prompt_tokens,
+                gen_tokens: r.gen_tokens,
+                reps: r.reps,
+                prefill_tokens_per_second: r.prefill_tok_s,
+                time_to_first_token_seconds: r.ttft_seconds,
+                decode_tokens_per_second: r.decode_tok_s,
+                decode_tokens_per_second_min: r.decode_tok_s_min,
+                decode_tokens_per_second_max: r.decode_tok_s_max,
+                submits_per_token: r.submits_per_token,
+                dispatches_per_token: r.dispatches_per_token,
+                readbacks_per_token: r.readbacks_per_token,
+                dispatches_per_layer: r.dispatches_per_layer,
+                weight_bytes_per_token: r.weight_bytes_per_token as f64,
+                gpu_memory_bytes: r.gpu_memory_bytes as f64,
+                copy_bandwidth_bytes_per_second: r.copy_bandwidth_bytes_s,
+                decode_bandwidth_bytes_per_second: r.decode_bandwidth_bytes_s,
+                roofline_ratio: r.roofline_ratio,
+                expert_slots: slots,
+                expert_hit_rate: e.hit_rate(),
+                expert_bytes_uploaded: e.bytes_uploaded as f64,
+            })
+        })
+    }
+}
+
 impl Inner {
     /// Run `f` on the engine, taken out of its slot for the duration.
     async fn with_engine<T>(&self, f: impl AsyncFnOnce(&mut Engine) -> webmoe::Result<T>) -> Result<T, JsValue> {

@@ -1,5 +1,6 @@
 //! webmoe: Mixture-of-Experts language models from GGUF files on WebGPU.
 
+pub mod bench;
 pub mod engine;
 pub mod experts;
 pub mod generate;

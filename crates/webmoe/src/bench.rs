@@ -1,0 +1,145 @@
+//! Measuring an engine: prompt and decode speed, what each decoded token asks of the GPU, and
+//! the decode's effective bandwidth next to the device's measured copy bandwidth. The CLI's
+//! `webmoe bench` and the browser's `engine.bench()` print the same report.
+
+use crate::engine::Engine;
+use crate::error::{Error, Result};
+use crate::experts::ExpertStats;
+use crate::gpu::copy_bandwidth;
+use crate::sampler::SamplingParams;
+use crate::synthetic::Rng;
+use web_time::Instant;
+
+/// Bytes per buffer of the copy-bandwidth measurement (capped by the adapter's limits).
+const COPY_BYTES: u64 = 256 << 20;
+
+#[derive(Clone, Copy, Debug)]
+pub struct BenchOptions {
+    /// Prompt tokens per run.
+    pub prompt: usize,
+    /// Tokens generated per run (the first comes from the prompt's submit).
+    pub gen: usize,
+    /// Timed runs, after one warm-up run.
+    pub reps: usize,
+}
+
+/// What a benchmark measured. Speeds are medians over the timed runs.
+#[derive(Clone, Debug, Default)]
+pub struct BenchReport {
+    pub adapter: String,
+    pub prompt_tokens: usize,
+    pub gen_tokens: usize,
+    pub reps: usize,
+    pub prefill_tok_s: f64,
+    /// From the prompt's submit to the first token read back.
+    pub ttft_seconds: f64,
+    pub decode_tok_s: f64,
+    pub decode_tok_s_min: f64,
+    pub decode_tok_s_max: f64,
+    pub submits_per_token: f64,
+    pub dispatches_per_token: f64,
+    pub readbacks_per_token: f64,
+    /// Dispatches inside the layers, per layer (the rest do not grow with depth).
+    pub dispatches_per_layer: f64,
+    /// Weight bytes a decode step reads: non-expert matrices and the experts used per layer.
+    pub weight_bytes_per_token: u64,
+    pub gpu_memory_bytes: u64,
+    /// Memory traffic of buffer-to-buffer copies (each byte read and written), bytes per second.
+    pub copy_bandwidth_bytes_s: f64,
+    /// Weight bytes per token × decode tok/s.
+    pub decode_bandwidth_bytes_s: f64,
+    /// The decode bandwidth as a share of the copy bandwidth.
+    pub roofline_ratio: f64,
+    /// What the expert cache did during the timed decode steps.
+    pub experts_during_decode: ExpertStats,
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn delta(after: ExpertStats, before: ExpertStats) -> ExpertStats {
+    ExpertStats {
+        hits: after.hits - before.hits,
+        misses: after.misses - before.misses,
+        bytes_uploaded: after.bytes_uploaded - before.bytes_uploaded,
+        prefetches: after.prefetches - before.prefetches,
+        prefetch_hits: after.prefetch_hits - before.prefetch_hits,
+        prefetch_wasted: after.prefetch_wasted - before.prefetch_wasted,
+        stall_seconds: after.stall_seconds - before.stall_seconds,
+    }
+}
+
+/// Run a fixed prompt of ordinary token ids and greedy decoding `reps` times (after a warm-up),
+/// then measure the copy bandwidth. Leaves the engine reset, with greedy sampling.
+pub async fn run(engine: &mut Engine, o: BenchOptions) -> Result<BenchReport> {
+    let bad = |why: &str| Error::InvalidOption { option: "benchmark".into(), value: format!("{o:?}"), why: why.into() };
+    if o.prompt == 0 || o.gen == 0 || o.reps == 0 {
+        return Err(bad("prompt, gen and reps must each be at least 1"));
+    }
+    if o.prompt + o.gen > engine.context_length() {
+        return Err(bad(&format!("prompt + gen exceeds the context of {} positions", engine.context_length())));
+    }
+    engine.set_sampling(&SamplingParams::greedy())?;
+    let vocab = engine.model.config.vocab_size as u64;
+    // Ordinary ids: past the control and byte tokens where the vocabulary is large enough.
+    let first_id = if vocab > 300 { 259 } else { 0 };
+    let mut rng = Rng::new(7);
+    let prompt: Vec<u32> = (0..o.prompt).map(|_| (first_id + rng.below(vocab - first_id)) as u32).collect();
+
+    let (mut prefill, mut ttft, mut decode) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut counters, mut experts) = (Default::default(), ExpertStats::default());
+    for rep in 0..=o.reps {
+        engine.reset();
+        let t = Instant::now();
+        engine.prefill(&prompt).await?;
+        let prefill_seconds = t.elapsed().as_secs_f64();
+        let (c0, e0) = (engine.counters(), engine.expert_stats());
+        let t = Instant::now();
+        for _ in 1..o.gen {
+            engine.step().await?;
+        }
+        let decode_seconds = t.elapsed().as_secs_f64();
+        let (c1, e1) = (engine.counters(), engine.expert_stats());
+        // The first run compiles pipelines and warms caches.
+        if rep > 0 {
+            prefill.push(o.prompt as f64 / prefill_seconds);
+            ttft.push(prefill_seconds);
+            if o.gen > 1 {
+                decode.push((o.gen - 1) as f64 / decode_seconds);
+            }
+            counters = (c1.submits - c0.submits, c1.dispatches - c0.dispatches, c1.readbacks - c0.readbacks);
+            experts = delta(e1, e0);
+        }
+    }
+    engine.reset();
+    let steps = (o.gen - 1).max(1) as f64;
+    let (decode_min, decode_max) = (decode.iter().copied().fold(f64::INFINITY, f64::min), decode.iter().copied().fold(0.0, f64::max));
+    let decode_tok_s = median(&mut decode);
+    let weight_bytes = engine.weight_bytes_per_token();
+    let copy = copy_bandwidth(&engine.gpu, COPY_BYTES, 3).await?;
+    let effective = weight_bytes as f64 * decode_tok_s;
+    let (submits, dispatches, readbacks) = counters;
+    Ok(BenchReport {
+        adapter: engine.gpu.describe(),
+        prompt_tokens: o.prompt,
+        gen_tokens: o.gen,
+        reps: o.reps,
+        prefill_tok_s: median(&mut prefill),
+        ttft_seconds: median(&mut ttft),
+        decode_tok_s,
+        decode_tok_s_min: if decode_min.is_finite() { decode_min } else { 0.0 },
+        decode_tok_s_max: decode_max,
+        submits_per_token: submits as f64 / steps,
+        dispatches_per_token: dispatches as f64 / steps,
+        readbacks_per_token: readbacks as f64 / steps,
+        dispatches_per_layer: engine.decode_dispatches_per_layer(),
+        weight_bytes_per_token: weight_bytes,
+        gpu_memory_bytes: engine.memory().total(),
+        copy_bandwidth_bytes_s: copy,
+        decode_bandwidth_bytes_s: effective,
+        roofline_ratio: effective / copy,
+        experts_during_decode: experts,
+    })
+}

@@ -1,0 +1,27 @@
+// The browser benchmark: www/bench.html through scripts/bench-browser.mjs prints the same figures as
+// `webmoe bench`, and a resident MoE model decodes with one submit and one read-back per token.
+
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { REPO_ROOT } from './harness.mjs';
+
+const run = promisify(execFile);
+
+test('bench.html reports speed, per-token GPU work and bandwidth for a MoE model', { timeout: 600_000 }, async () => {
+  const model = path.join(REPO_ROOT, 'tests/fixtures/oracle/mixtral-q4_k_m/model.gguf');
+  const script = path.join(REPO_ROOT, 'scripts/bench-browser.mjs');
+  const { stdout } = await run('node', [script, model, '--prompt', '6', '--gen', '4', '--reps', '1'], { cwd: REPO_ROOT, maxBuffer: 1 << 20 });
+  const r = JSON.parse(stdout);
+  assert.equal(r.promptTokens, 6);
+  assert.equal(r.genTokens, 4);
+  assert.ok(r.prefillTokensPerSecond > 0 && r.decodeTokensPerSecond > 0, JSON.stringify(r));
+  assert.equal(r.submitsPerToken, 1);
+  assert.equal(r.readbacksPerToken, 1);
+  assert.ok(r.dispatchesPerLayer <= 10, `dispatches per layer: ${r.dispatchesPerLayer}`);
+  assert.equal(r.expertSlots, 8);
+  assert.ok(r.weightBytesPerToken > 0 && r.copyBandwidthBytesPerSecond > 0 && r.rooflineRatio > 0, JSON.stringify(r));
+  assert.ok(r.loadSeconds > 0);
+});
