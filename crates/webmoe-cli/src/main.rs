@@ -2,6 +2,7 @@
 
 mod args;
 mod commands;
+mod interrupt;
 mod load;
 
 use clap::Parser;

@@ -176,3 +176,26 @@ fn smollm2_matches_the_reference_greedy_runs() {
         assert_eq!(ids(&j["tokens"]), want[..judged], "greedy ids of {prompt:?} (judged: first {judged})");
     }
 }
+
+#[test]
+fn ctrl_c_stops_a_generation_within_a_token() {
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_webmoe"))
+        .args(["run", "-m", &fixture("mixtral-q8_0"), "--tokens", "1,300", "-n", "3000", "--temp", "0", "--ignore-eos", "--json"])
+        .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run webmoe");
+    // Let it load and generate a while, then interrupt it as a terminal would.
+    std::thread::sleep(Duration::from_secs(4));
+    let sent = Instant::now();
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    let out = child.wait_with_output().expect("wait");
+    assert!(sent.elapsed() < Duration::from_secs(10), "stopping took {:?}", sent.elapsed());
+    let j = json_of(&out);
+    assert_eq!(j["finish_reason"], "interrupted");
+    let n = j["tokens"].as_array().unwrap().len();
+    assert!(n > 0 && n < 3000, "{n} tokens");
+}

@@ -1,6 +1,7 @@
 //! `webmoe chat`: a conversation on stdin/stdout, prompts built with the model's chat template.
 
 use crate::args::ChatArgs;
+use crate::interrupt::Interrupt;
 use crate::load::{load, CliResult};
 use std::io::{BufRead, Write};
 use webmoe::generate::{GenerateOptions, Generation};
@@ -15,6 +16,7 @@ pub fn run(a: &ChatArgs) -> CliResult<()> {
     }
     let mut messages: Vec<ChatMessage> = a.system.iter().map(|s| ChatMessage::new("system", s.clone())).collect();
     let stdin = std::io::stdin();
+    let interrupt = Interrupt::install()?;
     let mut out = std::io::stdout();
     eprintln!("chat with {} — an empty line or end of input quits", engine.model.config.name.as_deref().unwrap_or("the model"));
     loop {
@@ -29,11 +31,18 @@ pub fn run(a: &ChatArgs) -> CliResult<()> {
         let options = GenerateOptions { max_tokens: a.n_predict, ..Default::default() };
         let mut generation = pollster::block_on(Generation::start(&mut engine, &tokenizer, &prompt, options))?;
         let mut reply = String::new();
+        // Ctrl-C stops the reply before its next token; the conversation goes on.
+        interrupt.generating();
         while let Some(chunk) = pollster::block_on(generation.next_chunk(&mut engine))? {
             write!(out, "{}", chunk.text)?;
             out.flush()?;
             reply.push_str(&chunk.text);
+            if interrupt.requested() {
+                write!(out, " [interrupted]")?;
+                break;
+            }
         }
+        interrupt.idle();
         writeln!(out)?;
         let s = generation.stats();
         eprintln!("[{} tokens, {:.1} tok/s]", s.generated_tokens, s.decode_tok_s());

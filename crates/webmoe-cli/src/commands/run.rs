@@ -1,6 +1,7 @@
 //! `webmoe run`: generate from a prompt, streaming text (or one JSON object).
 
 use crate::args::RunArgs;
+use crate::interrupt::Interrupt;
 use crate::load::{load, CliResult};
 use serde_json::json;
 use std::io::Write;
@@ -53,24 +54,34 @@ pub fn run(a: &RunArgs) -> CliResult<()> {
     let mut generation = pollster::block_on(Generation::start(&mut engine, &tokenizer, &prompt, options))?;
     let mut text = String::new();
     let mut out = std::io::stdout().lock();
+    let interrupt = Interrupt::install()?;
+    interrupt.generating();
+    let mut interrupted = false;
     // Expert cache counts after the prompt and after each generated token.
     let mut expert_steps = vec![engine.expert_stats()];
     while let Some(chunk) = pollster::block_on(generation.next_chunk(&mut engine))? {
         expert_steps.push(engine.expert_stats());
+        if interrupt.requested() {
+            interrupted = true;
+        }
         if a.json {
             text.push_str(&chunk.text);
         } else {
             out.write_all(chunk.text.as_bytes())?;
             out.flush()?;
         }
+        if interrupted {
+            break;
+        }
     }
+    interrupt.idle();
     let stats = generation.stats();
     if a.json {
         let result = json!({
             "prompt_tokens": prompt,
             "tokens": generation.tokens(),
             "text": text,
-            "finish_reason": generation.finish_reason().map(|r| r.as_str()),
+            "finish_reason": if interrupted { Some("interrupted") } else { generation.finish_reason().map(|r| r.as_str()) },
             "prefill_tok_s": stats.prefill_tok_s(),
             "decode_tok_s": stats.decode_tok_s(),
             "experts": expert_json(&engine, &expert_steps),
@@ -78,6 +89,9 @@ pub fn run(a: &RunArgs) -> CliResult<()> {
         writeln!(out, "{result}")?;
     } else {
         writeln!(out)?;
+        if interrupted {
+            eprintln!("(interrupted)");
+        }
         eprintln!(
             "prompt: {} tokens, {:.1} tok/s; generated: {} tokens, {:.1} tok/s",
             stats.prompt_tokens,

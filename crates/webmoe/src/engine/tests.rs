@@ -261,3 +261,18 @@ fn a_budget_below_the_minimum_names_the_minimum() {
     let e = pollster::block_on(Engine::load(gpu, MemorySource::new(bytes), model, &options, &mut |_, _| {})).err().unwrap();
     assert!(e.to_string().contains(&format!("at least {} bytes", facts.minimum)), "{e}");
 }
+
+#[test]
+fn a_lost_device_is_an_error_and_a_new_engine_works_after_it() {
+    let c = oracle("mixtral-q8_0");
+    let mut e = engine("mixtral-q8_0", KvType::F16, &GpuOptions::default());
+    pollster::block_on(e.prefill(&c.tokens)).unwrap();
+    e.gpu.device.destroy();
+    let err = pollster::block_on(e.step()).unwrap_err();
+    assert!(matches!(err, Error::Gpu(crate::gpu::GpuError::DeviceLost { .. })), "{err:?}");
+    assert!(err.to_string().contains("load the model again"), "{err}");
+    // A fresh device and engine run as if nothing happened.
+    let mut again = engine("mixtral-q8_0", KvType::F16, &GpuOptions::default());
+    let first = pollster::block_on(again.prefill(&c.tokens)).unwrap();
+    assert_eq!(first, c.greedy[0]);
+}
