@@ -172,6 +172,16 @@ pub struct InspectArgs {
     /// List every tensor, not only the type mix
     #[arg(long = "tensors")]
     pub tensors: bool,
+    /// Context length the memory figures assume (as `run -c`); default: the model's, at most 4096
+    #[arg(short = 'c', long = "ctx-size")]
+    pub ctx_size: Option<usize>,
+    /// KV cache element type the memory figures assume
+    #[arg(long = "kv-type", default_value = "f16", value_parser = ["f16", "f32"])]
+    pub kv_type: String,
+    /// The GPU's largest storage binding (e.g. 1GiB): it decides how expert matrices are stacked.
+    /// Default 128MiB, WebGPU's default limit; Chromium's SwiftShader allows 1GiB
+    #[arg(long = "binding-limit", default_value = "128MiB", value_parser = parse_bytes)]
+    pub binding_limit: u64,
 }
 
 #[derive(Args)]

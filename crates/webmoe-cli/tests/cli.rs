@@ -180,7 +180,7 @@ fn smollm2_matches_the_reference_greedy_runs() {
 #[test]
 fn ctrl_c_stops_a_generation_within_a_token() {
     use std::time::{Duration, Instant};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_webmoe"))
+    let child = Command::new(env!("CARGO_BIN_EXE_webmoe"))
         .args(["run", "-m", &fixture("mixtral-q8_0"), "--tokens", "1,300", "-n", "3000", "--temp", "0", "--ignore-eos", "--json"])
         .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
         .stdout(std::process::Stdio::piped())

@@ -3,14 +3,11 @@
 use crate::args::InspectArgs;
 use crate::load::{open, CliResult};
 use serde_json::json;
-use std::io::Write;
 use std::collections::BTreeMap;
-use webmoe::engine::{footprint, EngineOptions};
+use std::io::Write;
+use webmoe::engine::{budget_facts, footprint, BudgetFacts, EngineOptions, DEFAULT_CONTEXT};
 use webmoe::gguf::{Gguf, Value};
-use webmoe::model::Model;
-
-/// The binding limit assumed for the estimate: WebGPU's default.
-const DEFAULT_BINDING_LIMIT: u64 = 128 << 20;
+use webmoe::model::{Model, ModelConfig};
 
 /// A tensor's kind: its name without the layer and expert numbers (`blk.3.ffn_up.5.weight` →
 /// `ffn_up`), so a type mix can be told per kind.
@@ -53,8 +50,12 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
     let g = &opened.gguf;
     let model = Model::from_gguf(g).map_err(|e| format!("{}: {e}", a.file.display()))?;
     let c = &model.config;
-    let options = EngineOptions::default();
-    let memory = footprint(&model, &options, DEFAULT_BINDING_LIMIT)?;
+    // The engine options `run` and the browser use for the same context and KV type, so that a
+    // budget computed here means the same there.
+    let options = EngineOptions { context_length: a.ctx_size, kv_type: a.kv_type.parse()?, ..EngineOptions::default() };
+    let memory = footprint(&model, &options, a.binding_limit)?;
+    let budget = budget_facts(&model, &options, a.binding_limit)?;
+    let context = a.ctx_size.unwrap_or(c.context_length.min(DEFAULT_CONTEXT));
     let mix = type_mix(g);
     let kinds = kind_mix(g);
     let data_bytes: u64 = g.tensors.iter().map(|t| t.size).sum();
@@ -76,9 +77,16 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
             "tensors": g.tensors.iter().map(|t| json!({"name": t.name, "type": t.ty.name(), "dims": t.dims, "bytes": t.size})).collect::<Vec<_>>(),
             "tensor_bytes": data_bytes,
             "gpu_memory": {
-                "context_length": memory.kv_cache / (2 * c.n_layer as u64 * c.kv_dim() as u64 * 2).max(1),
-                "kv_type": "f16",
+                "context_length": context,
+                "kv_type": a.kv_type,
+                "binding_limit": a.binding_limit,
                 "weights": memory.weights, "kv_cache": memory.kv_cache, "scratch": memory.scratch, "total": memory.total(),
+            },
+            "gpu_budget": {
+                "resident": budget.resident,
+                "all_experts": budget.all_experts,
+                "minimum": budget.minimum,
+                "slot_bytes_all_layers": budget.slot_bytes_all_layers,
             },
         });
         writeln!(out, "{result}")?;
@@ -107,14 +115,17 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
         let list: Vec<String> = types.iter().map(|(t, n)| format!("{t} ×{n}")).collect();
         writeln!(out, "  {k}: {}", list.join(", "))?;
     }
-    writeln!(out, 
-        "GPU memory at context {} (f16 KV): weights {:.1} MiB, KV cache {:.1} MiB, activations {:.1} MiB, total {:.1} MiB",
-        memory.kv_cache / (2 * c.n_layer as u64 * c.kv_dim() as u64 * 2).max(1),
+    writeln!(
+        out,
+        "GPU memory at context {context} ({} KV, binding limit {:.0} MiB): weights {:.1} MiB, KV cache {:.1} MiB, activations {:.1} MiB, total {:.1} MiB",
+        a.kv_type,
+        mib(a.binding_limit),
         mib(memory.weights),
         mib(memory.kv_cache),
         mib(memory.scratch),
         mib(memory.total())
     )?;
+    writeln!(out, "{}", budget_text(c, &budget))?;
     if a.tensors {
         for t in &g.tensors {
             writeln!(out, "  {:<40} {:<6} {:?} {} bytes", t.name, t.ty.name(), t.dims, t.size)?;
@@ -125,6 +136,21 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
         writeln!(out, "  {k} = {}", short(v))?;
     }
     Ok(())
+}
+
+/// The smallest `--gpu-budget` that runs, and what it is made of.
+fn budget_text(c: &ModelConfig, b: &BudgetFacts) -> String {
+    let minimum = format!("minimum GPU budget: {} bytes ({:.1} MiB)", b.minimum, mib(b.minimum));
+    if !c.is_moe() {
+        return format!("{minimum}; a dense model has no experts to stream");
+    }
+    format!(
+        "{minimum}: {:.1} MiB resident + {} of {} experts in every layer ({:.1} MiB per expert across the layers)",
+        mib(b.resident),
+        c.n_expert_used,
+        c.n_expert,
+        mib(b.slot_bytes_all_layers)
+    )
 }
 
 fn mib(b: u64) -> f64 {

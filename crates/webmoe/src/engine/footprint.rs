@@ -22,8 +22,9 @@ pub struct MemoryReport {
 }
 
 impl MemoryReport {
+    /// The sum; [`allocation`] checked that it fits in a `u64`.
     pub fn total(&self) -> u64 {
-        self.weights + self.kv_cache + self.scratch + self.other
+        self.weights.saturating_add(self.kv_cache).saturating_add(self.scratch).saturating_add(self.other)
     }
 }
 
@@ -42,24 +43,23 @@ pub(super) fn context_length(model_ctx: usize, requested: Option<usize>) -> Resu
 }
 
 /// Bytes one token of a submit's activations needs in every buffer, and the widest row (which
-/// must fit one binding).
-fn scratch_per_token(c: &ModelConfig) -> (u64, u64) {
-    let k = c.n_expert_used as u64;
+/// must fit one binding). In u128: the widths come from metadata, so an absurd header must not
+/// wrap them into a small size.
+fn scratch_per_token(c: &ModelConfig) -> (u128, u128) {
+    let w = |v: usize| v as u128;
+    let k = w(c.n_expert_used);
     // x, h, qkv, att, gate_up, act, expert_out, logits (f32); routes (8 bytes each), tokens (u32).
-    let per_token = 4 * (2 * c.n_embd as u64 + 2 * c.q_dim() as u64 + 2 * c.kv_dim() as u64 + 3 * k * c.n_ff as u64 + k * c.n_embd as u64 + c.vocab_size as u64)
-        + 8 * k
-        + 4;
-    let widest =
-        [c.n_embd, c.q_dim() + 2 * c.kv_dim(), 2 * c.n_expert_used * c.n_ff, c.n_expert_used * c.n_embd, c.vocab_size].into_iter().max().unwrap_or(1) as u64 * 4;
+    let per_token = 4 * (2 * w(c.n_embd) + 2 * w(c.q_dim()) + 2 * w(c.kv_dim()) + 3 * k * w(c.n_ff) + k * w(c.n_embd) + w(c.vocab_size)) + 8 * k + 4;
+    let widest = [w(c.n_embd), w(c.q_dim()) + 2 * w(c.kv_dim()), 2 * k * w(c.n_ff), k * w(c.n_embd), w(c.vocab_size)].into_iter().max().unwrap_or(1) * 4;
     (per_token, widest)
 }
 
 /// The prompt batch that fits: at most `wanted`, each scratch buffer within one binding.
 pub(super) fn fitting_batch(c: &ModelConfig, wanted: usize, binding_limit: u64) -> Option<usize> {
     let (_, widest) = scratch_per_token(c);
-    match binding_limit / widest {
+    match binding_limit as u128 / widest {
         0 => None,
-        fit => Some(wanted.min(fit as usize)),
+        fit => Some(wanted.min(usize::try_from(fit).unwrap_or(usize::MAX))),
     }
 }
 
@@ -96,20 +96,37 @@ pub(super) fn allocation(model: &Model, options: &EngineOptions, binding_limit: 
             dense += st.bytes() - st.qkv.iter().map(|run| stacked_bytes(run)).sum::<u64>() + stacked_bytes(&[&ly.ffn.down]);
         }
     }
-    let experts = slots as u64 * expert_slot_bytes(model, binding_limit).iter().sum::<u64>();
-    let vectors = 4 * (c.n_embd as u64) * (1 + 2 * c.n_layer as u64);
-    let kv_cache = 2 * c.n_layer as u64 * max_ctx as u64 * c.kv_dim() as u64 * if options.kv_type == KvType::F16 { 2 } else { 4 };
-    let batch = fitting_batch(c, options.batch.min(max_ctx), binding_limit).unwrap_or(1) as u64;
+    let experts = slots as u128 * expert_slot_bytes(model, binding_limit).iter().map(|&b| b as u128).sum::<u128>();
+    // Sizes that scale with metadata fields (context, widths, vocabulary) are summed in u128: a
+    // damaged or absurd header must get an error here, not a wrapped size that looks small.
+    let wide = |v: usize| v as u128;
+    let vectors = 4 * wide(c.n_embd) * (1 + 2 * wide(c.n_layer));
+    let kv_cache = 2 * wide(c.n_layer) * wide(max_ctx) * wide(c.kv_dim()) * if options.kv_type == KvType::F16 { 2 } else { 4 };
+    let batch = wide(fitting_batch(c, options.batch.min(max_ctx), binding_limit).unwrap_or(1));
     let (per_token, _) = scratch_per_token(c);
-    let (k, e, layers) = (c.n_expert_used as u64, c.n_expert as u64, c.n_layer as u64);
+    let (k, e, layers, ctx) = (wide(c.n_expert_used), wide(c.n_expert), wide(c.n_layer), wide(max_ctx));
     let streaming = slots < c.n_expert;
-    let other = 8 * max_ctx as u64 * (c.rope_dim as u64 / 2)       // RoPE cos/sin table
+    let other = 8 * ctx * (wide(c.rope_dim) / 2)                   // RoPE cos/sin table
         + 4 * layers * e                                           // expert → slot table
         + 4 * (e + (e + 1) + batch * k)                            // expert groups of a prompt batch
-        + 4 * max_ctx as u64 * layers * k                          // routing log
-        + 4 * MAX_REPEAT_LAST_N as u64                             // sampler history
-        + if streaming { 4 * batch * c.n_embd as u64 + 8 * batch * k + 4 * k } else { 0 }; // predictions
-    Ok(MemoryReport { weights: dense + experts + vectors, experts, kv_cache, scratch: batch * per_token, other })
+        + 4 * ctx * layers * k                                     // routing log
+        + 4 * MAX_REPEAT_LAST_N as u128                             // sampler history
+        + if streaming { 4 * batch * wide(c.n_embd) + 8 * batch * k + 4 * k } else { 0 }; // predictions
+    let scratch = batch * per_token;
+    let weights = dense as u128 + experts + vectors;
+    if weights + kv_cache + scratch + other > u64::MAX as u128 {
+        return Err(Error::InvalidOption {
+            option: "context length".into(),
+            value: max_ctx.to_string(),
+            why: format!(
+                "the model would need {kv_cache} bytes of KV cache and {} bytes in all, more than any device holds; use a shorter context (-c) or check the model's metadata",
+                weights + kv_cache + scratch + other
+            ),
+        });
+    }
+    // Each part is at most the sum just checked.
+    let narrow = |v: u128| v as u64;
+    Ok(MemoryReport { weights: narrow(weights), experts: narrow(experts), kv_cache: narrow(kv_cache), scratch: narrow(scratch), other: narrow(other) })
 }
 
 /// GPU bytes an engine for `model` with `options` will allocate, computed without a GPU, for a
@@ -151,7 +168,10 @@ pub fn budget_facts(model: &Model, options: &EngineOptions, binding_limit: u64) 
     let slot_bytes_all_layers: u64 = expert_slot_bytes(model, binding_limit).iter().sum();
     let c = &model.config;
     let (all_experts, minimum) = if c.is_moe() {
-        (c.n_expert as u64 * slot_bytes_all_layers, resident + c.n_expert_used as u64 * slot_bytes_all_layers)
+        (
+            (c.n_expert as u64).saturating_mul(slot_bytes_all_layers),
+            resident.saturating_add((c.n_expert_used as u64).saturating_mul(slot_bytes_all_layers)),
+        )
     } else {
         (0, allocation(model, options, binding_limit, 1)?.total())
     };

@@ -276,3 +276,23 @@ fn a_lost_device_is_an_error_and_a_new_engine_works_after_it() {
     let first = pollster::block_on(again.prefill(&c.tokens)).unwrap();
     assert_eq!(first, c.greedy[0]);
 }
+
+/// tests/fixtures/bad/footprint-kv-cache-bytes-overflow.gguf: a header of 1640 bytes standing for
+/// a 256 GiB file (its last 8 bytes give the rest), a valid model whose KV cache at its own
+/// context (2^31 - 1, two KV heads of 2^30 - 2) passes 2^64 bytes. The estimate wrapped.
+#[test]
+fn a_kv_cache_past_u64_is_refused_not_wrapped() {
+    use crate::gguf::{parse_prefix, Parsed};
+    let path = format!("{}/../../tests/fixtures/bad/footprint-kv-cache-bytes-overflow.gguf", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap();
+    let tail: [u8; 8] = bytes[bytes.len() - 8..].try_into().unwrap();
+    let claimed = bytes.len() as u64 + u64::from_le_bytes(tail);
+    let Ok(Parsed::Complete(g)) = parse_prefix(&bytes, claimed) else { panic!("the header parses") };
+    let model = Model::from_gguf(&g).unwrap();
+    let at_default = footprint(&model, &EngineOptions::default(), 128 << 20).unwrap();
+    assert!(at_default.kv_cache > 1 << 40, "{at_default:?}");
+    let own = EngineOptions { context_length: Some(model.config.context_length), ..Default::default() };
+    let e = footprint(&model, &own, 128 << 20).unwrap_err();
+    assert!(matches!(&e, Error::InvalidOption { option, .. } if option == "context length"), "{e}");
+    assert!(e.to_string().contains("more than any device holds"), "{e}");
+}

@@ -14,6 +14,8 @@ pub enum GgufError {
     Truncated { what: String, offset: u64, file_len: u64 },
     #[error("{what} claims {count} entries at byte {offset}, more than the {remaining} bytes left in the file can hold")]
     CountTooLarge { what: String, count: u64, offset: u64, remaining: u64 },
+    #[error("{what} at byte {offset} claims {len} bytes, which would make the header longer than the {max} bytes webmoe reads as a header: the file is damaged")]
+    HeaderTooLarge { what: String, offset: u64, len: u64, max: u64 },
     #[error("metadata key {key:?} has unknown value type id {type_id}")]
     UnknownValueType { key: String, type_id: u32 },
     #[error("metadata array {key:?} nests arrays deeper than {max} levels")]

@@ -27,6 +27,12 @@ pub const DEFAULT_ALIGNMENT: u64 = 32;
 /// First read when looking for the header; most headers (vocabulary included) fit in a few MiB.
 const FIRST_HEADER_READ: u64 = 4 << 20;
 
+/// Most bytes a header may take. The largest real headers (vocabularies of 150k-260k tokens with
+/// their scores or merges) take under 16 MiB; a length or count field that reaches further is
+/// damage, and following it would read and hold that much of the file (the parsed form of a
+/// header takes a few times its size again).
+pub const MAX_HEADER_BYTES: u64 = 64 << 20;
+
 /// A parsed GGUF header.
 #[derive(Clone, Debug)]
 pub struct Gguf {
@@ -92,8 +98,9 @@ impl Gguf {
             source.read_at(0, &mut prefix).await?;
             match parse_prefix(&prefix, file_len)? {
                 Parsed::Complete(g) => return Ok(g),
-                // The parser only asks for more than it has when the file holds more.
-                Parsed::NeedBytes(n) => want = n.max(want * 2).min(file_len),
+                // The parser asks for more than it has (at least twice as much, at most
+                // MAX_HEADER_BYTES) only when the file holds more.
+                Parsed::NeedBytes(n) => want = n.min(file_len),
             }
         }
     }

@@ -4,17 +4,25 @@
 //! {string key, u32 type, value}, then n_tensors entries of {string name, u32 n_dims,
 //! u64 dims[n_dims], u32 type, u64 offset}, padding to `general.alignment` (default 32), data.
 //!
-//! Every count is checked against the bytes left before anything is allocated for it, so the memory
-//! the parser takes is bounded by the length of the header it was given.
+//! Every count is checked against the bytes left in the file, and room is reserved only for the
+//! items the bytes at hand can hold, so the memory the parser takes is bounded by the length of the
+//! prefix it was given. A header may not reach past [`MAX_HEADER_BYTES`], so a length field cannot
+//! make a reader fetch and hold most of a large file as "header".
 
 use super::error::GgufError;
 use super::types::GgmlType;
 use super::value::{Array, Value, ValueType};
-use super::{Gguf, TensorInfo, DEFAULT_ALIGNMENT};
+use super::{Gguf, TensorInfo, DEFAULT_ALIGNMENT, MAX_HEADER_BYTES};
 use std::collections::HashSet;
 
 /// Arrays of arrays deeper than this are refused (no real file nests at all).
 const MAX_ARRAY_DEPTH: usize = 4;
+
+/// Least bytes of one tensor table entry: name length (8), n_dims (4), type (4), offset (8).
+const MIN_TENSOR_ENTRY: u64 = 24;
+
+/// Least bytes of one metadata entry: key length (8), type (4), a one-byte value.
+const MIN_METADATA_ENTRY: u64 = 13;
 
 /// Outcome of parsing a prefix of a file: the header, or how many bytes are needed to go on.
 pub enum Parsed {
@@ -62,16 +70,33 @@ impl<'a> Reader<'a> {
     }
 
     fn take(&mut self, n: u64, what: &dyn Fn() -> String) -> Result<&'a [u8], Stop> {
-        let end = self.offset().checked_add(n);
-        match end {
-            Some(end) if end <= self.bytes.len() as u64 => {
-                let s = &self.bytes[self.pos..end as usize];
-                self.pos = end as usize;
-                Ok(s)
+        let Some(end) = self.offset().checked_add(n).filter(|&end| end <= self.file_len) else {
+            return Err(GgufError::Truncated { what: what(), offset: self.offset(), file_len: self.file_len }.into());
+        };
+        if end > MAX_HEADER_BYTES {
+            return Err(GgufError::HeaderTooLarge {
+                what: what(),
+                offset: self.offset(),
+                len: n,
+                max: MAX_HEADER_BYTES,
             }
-            Some(end) if end <= self.file_len => Err(Stop::NeedBytes(end.max(self.bytes.len() as u64 * 2))),
-            _ => Err(Stop::Bad(GgufError::Truncated { what: what(), offset: self.offset(), file_len: self.file_len })),
+            .into());
         }
+        if end > self.bytes.len() as u64 {
+            return Err(Stop::NeedBytes(end.max(self.bytes.len() as u64 * 2).min(MAX_HEADER_BYTES)));
+        }
+        let s = &self.bytes[self.pos..end as usize];
+        self.pos = end as usize;
+        Ok(s)
+    }
+
+    /// Room to reserve for `count` items of type `T`, each encoded in at least `min_item_len`
+    /// bytes: never more bytes than the prefix at hand holds. `count` was checked only against the
+    /// whole file, most of which a prefix has not read, so reserving for all of it would let one
+    /// field allocate gigabytes; real entries beyond the reservation grow the vector as they parse.
+    fn capacity<T>(&self, count: u64, min_item_len: u64) -> usize {
+        let at_hand = (self.bytes.len() - self.pos) as u64;
+        count.min(at_hand / min_item_len.max(std::mem::size_of::<T>() as u64)) as usize
     }
 
     fn array<const N: usize>(&mut self, what: &dyn Fn() -> String) -> Result<[u8; N], Stop> {
@@ -120,12 +145,11 @@ fn parse(r: &mut Reader) -> Result<Gguf, Stop> {
     if version != 2 && version != 3 {
         return Err(GgufError::UnsupportedVersion { version }.into());
     }
-    // Each tensor entry takes at least 8 (name length) + 4 + 4 (type) + 8 (offset) bytes.
-    let n_tensors = r.count(24, &|| "the tensor count".into())?;
-    // Each metadata entry takes at least 8 (key length) + 4 (type) + 1 bytes.
-    let n_kv = r.count(13, &|| "the metadata count".into())?;
+    let n_tensors = r.count(MIN_TENSOR_ENTRY, &|| "the tensor count".into())?;
+    let n_kv = r.count(MIN_METADATA_ENTRY, &|| "the metadata count".into())?;
 
-    let mut metadata: Vec<(String, Value)> = Vec::with_capacity(n_kv as usize);
+    let mut metadata: Vec<(String, Value)> =
+        Vec::with_capacity(r.capacity::<(String, Value)>(n_kv, MIN_METADATA_ENTRY));
     let mut keys = HashSet::new();
     for i in 0..n_kv {
         let key = r.string(&|| format!("metadata key #{i}"))?;
@@ -154,7 +178,7 @@ fn parse(r: &mut Reader) -> Result<Gguf, Stop> {
         },
     };
 
-    let mut tensors = Vec::with_capacity(n_tensors as usize);
+    let mut tensors = Vec::with_capacity(r.capacity::<TensorInfo>(n_tensors, MIN_TENSOR_ENTRY));
     let mut names = HashSet::new();
     for i in 0..n_tensors {
         let name = r.string(&|| format!("the name of tensor #{i}"))?;
@@ -211,19 +235,20 @@ fn read_array(r: &mut Reader, key: &str, depth: usize) -> Result<Array, Stop> {
     let what = || format!("the array of metadata key {key:?}");
     let type_id = r.u32(&what)?;
     let ty = ValueType::from_id(type_id).ok_or_else(|| GgufError::UnknownValueType { key: key.into(), type_id })?;
-    let n = r.count(ty.min_encoded_len(), &what)? as usize;
+    let n = r.count(ty.min_encoded_len(), &what)?;
     macro_rules! fixed {
         ($variant:ident, $t:ty) => {{
-            let raw = r.take((n * std::mem::size_of::<$t>()) as u64, &what)?;
+            // `count` checked that n values of this size fit in the file, so the product does not overflow.
+            let raw = r.take(n * std::mem::size_of::<$t>() as u64, &what)?;
             Array::$variant(
                 raw.chunks_exact(std::mem::size_of::<$t>()).map(|c| <$t>::from_le_bytes(c.try_into().unwrap_or_default())).collect(),
             )
         }};
     }
     Ok(match ty {
-        ValueType::U8 => Array::U8(r.take(n as u64, &what)?.to_vec()),
-        ValueType::I8 => Array::I8(r.take(n as u64, &what)?.iter().map(|&b| b as i8).collect()),
-        ValueType::Bool => Array::Bool(r.take(n as u64, &what)?.iter().map(|&b| b != 0).collect()),
+        ValueType::U8 => Array::U8(r.take(n, &what)?.to_vec()),
+        ValueType::I8 => Array::I8(r.take(n, &what)?.iter().map(|&b| b as i8).collect()),
+        ValueType::Bool => Array::Bool(r.take(n, &what)?.iter().map(|&b| b != 0).collect()),
         ValueType::U16 => fixed!(U16, u16),
         ValueType::I16 => fixed!(I16, i16),
         ValueType::U32 => fixed!(U32, u32),
@@ -233,14 +258,14 @@ fn read_array(r: &mut Reader, key: &str, depth: usize) -> Result<Array, Stop> {
         ValueType::F32 => fixed!(F32, f32),
         ValueType::F64 => fixed!(F64, f64),
         ValueType::String => {
-            let mut v = Vec::with_capacity(n);
+            let mut v = Vec::with_capacity(r.capacity::<String>(n, ty.min_encoded_len()));
             for i in 0..n {
                 v.push(r.string(&|| format!("element {i} of metadata array {key:?}"))?);
             }
             Array::String(v)
         }
         ValueType::Array => {
-            let mut v = Vec::with_capacity(n);
+            let mut v = Vec::with_capacity(r.capacity::<Array>(n, ty.min_encoded_len()));
             for _ in 0..n {
                 v.push(read_array(r, key, depth + 1)?);
             }

@@ -81,6 +81,10 @@ mod native {
     impl MmapSource {
         pub fn open(path: &Path) -> std::io::Result<Self> {
             let file = std::fs::File::open(path)?;
+            // A folder opens like a file on Linux and then fails to map with "No such device".
+            if file.metadata()?.is_dir() {
+                return Err(std::io::Error::new(std::io::ErrorKind::IsADirectory, "it is a folder, not a GGUF file"));
+            }
             // SAFETY: the map is read-only; a file changed underneath by another process would
             // give wrong weights, not memory unsafety in this process's own data structures.
             let map = unsafe { memmap2::Mmap::map(&file)? };
@@ -100,6 +104,22 @@ mod native {
         async fn read_at(&self, offset: u64, dst: &mut [u8]) -> Result<(), SourceError> {
             dst.copy_from_slice(slice_at(&self.map, offset, dst.len())?);
             Ok(())
+        }
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::MmapSource;
+
+    #[test]
+    fn a_folder_is_refused_as_a_folder() {
+        match MmapSource::open(&std::env::temp_dir()) {
+            Ok(_) => panic!("a folder was mapped as a model file"),
+            Err(e) => {
+                assert_eq!(e.kind(), std::io::ErrorKind::IsADirectory, "{e}");
+                assert!(e.to_string().contains("folder"), "{e}");
+            }
         }
     }
 }

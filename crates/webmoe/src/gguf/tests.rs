@@ -194,3 +194,130 @@ fn random_corruption_never_panics() {
         let _ = Gguf::parse(&b);
     }
 }
+
+/// A file of `len` bytes that holds `bytes` and then zeros, never materialised: a header-only
+/// fixture standing for a large file.
+struct SparseFile {
+    bytes: Vec<u8>,
+    len: u64,
+}
+
+impl ByteSource for SparseFile {
+    fn len(&self) -> u64 {
+        self.len
+    }
+
+    async fn read_at(&self, offset: u64, dst: &mut [u8]) -> Result<(), SourceError> {
+        assert!(offset + dst.len() as u64 <= self.len, "read of {} bytes at {offset} past the end", dst.len());
+        dst.fill(0);
+        if let Some(held) = self.bytes.get(offset as usize..) {
+            let n = dst.len().min(held.len());
+            dst[..n].copy_from_slice(&held[..n]);
+        }
+        Ok(())
+    }
+}
+
+fn header(n_tensors: u64, n_kv: u64) -> Vec<u8> {
+    let mut b = b"GGUF".to_vec();
+    b.extend_from_slice(&3u32.to_le_bytes());
+    b.extend_from_slice(&n_tensors.to_le_bytes());
+    b.extend_from_slice(&n_kv.to_le_bytes());
+    b
+}
+
+fn put_key(b: &mut Vec<u8>, key: &str, ty: ValueType) {
+    b.extend_from_slice(&(key.len() as u64).to_le_bytes());
+    b.extend_from_slice(key.as_bytes());
+    b.extend_from_slice(&(ty as u32).to_le_bytes());
+}
+
+#[test]
+fn counts_only_the_unread_rest_of_a_file_could_hold_reserve_nothing_up_front() {
+    // Each count fits a file of u64::MAX bytes; room reserved for all of it would be exabytes
+    // (a "capacity overflow" panic, or an abort on the allocation).
+    let huge_tensor_count = header(1 << 58, 0);
+    let huge_key_count = header(0, 1 << 59);
+    let mut huge_string_array = header(0, 1);
+    put_key(&mut huge_string_array, "a", ValueType::Array);
+    huge_string_array.extend_from_slice(&(ValueType::String as u32).to_le_bytes());
+    huge_string_array.extend_from_slice(&(1u64 << 59).to_le_bytes());
+    let mut huge_nested_array = huge_string_array.clone();
+    let at = huge_nested_array.len() - 12;
+    huge_nested_array[at..at + 4].copy_from_slice(&(ValueType::Array as u32).to_le_bytes());
+    for (case, bytes) in [
+        ("tensor count", huge_tensor_count),
+        ("metadata count", huge_key_count),
+        ("string array length", huge_string_array),
+        ("nested array length", huge_nested_array),
+    ] {
+        match parse_prefix(&bytes, u64::MAX) {
+            Ok(Parsed::NeedBytes(n)) => assert_eq!(n, 2 * bytes.len() as u64, "{case}"),
+            Ok(Parsed::Complete(_)) => panic!("{case}: a header that lacks its entries parsed"),
+            Err(e) => panic!("{case}: {e}"),
+        }
+    }
+}
+
+/// A file of tests/fixtures/bad/: like a fuzz input, the start of a file whose last 8 bytes also
+/// say how many more bytes the whole file holds (little-endian). Returns the bytes and that length.
+fn bad_fixture(name: &str) -> (Vec<u8>, u64) {
+    let path = format!("{}/../../tests/fixtures/bad/{name}", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let tail: [u8; 8] = bytes[bytes.len() - 8..].try_into().unwrap();
+    let claimed = (bytes.len() as u64).saturating_add(u64::from_le_bytes(tail));
+    (bytes, claimed)
+}
+
+#[test]
+fn fuzzed_counts_that_reserved_gigabytes_now_reserve_what_was_read() {
+    // 12 bytes standing for a file of 2.9e17 bytes whose tensor count (64M) is read from the
+    // zeros after them: room for 64M table entries (4.8 GB) was reserved before any was read.
+    let (bytes, claimed) = bad_fixture("tensor-count-reserved-beyond-prefix.gguf");
+    assert!(matches!(parse_prefix(&bytes, claimed), Ok(Parsed::NeedBytes(24))));
+    let e = pollster::block_on(Gguf::read(&SparseFile { bytes, len: claimed })).unwrap_err();
+    assert_eq!(e, HeaderError::Format(GgufError::DuplicateTensor { name: String::new() }));
+    // 125M metadata entries, then a first key of 72 MB: once the reader had fetched the key, room
+    // for 5.5M entries (540 MB) was reserved; now the key is refused as longer than any header.
+    let (bytes, claimed) = bad_fixture("metadata-count-reserved-beyond-header.gguf");
+    let e = pollster::block_on(Gguf::read(&SparseFile { bytes, len: claimed })).unwrap_err();
+    let expected = GgufError::HeaderTooLarge {
+        what: "metadata key #0".into(),
+        offset: 32,
+        len: 0x0446_0000,
+        max: MAX_HEADER_BYTES,
+    };
+    assert_eq!(e, HeaderError::Format(expected));
+    // The same two counts at the scale of a real file (32 GiB): 2^30 table entries (77 GB) and
+    // 2^31 metadata entries (120 GB) were reserved from the first 4 MiB read.
+    let (bytes, claimed) = bad_fixture("tensor-count-in-a-32-gib-file.gguf");
+    let e = pollster::block_on(Gguf::read(&SparseFile { bytes, len: claimed })).unwrap_err();
+    assert_eq!(e, HeaderError::Format(GgufError::DuplicateTensor { name: String::new() }));
+    let (bytes, claimed) = bad_fixture("metadata-count-in-a-32-gib-file.gguf");
+    let e = pollster::block_on(Gguf::read(&SparseFile { bytes, len: claimed })).unwrap_err();
+    assert_eq!(e, HeaderError::Format(GgufError::DuplicateKey { key: String::new() }));
+}
+
+#[test]
+fn a_header_that_claims_more_than_the_header_limit_is_refused_before_reading_it() {
+    // A 1 TiB string in a 2 TiB file: the reader fetched the whole string into memory first.
+    let (bytes, claimed) = bad_fixture("string-longer-than-any-header.gguf");
+    assert_eq!(claimed, 1 << 41);
+    // Header (24 bytes), then key length, "k" and the value type: the string's length is at 37.
+    let at: u64 = 24 + 8 + 1 + 4;
+    let e = pollster::block_on(Gguf::read(&SparseFile { bytes: bytes.clone(), len: claimed })).unwrap_err();
+    let expected = GgufError::HeaderTooLarge {
+        what: "the value of metadata key \"k\"".into(),
+        offset: at + 8,
+        len: 1 << 40,
+        max: MAX_HEADER_BYTES,
+    };
+    assert_eq!(e, HeaderError::Format(expected));
+    // One byte under the limit is still a header (here one of zeros after the string).
+    let under = MAX_HEADER_BYTES - at - 8;
+    let mut bytes = bytes[..at as usize + 8].to_vec();
+    bytes[at as usize..].copy_from_slice(&under.to_le_bytes());
+    let g = pollster::block_on(Gguf::read(&SparseFile { bytes, len: claimed })).unwrap();
+    assert_eq!(g.str("k").map(str::len), Ok(under as usize));
+    assert_eq!(g.data_offset, MAX_HEADER_BYTES);
+}

@@ -97,6 +97,12 @@ impl ModelConfig {
         if head_dim % 2 != 0 {
             return Err(bad("attention.key_length", head_dim, "RoPE needs an even head dimension"));
         }
+        // The query width (n_head × head_dim, the widest of the attention projections) is a row
+        // count the kernels index with 32-bit numbers, and a usize of the 32-bit browser build.
+        if n_head.checked_mul(head_dim).is_none_or(|width| width > i32::MAX as usize) {
+            let why = format!("{n_head} heads of {head_dim} values are implausibly wide");
+            return Err(bad("attention.head_count", n_head, &why));
+        }
         let rope_dim = optional("rope.dimension_count")?.unwrap_or(head_dim);
         if rope_dim > head_dim || rope_dim % 2 != 0 {
             return Err(bad("rope.dimension_count", rope_dim, &format!("it must be even and at most the head dimension {head_dim}")));

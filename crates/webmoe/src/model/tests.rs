@@ -133,6 +133,19 @@ fn inconsistent_metadata_is_refused_by_name() {
 }
 
 #[test]
+fn a_query_width_past_32_bits_is_refused() {
+    // 4096 heads of 2^20: 2^32 values per query, which wraps a 32-bit usize.
+    let e = tiny(|m, _| {
+        set(m, "llama.attention.head_count", Value::U32(4096));
+        set(m, "llama.attention.head_count_kv", Value::U32(4096));
+        m.push(("llama.attention.key_length".into(), Value::U32(1 << 20)));
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("llama.attention.head_count is 4096") && e.contains("implausibly wide"), "{e}");
+}
+
+#[test]
 fn wrong_shapes_and_types_name_the_tensor() {
     let e = tiny(|_, t| t[3].1 = vec![8, 6]).unwrap_err().to_string();
     assert!(e.contains("blk.0.attn_q.weight") && e.contains("[8, 6]"), "{e}");

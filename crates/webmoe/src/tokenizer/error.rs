@@ -46,6 +46,12 @@ pub enum TokenizerError {
          (a BOS before, an EOS after)"
     )]
     UnsupportedPostProcessor { count: usize, place: &'static str },
+    #[error(
+        "the vocabulary's pieces nest too deeply to derive its merges within {limit} bytes of work \
+         (pieces built from other pieces, {longest} bytes at the longest): the vocabulary metadata is \
+         damaged, or supply the model's tokenizer.json"
+    )]
+    MergesTooLarge { limit: u64, longest: usize },
     #[error("building the tokenizer failed: {reason}")]
     Build { reason: String },
     #[error("encoding text failed: {reason}")]

@@ -36,7 +36,7 @@ pub(super) fn build(g: &Gguf, vocab: &GgufVocab) -> Result<(tokenizers::Tokenize
     let add_space_prefix = g.bool_opt(ADD_SPACE_PREFIX)?.unwrap_or(true);
 
     let map = vocab.to_map()?;
-    let merges = merges_from_scores(vocab.tokens, &scores, &map);
+    let merges = merges_from_scores(vocab.tokens, &scores, &map)?;
     let unk = unknown_id(g, vocab)?;
     let mut model = BPE::builder().vocab_and_merges(map, merges).byte_fallback(true).fuse_unk(true);
     if let Some(text) = unk.and_then(|id| vocab.tokens.get(id as usize)).filter(|t| !t.is_empty()) {
@@ -62,17 +62,33 @@ fn unknown_id(g: &Gguf, vocab: &GgufVocab) -> Result<Option<u32>, TokenizerError
     })
 }
 
+/// Most work deriving merges may take, in bytes hashed and copied. Real vocabularies take a few
+/// MB (pieces of at most a few dozen bytes); each piece costs the square of its length, so
+/// vocabularies of long pieces made of one another would otherwise take time and memory growing
+/// with the cube of the longest.
+const MAX_MERGE_WORK: u64 = 1 << 28;
+
 /// Merges derived from the scores: for each piece in id order, its splits into two existing pieces
 /// (ordered by the ids of the halves), then all of them stably sorted by the piece's score, best
 /// first.
-pub(super) fn merges_from_scores(tokens: &[String], scores: &[f32], vocab: &Vocab) -> Merges {
+pub(super) fn merges_from_scores(tokens: &[String], scores: &[f32], vocab: &Vocab) -> Result<Merges, TokenizerError> {
     let mut ranked: Vec<(f32, String, String)> = Vec::new();
     let mut splits: Vec<(u32, u32, usize)> = Vec::new();
+    let mut work: u64 = 0;
     for (piece, &score) in tokens.iter().zip(scores) {
         splits.clear();
+        let len = piece.len() as u64;
         for (at, _) in piece.char_indices().skip(1) {
+            // Both halves are hashed to look them up.
+            work += len;
+            if work > MAX_MERGE_WORK {
+                let longest = tokens.iter().map(String::len).max().unwrap_or(0);
+                return Err(TokenizerError::MergesTooLarge { limit: MAX_MERGE_WORK, longest });
+            }
             let (left, right) = piece.split_at(at);
             if let (Some(&l), Some(&r)) = (vocab.get(left), vocab.get(right)) {
+                // Both halves are copied into the merge, besides the entry itself.
+                work += len + std::mem::size_of::<(f32, String, String)>() as u64;
                 splits.push((l, r, at));
             }
         }
@@ -81,7 +97,7 @@ pub(super) fn merges_from_scores(tokens: &[String], scores: &[f32], vocab: &Voca
         ranked.extend(splits.iter().map(|&(_, _, at)| (score, piece[..at].to_string(), piece[at..].to_string())));
     }
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-    ranked.into_iter().map(|(_, l, r)| (l, r)).collect()
+    Ok(ranked.into_iter().map(|(_, l, r)| (l, r)).collect())
 }
 
 /// A score that sorts like a float comparison would: -0.0 equal to 0.0, NaN last.

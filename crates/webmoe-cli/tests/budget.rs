@@ -1,0 +1,139 @@
+//! `webmoe inspect`'s GPU budget figures: checked against the tensor table, and against what the
+//! engine does with them (`run --gpu-budget` at the minimum runs with the fewest slots, one byte
+//! less is refused naming that minimum).
+
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// MoE reference cases, and their experts per layer and experts used per token.
+const MOE_CASES: [(&str, u64, u64); 3] = [("mixtral-q8_0", 8, 2), ("moe-4x-top2-q8_0", 4, 2), ("mixtral-q4_k_m", 8, 2)];
+const CONTEXT: u64 = 48;
+
+fn fixture(case: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/oracle").join(case).join("model.gguf").display().to_string()
+}
+
+fn webmoe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_webmoe"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
+        .output()
+        .expect("run webmoe")
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(out.status.success(), "webmoe failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn num(v: &Value, what: &str) -> u64 {
+    v.as_u64().unwrap_or_else(|| panic!("{what} is not a whole number: {v}"))
+}
+
+/// `inspect --json` at the test's context for a binding limit of `limit` bytes.
+fn inspect(case: &str, limit: u64) -> Value {
+    json_of(&webmoe(&["inspect", &fixture(case), "--json", "-c", &CONTEXT.to_string(), "--binding-limit", &limit.to_string()]))
+}
+
+/// The largest binding of the adapter `run` will use.
+fn adapter_binding_limit() -> u64 {
+    let a = json_of(&webmoe(&["adapter", "--json"]));
+    let limits = &a["limits"];
+    num(&limits["max_storage_buffer_binding_size"], "max_storage_buffer_binding_size").min(num(&limits["max_buffer_size"], "max_buffer_size"))
+}
+
+#[test]
+fn budget_figures_add_up_from_the_tensor_table() {
+    for (case, n_expert, n_used) in MOE_CASES {
+        let j = inspect(case, 1 << 30);
+        let b = &j["gpu_budget"];
+        let (resident, all, minimum, slot) =
+            (num(&b["resident"], "resident"), num(&b["all_experts"], "all_experts"), num(&b["minimum"], "minimum"), num(&b["slot_bytes_all_layers"], "slot_bytes_all_layers"));
+        let n_layer = num(&j["model"]["n_layer"], "n_layer");
+        // One expert of every layer: its share of each merged expert tensor, each matrix padded to 4 bytes.
+        let expert_tensor_bytes: u64 = j["tensors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["name"].as_str().is_some_and(|n| n.contains("_exps.")))
+            .map(|t| num(&t["bytes"], "tensor bytes"))
+            .sum();
+        let unpadded = expert_tensor_bytes / n_expert;
+        assert!(
+            (unpadded..=unpadded + 3 * 4 * n_layer).contains(&slot),
+            "{case}: one expert of every layer is {slot} bytes, the tensor table gives {unpadded} before padding"
+        );
+        assert_eq!(all, n_expert * slot, "{case}: all experts {all} vs {n_expert} × {slot}");
+        assert_eq!(minimum, resident + n_used * slot, "{case}: minimum {minimum} vs resident {resident} + {n_used} × {slot}");
+        // The resident bytes hold every non-expert tensor and the KV cache of the context asked.
+        let non_expert: u64 = j["tensors"].as_array().unwrap().iter().map(|t| num(&t["bytes"], "tensor bytes")).sum::<u64>() - expert_tensor_bytes;
+        let m = &j["model"];
+        let kv = 2 * n_layer * CONTEXT * num(&m["n_head_kv"], "n_head_kv") * num(&m["head_dim"], "head_dim") * 2;
+        assert_eq!(num(&j["gpu_memory"]["kv_cache"], "kv_cache"), kv, "{case}: f16 KV cache of {CONTEXT} positions");
+        assert!(resident >= non_expert + kv, "{case}: resident {resident} below non-expert tensors {non_expert} + KV cache {kv}");
+        // With every expert resident the engine allocates the resident bytes and every expert,
+        // less the buffers only streaming needs (the predicted routes of one prompt batch).
+        let total = num(&j["gpu_memory"]["total"], "total");
+        assert!(
+            total <= resident + all && resident + all - total < 64 * 1024,
+            "{case}: all-resident total {total} vs resident {resident} + all experts {all}"
+        );
+    }
+}
+
+#[test]
+fn the_minimum_is_what_the_engine_accepts() {
+    let limit = adapter_binding_limit();
+    for (case, n_expert, n_used) in MOE_CASES {
+        let minimum = num(&inspect(case, limit)["gpu_budget"]["minimum"], "minimum");
+        let run = |budget: u64| {
+            webmoe(&["run", "-m", &fixture(case), "--tokens", "1,300,301", "-n", "2", "--temp", "0", "-c", &CONTEXT.to_string(), "--gpu-budget", &budget.to_string(), "--json"])
+        };
+        let j = json_of(&run(minimum));
+        let slots = num(&j["experts"]["slots_per_layer"], "slots_per_layer");
+        assert_eq!(slots, n_used, "{case}: at the minimum budget {minimum} each layer should hold {n_used} of {n_expert} experts");
+        let refused = run(minimum - 1);
+        let err = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success() && err.contains(&format!("at least {minimum} bytes")), "{case}: budget {} should be refused naming {minimum}: {err}", minimum - 1);
+    }
+}
+
+#[test]
+fn inspect_text_names_the_minimum_budget_and_the_binding_limit() {
+    let j = json_of(&webmoe(&["inspect", &fixture("mixtral-q8_0"), "--json"]));
+    assert_eq!(num(&j["gpu_memory"]["binding_limit"], "binding_limit"), 128 << 20, "default binding limit");
+    let minimum = num(&j["gpu_budget"]["minimum"], "minimum");
+    let out = webmoe(&["inspect", &fixture("mixtral-q8_0")]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(&format!("minimum GPU budget: {minimum} bytes")), "{text}");
+    assert!(text.contains("binding limit 128 MiB"), "{text}");
+    let text = String::from_utf8_lossy(&webmoe(&["inspect", &fixture("mixtral-q8_0"), "--binding-limit", "1GiB"]).stdout).to_string();
+    assert!(text.contains("binding limit 1024 MiB"), "{text}");
+}
+
+#[test]
+fn a_dense_model_needs_its_whole_footprint() {
+    let j = inspect("dense-llama-q8_0", 1 << 30);
+    let b = &j["gpu_budget"];
+    assert_eq!(num(&b["all_experts"], "all_experts"), 0, "a dense model has no experts");
+    let (minimum, total) = (num(&b["minimum"], "minimum"), num(&j["gpu_memory"]["total"], "total"));
+    assert_eq!(minimum, total, "dense minimum {minimum} vs its footprint {total}");
+}
+
+#[test]
+fn the_budget_follows_the_context_and_kv_type() {
+    let at = |ctx: &str, kv: &str| {
+        let j = json_of(&webmoe(&["inspect", &fixture("mixtral-q8_0"), "--json", "-c", ctx, "--kv-type", kv]));
+        (num(&j["gpu_budget"]["resident"], "resident"), num(&j["gpu_memory"]["kv_cache"], "kv_cache"))
+    };
+    let (r48, kv48) = at("48", "f16");
+    let (r96, kv96) = at("96", "f16");
+    let (r48_f32, kv48_f32) = at("48", "f32");
+    assert_eq!(kv96, 2 * kv48, "KV cache at 96 vs 48 positions");
+    assert_eq!(kv48_f32, 2 * kv48, "f32 vs f16 KV cache");
+    assert!(r96 - r48 >= kv96 - kv48, "resident bytes grow at least by the KV cache: {r48} → {r96}");
+    assert_eq!(r48_f32 - r48, kv48_f32 - kv48, "resident bytes differ by the KV cache only between f16 and f32");
+    let out = webmoe(&["inspect", &fixture("mixtral-q8_0"), "-c", "1000000"]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("context"), "a context beyond the model's is refused");
+}
