@@ -3,7 +3,8 @@
 // The table is split into pages of rows like any weight; each page's dispatch writes the tokens
 // whose row it holds. Token ids were checked against the vocabulary on the CPU.
 //
-// Grid: (ceil(cols / 256), n_tokens); each invocation decodes 4 values.
+// Grid: (ceil(cols / 2048), n_tokens); each invocation decodes one chunk of 32 values (rows are a
+// multiple of 32 values long).
 
 struct Params {
     cols: u32,
@@ -21,18 +22,19 @@ struct Params {
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let t = wg.y;
-    let i = (wg.x * 64u + lid) * 4u;
-    if (t >= step.n_tokens || i >= p.cols) {
+    let c = wg.x * 64u + lid;
+    if (t >= step.n_tokens || c >= p.cols / 32u) {
         return;
     }
     let tok = tokens[t];
     if (tok < p.row_begin || tok >= p.row_end) {
         return;
     }
-    let v = load4((tok - p.row_begin) * p.row_bytes, i);
-    let o = t * p.cols + i;
-    out[o] = v.x;
-    out[o + 1u] = v.y;
-    out[o + 2u] = v.z;
-    out[o + 3u] = v.w;
+    let v = load32((tok - p.row_begin) * p.row_bytes, c);
+    let o = t * p.cols + 32u * c;
+    for (var j = 0u; j < 8u; j++) {
+        for (var l = 0u; l < 4u; l++) {
+            out[o + 4u * j + l] = v[j][l];
+        }
+    }
 }

@@ -12,11 +12,12 @@
 //
 // The weight binding `w` is one page of the matrix, as for the matvec: rows [row_begin, row_end)
 // of slots [slot_begin, slot_end). A workgroup whose slot the page does not hold returns at once.
-// K (cols) is a multiple of 4.
+// K (cols) is a multiple of 32.
 //
 // Tiling: a workgroup of 64 invocations computes TILE_N = 64 weight rows × TILE_T = 16 output
-// rows. Per K-step of 32 values it decodes the 64 × 32 weights once into workgroup memory (each
-// decoded value then serves 16 output rows) and stages the 16 input rows' 32 values beside them;
+// rows. Per K-step of 32 values each invocation decodes one weight row's chunk of 32 (one
+// `load32`) into workgroup memory (each decoded value then serves 16 output rows) and the
+// invocations stage the 16 input rows' 32 values beside them;
 // each invocation accumulates 4 weight rows (16 apart) × 4 output rows (4 apart) in registers, so
 // 8 workgroup-memory reads feed 16 four-value dot products. Workgroup memory: 8 KiB of weights,
 // 2 KiB of inputs. Both tiles are stored [k / 4][row], so the 16 invocations that share output
@@ -63,7 +64,7 @@ const ROW_LANES: u32 = 16u;                 // invocation i owns weight rows i %
 const ROW_GROUPS: u32 = WG / ROW_LANES;     // and output rows i / 16 + 4 t (t < 4)
 const OUT_PER_LANE: u32 = TILE_T / ROW_GROUPS;
 const NO_ROW: u32 = 0xFFFFFFFFu;
-const_assert WG >= TILE_T && TILE_N == 4u * ROW_LANES;
+const_assert WG >= TILE_T && WG == TILE_N && TILE_N == 4u * ROW_LANES && STEP_K == 32u;
 
 var<workgroup> w_tile: array<vec4<f32>, K4 * TILE_N>;   // [k / 4][weight row]
 var<workgroup> x_tile: array<vec4<f32>, K4 * TILE_T>;   // [k / 4][output row]
@@ -125,22 +126,20 @@ fn main(
 
         var acc: array<vec4<f32>, OUT_PER_LANE>;   // [t]: output row group + 4 t, weight rows lane + 16 j
         for (var k0 = 0u; k0 < p.cols; k0 += STEP_K) {
-            for (var q = lid; q < K4 * TILE_N; q += WG) {
-                let r = q / K4;
-                let k = k0 + 4u * (q % K4);
-                let n = row0 + r;
-                var v = vec4<f32>(0.0);
-                if (n < p.row_end && k < p.cols) {
-                    v = load4(slot_bytes + (n - p.row_begin) * p.row_bytes, k);
-                }
-                w_tile[(q % K4) * TILE_N + r] = v;
+            let n = row0 + lid;
+            var wv: array<vec4<f32>, K4>;
+            if (n < p.row_end) {
+                wv = load32(slot_bytes + (n - p.row_begin) * p.row_bytes, k0 / STEP_K);
+            }
+            for (var k4 = 0u; k4 < K4; k4++) {
+                w_tile[k4 * TILE_N + lid] = wv[k4];
             }
             for (var q = lid; q < K4 * TILE_T; q += WG) {
                 let t = q / K4;
                 let k = k0 + 4u * (q % K4);
                 let a = tile_rows[t];
                 var v = vec4<f32>(0.0);
-                if (a != NO_ROW && k < p.cols) {
+                if (a != NO_ROW) {
                     let xi = (a / p.x_div) * p.x_stride + k;
                     v = vec4<f32>(x[xi], x[xi + 1u], x[xi + 2u], x[xi + 3u]);
                 }

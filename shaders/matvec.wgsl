@@ -16,8 +16,10 @@
 // workgroup whose slot the page does not hold returns at once. With PAIRED the page holds whole
 // slots and [row_begin, row_end) are the output rows (the first half).
 //
-// Grid: (ceil((row_end − row_begin) / (256 / LANES)), n_tokens · a_per_token). LANES
-// invocations share a row, each summing every LANES-th group of 4 values, then a tree reduction.
+// Grid: (ceil((row_end − row_begin) / (64 / LANES)), n_tokens · a_per_token). LANES
+// invocations share a row, each summing every LANES-th chunk of 32 values (one `load32`: a
+// block's scales are decoded once per chunk), then a tree reduction. Rows are a multiple of 32
+// values long; x rows start at a multiple of 4 elements.
 
 override ROUTED: bool = false;
 override EPILOGUE: u32 = 0u;        // 0: y = acc, 1: y += acc, 2: y = silu(aux) · acc
@@ -57,14 +59,14 @@ struct Params {
 @group(0) @binding(6) var<storage, read> slots: array<u32>;       // (layers · experts) → slot
 @group(0) @binding(7) var<storage, read> aux: array<f32>;         // like y: the gate for SiLU
 
-// Invocations sharing one row (a power of two ≤ 256). GPUs want many (neighbouring invocations
+// Invocations sharing one row (a power of two ≤ 64). GPUs want many (neighbouring invocations
 // read neighbouring bytes); CPU-emulated adapters want one (no barriers, and the input loads are
 // the same for every invocation).
 override LANES: u32 = 32u;
-const WG: u32 = 256u;
+const WG: u32 = 64u;
 var<workgroup> partial: array<vec2<f32>, WG>;
 
-@compute @workgroup_size(256)
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let a = wg.y;
     if (a >= step.n_tokens * p.a_per_token) {
@@ -90,14 +92,26 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     if (valid) {
         let row = (slot - p.slot_begin) * p.slot_stride + (n - p.row_begin) * p.row_bytes;
         let pair = row + p.pair_rows * p.row_bytes;
-        let xb = xr * p.x_stride;
-        for (var i = lane * 4u; i < p.cols; i += LANES * 4u) {
-            let xv = x[(xb + i) / 4u];
-            acc.x += dot(load4(row, i), xv);
+        let xb = (xr * p.x_stride) / 4u;
+        var acc_w = vec4<f32>(0.0);
+        var acc_p = vec4<f32>(0.0);
+        for (var c = lane; c < p.cols / 32u; c += LANES) {
+            var xv: array<vec4<f32>, 8>;
+            for (var j = 0u; j < 8u; j++) {
+                xv[j] = x[xb + 8u * c + j];
+            }
+            let wv = load32(row, c);
+            for (var j = 0u; j < 8u; j++) {
+                acc_w += wv[j] * xv[j];
+            }
             if (PAIRED) {
-                acc.y += dot(load4(pair, i), xv);
+                let wp = load32(pair, c);
+                for (var j = 0u; j < 8u; j++) {
+                    acc_p += wp[j] * xv[j];
+                }
             }
         }
+        acc = vec2<f32>(dot(acc_w, vec4<f32>(1.0)), dot(acc_p, vec4<f32>(1.0)));
     }
     if (LANES > 1u) {
         partial[lid] = acc;

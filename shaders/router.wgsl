@@ -5,8 +5,9 @@
 // kernels read the choice from there, so routing never leaves the GPU. The chosen experts are
 // also logged per position and layer, for statistics read back on request, not per token.
 //
-// Grid: (1, n_tokens). 256 invocations: the norm, then each expert's logit as a strided dot
-// product and a tree reduction; one invocation then selects the top k (k ≤ 8, experts ≤ 64).
+// Grid: (1, n_tokens). 256 invocations: the norm, then each expert's logit as a dot product
+// strided by chunks of 32 values (the hidden size is a multiple of 32) and a tree reduction; one
+// invocation then selects the top k (k ≤ 8, experts ≤ 64).
 
 struct Route {
     expert: u32,
@@ -64,9 +65,12 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     storageBarrier();
     for (var e = 0u; e < p.n_expert; e++) {
         var acc = 0.0;
-        for (var i = lid * 4u; i < p.cols; i += WG * 4u) {
-            let xv = vec4<f32>(h[xb + i], h[xb + i + 1u], h[xb + i + 2u], h[xb + i + 3u]);
-            acc += dot(load4(e * p.row_bytes, i), xv);
+        for (var c = lid; c < p.cols / 32u; c += WG) {
+            let wv = load32(e * p.row_bytes, c);
+            for (var j = 0u; j < 8u; j++) {
+                let i = xb + 32u * c + 4u * j;
+                acc += dot(wv[j], vec4<f32>(h[i], h[i + 1u], h[i + 2u], h[i + 3u]));
+            }
         }
         partial[lid] = acc;
         workgroupBarrier();

@@ -1,9 +1,35 @@
 // Byte access into a weight page `w` (declared by the kernel as array<u32>) holding GGUF blocks
-// exactly as the file stores them. Blocks are not 4-byte aligned (Q4_0 is 18 bytes, Q3_K 110),
-// so reads at arbitrary byte offsets combine neighbouring words. Pages are padded to 4 bytes, so
-// the second word of a read that ends inside the page exists.
+// exactly as the file stores them, and the unpacking shared by the decoders.
+//
+// Every decoder defines `load32(row, c) -> array<vec4<f32>, 8>`: values 32c .. 32c + 31 of the
+// row starting at byte `row`, element i holding values 32c + 4i .. + 3. A chunk of 32 values is
+// one block of the 32-value formats and one sub-block of 32 of the 256-value K-quants (c / 8 is
+// the super-block, c % 8 the sub-block), so each call decodes its block's scales once. Rows are a
+// multiple of 32 values long.
+//
+// Blocks are not always 4-byte aligned (Q4_0 is 18 bytes, Q3_K 110), so reads at such offsets
+// combine neighbouring words. Pages are padded to 4 bytes, so the last word of a read that ends
+// inside the page exists. Formats whose block size is a multiple of 4 (Q4_1, Q5_1, Q2_K, Q4_K,
+// Q5_K, and the float types, whose rows are 32 values) read whole words directly.
 
-// The u32 formed by bytes b..b+3 (little-endian), for any b.
+// Words k .. k + 3.
+fn w_x4(k: u32) -> vec4<u32> {
+    return vec4<u32>(w[k], w[k + 1u], w[k + 2u], w[k + 3u]);
+}
+
+// The 16 bytes b .. b + 15 as four little-endian u32, for any b.
+fn w_x4_at(b: u32) -> vec4<u32> {
+    let k = b >> 2u;
+    let lo = w_x4(k);
+    let shift = (b & 3u) * 8u;
+    if (shift == 0u) {
+        return lo;
+    }
+    let hi = vec4<u32>(lo.yzw, w[k + 4u]);
+    return (lo >> vec4<u32>(shift)) | (hi << vec4<u32>(32u - shift));
+}
+
+// The u32 formed by bytes b .. b + 3 (little-endian), for any b.
 fn w_u32_at(b: u32) -> u32 {
     let shift = (b & 3u) * 8u;
     let lo = w[b >> 2u];
@@ -11,11 +37,6 @@ fn w_u32_at(b: u32) -> u32 {
         return lo;
     }
     return (lo >> shift) | (w[(b >> 2u) + 1u] << (32u - shift));
-}
-
-// The byte at b.
-fn w_u8(b: u32) -> u32 {
-    return (w[b >> 2u] >> ((b & 3u) * 8u)) & 0xFFu;
 }
 
 // The u16 at an even byte offset b.
@@ -28,7 +49,7 @@ fn w_f16(b: u32) -> f32 {
     return unpack2x16float(w_u16(b)).x;
 }
 
-// Four signed bytes packed in a u32, widened.
+// Four signed bytes packed in a u32, widened (byte 0 in .x).
 fn i8x4(v: u32) -> vec4<f32> {
     return vec4<f32>(vec4<i32>(bitcast<i32>(v << 24u), bitcast<i32>(v << 16u), bitcast<i32>(v << 8u), bitcast<i32>(v)) >> vec4<u32>(24u));
 }
@@ -38,32 +59,24 @@ fn u8x4(v: u32) -> vec4<f32> {
     return vec4<f32>(vec4<u32>(v, v >> 8u, v >> 16u, v >> 24u) & vec4<u32>(0xFFu));
 }
 
-// Four nibbles, one from each byte of v (low nibbles, or high nibbles when `high`).
-fn nibbles4(v: u32, high: bool) -> vec4<f32> {
-    return u8x4((v >> select(0u, 4u, high)) & 0x0F0F0F0Fu);
+// The low four bits of v spread to bit 0 of each byte (bit 0 to byte 0): one bit per value, as in
+// the 5th-bit masks of Q5_0/Q5_1. The four shifted copies of the bits do not overlap, so the
+// product has no carries.
+fn bits_to_bytes(v: u32) -> u32 {
+    return ((v & 0xFu) * 0x00204081u) & 0x01010101u;
 }
 
-// The low four bits of v, bit 0 in .x: one bit per value, as in the 5th-bit masks of Q5_0/Q5_1.
-fn bits4(v: u32) -> vec4<f32> {
-    return vec4<f32>((vec4<u32>(v) >> vec4<u32>(0u, 1u, 2u, 3u)) & vec4<u32>(1u));
-}
-
-// K-quant super-blocks (256 values) share two packings, read here for several decoders.
-
-// The 2-bit quants of values e..e+3 (e % 4 == 0, e < 256) of a 64-byte plane starting at byte
-// `at`, one per byte of the result (0..3 each). Value e sits in byte 32 (e / 128) + e % 32 at
-// shift 2 ((e % 128) / 32): the low bits of Q2_K/Q3_K and the high bits of Q6_K.
-fn plane2_x4(at: u32, e: u32) -> u32 {
-    return (w_u32_at(at + 32u * (e / 128u) + e % 32u) >> (2u * ((e % 128u) / 32u))) & 0x03030303u;
-}
-
-// The 6-bit (scale, min) of Q4_K/Q5_K sub-block s (0..8) from the 12 bytes at `at`:
+// The 6-bit (scale, min) of Q4_K/Q5_K sub-block s (0..8) from the 12 bytes k at the 4-byte
+// aligned offset `at`:
 // s < 4: scale = k[s] & 63, min = k[s + 4] & 63;
 // s ≥ 4: scale = (k[s + 4] & 0xF) | (k[s - 4] >> 6) << 4, min = (k[s + 4] >> 4) | (k[s] >> 6) << 4.
 fn scale_min_k4(at: u32, s: u32) -> vec2<u32> {
+    let k = at >> 2u;
+    let shift = 8u * (s % 4u);
+    // Bytes s % 4 of the three words: k[s % 4], k[s % 4 + 4], k[s % 4 + 8].
+    let b = (vec3<u32>(w[k], w[k + 1u], w[k + 2u]) >> vec3<u32>(shift)) & vec3<u32>(0xFFu);
     if (s < 4u) {
-        return vec2<u32>(w_u8(at + s) & 63u, w_u8(at + s + 4u) & 63u);
+        return b.xy & vec2<u32>(63u);
     }
-    let k = w_u8(at + s + 4u);
-    return vec2<u32>((k & 0x0Fu) | ((w_u8(at + s - 4u) >> 6u) << 4u), (k >> 4u) | ((w_u8(at + s) >> 6u) << 4u));
+    return vec2<u32>(b.z & 0x0Fu, b.z >> 4u) | ((b.xy >> vec2<u32>(6u)) << vec2<u32>(4u));
 }

@@ -9,15 +9,28 @@
 const QBLOCK_VALUES: u32 = 256u;
 const QBLOCK_BYTES: u32 = 110u;
 
-fn load4(row: u32, i: u32) -> vec4<f32> {
-    let blk = row + (i / 256u) * 110u;
-    let e = i % 256u;
-    let s = e / 16u;
-    let low = (w_u8(blk + 96u + s % 8u) >> (4u * (s / 8u))) & 0x0Fu;
-    let high = (w_u8(blk + 104u + s % 4u) >> (2u * (s / 4u))) & 3u;
-    let dl = w_f16(blk + 108u) * f32(i32(low | (high << 4u)) - 32);
-    // The high bit adds 4, so q - 4 is the quant with its offset applied.
-    let hbits = (w_u32_at(blk + e % 32u) >> (e / 32u)) & 0x01010101u;
-    let q = u8x4(plane2_x4(blk + 32u, e) | (hbits << 2u)) - vec4<f32>(4.0);
-    return dl * q;
+fn load32(row: u32, c: u32) -> array<vec4<f32>, 8> {
+    let blk = row + (c / 8u) * QBLOCK_BYTES;
+    // Values 32 j .. 32 j + 31 of the super-block: sub-blocks s = 2 j + h (h < 2), whose scales'
+    // low bits sit in bytes 96 + s % 8 at shift 4 (j / 4) and high bits in bytes 104 + s % 4 at
+    // shift 2 (j / 2); quants in the 32 bytes at 32 + 32 (j / 4) at shift 2 (j % 4), high bits
+    // at bit j of hmask.
+    let j = c % 8u;
+    let d = w_f16(blk + 108u);
+    let lows = w_u16(blk + 96u + 2u * (j % 4u)) >> (4u * (j / 4u));
+    let highs = w_u16(blk + 104u + 2u * (j % 2u)) >> (2u * (j / 2u));
+    let shift = 2u * (j % 4u);
+    var out: array<vec4<f32>, 8>;
+    for (var h = 0u; h < 2u; h++) {
+        let scale = ((lows >> (8u * h)) & 0x0Fu) | (((highs >> (8u * h)) & 3u) << 4u);
+        let dl = d * f32(i32(scale) - 32);
+        let q = w_x4_at(blk + 32u + 32u * (j / 4u) + 16u * h);
+        let hmask = w_x4_at(blk + 16u * h);
+        for (var i = 0u; i < 4u; i++) {
+            // The high bit adds 4, so q - 4 is the quant with its offset applied.
+            let v = ((q[i] >> shift) & 0x03030303u) | (((hmask[i] >> j) & 0x01010101u) << 2u);
+            out[4u * h + i] = dl * (u8x4(v) - vec4<f32>(4.0));
+        }
+    }
+    return out;
 }

@@ -3,9 +3,14 @@
 const QBLOCK_VALUES: u32 = 32u;
 const QBLOCK_BYTES: u32 = 18u;
 
-fn load4(row: u32, i: u32) -> vec4<f32> {
-    let blk = row + (i / 32u) * 18u;
-    let j = i % 32u;
-    let q = nibbles4(w_u32_at(blk + 2u + (j % 16u)), j >= 16u);
-    return w_f16(blk) * (q - vec4<f32>(8.0));
+fn load32(row: u32, c: u32) -> array<vec4<f32>, 8> {
+    let blk = row + c * QBLOCK_BYTES;
+    let d = w_f16(blk);
+    let qs = w_x4_at(blk + 2u);
+    var out: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 4u; i++) {
+        out[i] = d * (u8x4(qs[i] & 0x0F0F0F0Fu) - vec4<f32>(8.0));
+        out[i + 4u] = d * (u8x4((qs[i] >> 4u) & 0x0F0F0F0Fu) - vec4<f32>(8.0));
+    }
+    return out;
 }

@@ -4,9 +4,17 @@
 const QBLOCK_VALUES: u32 = 32u;
 const QBLOCK_BYTES: u32 = 22u;
 
-fn load4(row: u32, i: u32) -> vec4<f32> {
-    let blk = row + (i / 32u) * 22u;
-    let j = i % 32u;
-    let q = nibbles4(w_u32_at(blk + 6u + (j % 16u)), j >= 16u) + 16.0 * bits4(w_u32_at(blk + 2u) >> j);
-    return (q - vec4<f32>(16.0)) * w_f16(blk);
+fn load32(row: u32, c: u32) -> array<vec4<f32>, 8> {
+    let blk = row + c * QBLOCK_BYTES;
+    let d = w_f16(blk);
+    let qh = w_u32_at(blk + 2u);
+    let qs = w_x4_at(blk + 6u);
+    var out: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 4u; i++) {
+        let lo = (qs[i] & 0x0F0F0F0Fu) | (bits_to_bytes(qh >> (4u * i)) << 4u);
+        let hi = ((qs[i] >> 4u) & 0x0F0F0F0Fu) | (bits_to_bytes(qh >> (4u * i + 16u)) << 4u);
+        out[i] = (u8x4(lo) - vec4<f32>(16.0)) * d;
+        out[i + 4u] = (u8x4(hi) - vec4<f32>(16.0)) * d;
+    }
+    return out;
 }

@@ -9,14 +9,21 @@
 const QBLOCK_VALUES: u32 = 256u;
 const QBLOCK_BYTES: u32 = 176u;
 
-fn load4(row: u32, i: u32) -> vec4<f32> {
-    let blk = row + (i / 256u) * 176u;
-    let e = i % 256u;
-    let s = e / 32u;
+fn load32(row: u32, c: u32) -> array<vec4<f32>, 8> {
+    let blk = row + (c / 8u) * QBLOCK_BYTES;
+    let s = c % 8u;
+    let k = blk >> 2u;
+    let dd = unpack2x16float(w[k]);
     let sm = scale_min_k4(blk + 4u, s);
-    let dl = w_f16(blk) * f32(sm.x);
-    let ml = w_f16(blk + 2u) * f32(sm.y);
-    let low = (w_u32_at(blk + 48u + 32u * (s / 2u) + e % 32u) >> (4u * (s & 1u))) & 0x0F0F0F0Fu;
-    let high = (w_u32_at(blk + 16u + e % 32u) >> s) & 0x01010101u;
-    return dl * u8x4(low | (high << 4u)) - vec4<f32>(ml);
+    let dl = dd.x * f32(sm.x);
+    let ml = dd.y * f32(sm.y);
+    let q = k + 12u + 8u * (s / 2u);
+    let shift = 4u * (s & 1u);
+    var out: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 8u; i++) {
+        let low = (w[q + i] >> shift) & 0x0F0F0F0Fu;
+        let high = (w[k + 4u + i] >> s) & 0x01010101u;
+        out[i] = dl * u8x4(low | (high << 4u)) - vec4<f32>(ml);
+    }
+    return out;
 }

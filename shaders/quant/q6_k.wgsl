@@ -8,13 +8,28 @@
 const QBLOCK_VALUES: u32 = 256u;
 const QBLOCK_BYTES: u32 = 210u;
 
-fn load4(row: u32, i: u32) -> vec4<f32> {
-    let blk = row + (i / 256u) * 210u;
-    let e = i % 256u;
-    let j = (e % 128u) / 32u;
-    let scale = bitcast<i32>(w_u8(blk + 192u + e / 16u) << 24u) >> 24u;
-    let dl = w_f16(blk + 208u) * f32(scale);
-    let low = (w_u32_at(blk + 64u * (e / 128u) + 32u * (j % 2u) + e % 32u) >> (4u * (j / 2u))) & 0x0F0F0F0Fu;
-    let q = u8x4(low | (plane2_x4(blk + 128u, e) << 4u)) - vec4<f32>(32.0);
-    return dl * q;
+fn load32(row: u32, c: u32) -> array<vec4<f32>, 8> {
+    let blk = row + (c / 8u) * QBLOCK_BYTES;
+    // Values 32 j .. 32 j + 31 of the super-block: h = j / 4, j % 4 as the module comment's j, so
+    // low nibbles in the 32 bytes at 64 h + 32 (j % 2) at shift 4 (j % 4 / 2), high bits in the
+    // 32 bytes at 128 + 32 h at shift 2 (j % 4); sub-blocks 2 j and 2 j + 1.
+    let j = c % 8u;
+    let d = w_f16(blk + 208u);
+    let scales = w_u16(blk + 192u + 2u * j);
+    let low_at = blk + 64u * (j / 4u) + 32u * (j % 2u);
+    let low_shift = 4u * ((j % 4u) / 2u);
+    let high_at = blk + 128u + 32u * (j / 4u);
+    let high_shift = 2u * (j % 4u);
+    var out: array<vec4<f32>, 8>;
+    for (var h = 0u; h < 2u; h++) {
+        let scale = bitcast<i32>(scales << (24u - 8u * h)) >> 24u;
+        let dl = d * f32(scale);
+        let low = w_x4_at(low_at + 16u * h);
+        let high = w_x4_at(high_at + 16u * h);
+        for (var i = 0u; i < 4u; i++) {
+            let q = ((low[i] >> low_shift) & 0x0F0F0F0Fu) | (((high[i] >> high_shift) & 0x03030303u) << 4u);
+            out[4u * h + i] = dl * (u8x4(q) - vec4<f32>(32.0));
+        }
+    }
+    return out;
 }

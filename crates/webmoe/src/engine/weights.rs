@@ -138,11 +138,11 @@ impl Weights {
             if !has_decoder(m.ty) {
                 return Err(Error::UnsupportedTensor { name: m.name.clone(), what: m.ty.to_string(), why: "no GPU kernel reads this type yet".into() });
             }
-            if m.cols % 4 != 0 {
+            if m.cols % 32 != 0 {
                 return Err(Error::UnsupportedTensor {
                     name: m.name.clone(),
                     what: format!("rows of {} values", m.cols),
-                    why: "row lengths must be a multiple of 4".into(),
+                    why: "row lengths must be a multiple of 32".into(),
                 });
             }
         }

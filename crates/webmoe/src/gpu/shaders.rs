@@ -1,6 +1,6 @@
 //! WGSL sources. Each kernel is one file under `shaders/`; a kernel that reads quantized weights
 //! is compiled once per weight type by placing the byte helpers and that type's decoder (which
-//! define `load4`) before it. That fixed concatenation is the only assembly done on shader text.
+//! define `load32`) before it. That fixed concatenation is the only assembly done on shader text.
 
 use crate::gguf::GgmlType;
 
@@ -53,7 +53,7 @@ impl Kernel {
         }
     }
 
-    /// Whether the kernel reads weights through a type's `load4`.
+    /// Whether the kernel reads weights through a type's `load32`.
     pub fn reads_weights(self) -> bool {
         matches!(self, Kernel::Matvec | Kernel::Matmul | Kernel::Embed | Kernel::Router)
     }

@@ -3,6 +3,9 @@
 use super::{groups, KernelEnv};
 use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
 
+/// Values one workgroup writes: 64 invocations of one 32-value chunk each.
+const VALUES_PER_WORKGROUP: u32 = 64 * 32;
+
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 struct Params {
@@ -26,7 +29,7 @@ pub fn embed(gpu: &Gpu, env: &KernelEnv, table: &GpuMatrix, tokens: &StorageBuff
             );
             let bind_group =
                 gpu.bind_group("embed", &pipeline, &[env.step.binding(), params.binding(), page.buffer.binding(), tokens.binding(), out.binding()]);
-            Ok(Dispatch { label: "embed", pipeline: pipeline.clone(), bind_group, grid: Grid::PerToken { x: groups(table.cols, 256), per_token: 1 } })
+            Ok(Dispatch { label: "embed", pipeline: pipeline.clone(), bind_group, grid: Grid::PerToken { x: groups(table.cols, VALUES_PER_WORKGROUP), per_token: 1 } })
         })
         .collect()
 }
@@ -60,8 +63,13 @@ mod tests {
     #[test]
     fn looks_up_rows_of_every_type() {
         for ty in crate::kernels::matvec::tests::gpu_types() {
-            check(gpu(), ty, 37, ty.block_elems().max(8) as usize * 2);
+            check(gpu(), ty, 37, ty.block_elems().max(32) as usize * 2);
         }
+    }
+
+    #[test]
+    fn looks_up_rows_wider_than_one_workgroup() {
+        check(gpu(), GgmlType::Q4_0, 19, 2 * VALUES_PER_WORKGROUP as usize + 96);
     }
 
     #[test]

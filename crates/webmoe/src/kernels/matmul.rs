@@ -44,7 +44,7 @@ pub struct Grouped<'a> {
 
 pub struct Matmul<'a> {
     pub weights: &'a GpuMatrix,
-    /// Input rows of `weights.cols` values (a multiple of 4), `x_stride` apart.
+    /// Input rows of `weights.cols` values (a multiple of 32), `x_stride` apart.
     pub x: &'a StorageBuffer,
     pub x_stride: u32,
     /// Output rows of `weights.rows` values, `y_stride` apart, written from element `y_offset`.

@@ -4,7 +4,7 @@ use super::{groups, KernelEnv};
 use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
 
 /// Invocations per workgroup.
-const WORKGROUP: u32 = 256;
+const WORKGROUP: u32 = 64;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]

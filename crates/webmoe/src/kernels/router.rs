@@ -95,7 +95,8 @@ mod tests {
         let gpu = gpu();
         let env = KernelEnv::new(gpu);
         let mut rng = Rng::new(6);
-        for (n_expert, k, cols, t) in [(8usize, 2usize, 256usize, 5usize), (64, 8, 96, 3), (4, 1, 32, 2), (3, 3, 12, 1)] {
+        // The last shape has more 32-value chunks per row than the workgroup has invocations.
+        for (n_expert, k, cols, t) in [(8usize, 2usize, 256usize, 5usize), (64, 8, 96, 3), (4, 1, 32, 2), (3, 3, 8256, 1)] {
             let w = rng.vec(n_expert * cols);
             let m = Matrix { name: "router".into(), ty: GgmlType::F32, cols, rows: n_expert, experts: vec![0..(w.len() * 4) as u64] };
             let gm = pollster::block_on(GpuMatrix::load(gpu, &MemorySource::new(bytemuck::cast_slice(&w).to_vec()), &m)).unwrap();
@@ -135,12 +136,17 @@ mod tests {
         let gpu = gpu();
         let env = KernelEnv::new(gpu);
         // Rows 1, 2 and 3 give equal logits; the two chosen must be 1 and 2.
-        let cols = 4;
-        let w: Vec<f32> = [[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0], [1.0, 0.0, 0.0, 0.0]].concat();
-        let m = Matrix { name: "router".into(), ty: GgmlType::F32, cols, rows: 4, experts: vec![0..64] };
+        let cols = 32;
+        let mut w = vec![0f32; 4 * cols];
+        for e in 1..4 {
+            w[e * cols] = 1.0;
+        }
+        let mut x = vec![0f32; cols];
+        x[0] = 1.0;
+        let m = Matrix { name: "router".into(), ty: GgmlType::F32, cols, rows: 4, experts: vec![0..(w.len() * 4) as u64] };
         let gm = pollster::block_on(GpuMatrix::load(gpu, &MemorySource::new(bytemuck::cast_slice(&w).to_vec()), &m)).unwrap();
-        let (xb, rb, lb) = (f32_buffer(gpu, &[1.0, 0.0, 0.0, 0.0]), u32_buffer(gpu, &[0; 4]), u32_buffer(gpu, &[0; 2]));
-        let (nb, hb) = (f32_buffer(gpu, &[1.0; 4]), zeros(gpu, 4));
+        let (xb, rb, lb) = (f32_buffer(gpu, &x), u32_buffer(gpu, &[0; 4]), u32_buffer(gpu, &[0; 2]));
+        let (nb, hb) = (f32_buffer(gpu, &[1.0; 32]), zeros(gpu, cols));
         let norm = Norm { weight: &nb, eps: 0.0, h: &hb };
         let d = router(gpu, &env, &gm, 2, &xb, &norm, &rb, &RouteLog { buffer: &lb, positions: 1, n_layer: 1, layer: 0 }).unwrap();
         run(gpu, &env, Step { n_tokens: 1, ..Default::default() }, &[d]);

@@ -62,7 +62,7 @@ fn dense_matches_cpu_for_every_type_and_odd_shapes() {
         // even for the 256-value K-quants, so a row crosses several super-blocks at unaligned
         // byte offsets and K-steps.
         for (rows, cols, t) in [
-            (1, block.max(4), 1),
+            (1, block.max(32), 1),
             (37, 3 * block.max(32), 7),
             (130, 2 * block.max(64), 33),
             (11, 5 * block.max(64), 70),
