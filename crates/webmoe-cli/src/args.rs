@@ -47,6 +47,24 @@ pub struct ModelArgs {
     pub gpu_budget: Option<u64>,
 }
 
+/// Prompt text with something in it: an empty prompt would run the model on BOS alone.
+fn non_empty_prompt(text: &str) -> Result<String, String> {
+    if text.is_empty() {
+        return Err("the prompt is empty; give some text, or token ids with --tokens".into());
+    }
+    Ok(text.to_string())
+}
+
+/// A count of tokens to generate: at least one (to score a prompt without generating, use
+/// `webmoe logits`).
+fn at_least_one_token(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("generate at least 1 token (webmoe logits scores a prompt without generating)".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{text:?} is not a token count")),
+    }
+}
+
 /// A byte count: a number, optionally fractional, with an optional unit: B, KB/MB/GB/TB
 /// (powers of 1000) or KiB/MiB/GiB/TiB (powers of 1024).
 pub fn parse_bytes(text: &str) -> Result<u64, String> {
@@ -92,19 +110,19 @@ mod tests {
 #[derive(Args, Clone)]
 pub struct SamplingArgs {
     /// Temperature; 0 picks the most likely token (greedy)
-    #[arg(long = "temp", default_value_t = 0.8)]
+    #[arg(long = "temp", allow_negative_numbers = true, default_value_t = 0.8)]
     pub temp: f32,
     /// Keep only the K most likely tokens (unset: no limit)
     #[arg(long = "top-k")]
     pub top_k: Option<u32>,
     /// Keep the most likely tokens up to this probability mass
-    #[arg(long = "top-p", default_value_t = 0.95)]
+    #[arg(long = "top-p", allow_negative_numbers = true, default_value_t = 0.95)]
     pub top_p: f32,
     /// Drop tokens less likely than this fraction of the most likely one
-    #[arg(long = "min-p", default_value_t = 0.05)]
+    #[arg(long = "min-p", allow_negative_numbers = true, default_value_t = 0.05)]
     pub min_p: f32,
     /// Penalise tokens among the last --repeat-last-n (1: off)
-    #[arg(long = "repeat-penalty", default_value_t = 1.0)]
+    #[arg(long = "repeat-penalty", allow_negative_numbers = true, default_value_t = 1.0)]
     pub repeat_penalty: f32,
     #[arg(long = "repeat-last-n", default_value_t = 64)]
     pub repeat_last_n: u32,
@@ -118,13 +136,13 @@ pub struct RunArgs {
     #[command(flatten)]
     pub model: ModelArgs,
     /// Prompt text (tokenized with BOS per the model's metadata)
-    #[arg(short = 'p', long = "prompt", conflicts_with = "tokens", required_unless_present = "tokens")]
+    #[arg(short = 'p', long = "prompt", conflicts_with = "tokens", required_unless_present = "tokens", value_parser = non_empty_prompt)]
     pub prompt: Option<String>,
     /// Prompt as token ids, fed exactly as given (no BOS added): 1,2,3
     #[arg(long = "tokens", value_delimiter = ',')]
     pub tokens: Option<Vec<u32>>,
     /// Tokens to generate
-    #[arg(short = 'n', long = "n-predict", default_value_t = 128)]
+    #[arg(short = 'n', long = "n-predict", default_value_t = 128, value_parser = at_least_one_token)]
     pub n_predict: usize,
     #[command(flatten)]
     pub sampling: SamplingArgs,
@@ -144,7 +162,7 @@ pub struct ChatArgs {
     #[arg(long = "system")]
     pub system: Option<String>,
     /// Most tokens per reply
-    #[arg(short = 'n', long = "n-predict", default_value_t = 512)]
+    #[arg(short = 'n', long = "n-predict", default_value_t = 512, value_parser = at_least_one_token)]
     pub n_predict: usize,
     #[command(flatten)]
     pub sampling: SamplingArgs,

@@ -59,6 +59,29 @@ fn bad_flags_and_missing_files_give_one_clear_line() {
     assert_one_line_error(&webmoe(&["run", "-m", &fixture("mixtral-q8_0"), "--tokens", "1", "-c", "100000"]), "context");
 }
 
+/// Options no run can honour are refused in one line naming the option and what to give.
+#[test]
+fn impossible_options_are_refused_by_name() {
+    let model = fixture("mixtral-q8_0");
+    let run = |extra: &[&str]| webmoe(&[&["run", "-m", model.as_str()][..], extra].concat());
+    let long_prompt = vec!["5"; 40].join(",");
+    let cases: [(&[&str], &str); 10] = [
+        (&["--tokens", "1,2", "--temp", "-1"], "temperature"),
+        (&["--tokens", "1,2", "--top-k", "0"], "top_k 0"),
+        (&["--tokens", "1,2", "--top-p", "0"], "top_p 0"),
+        (&["--tokens", "1,2", "--min-p", "1.5"], "min_p 1.5"),
+        (&["--tokens", "1,2", "--repeat-penalty", "-1"], "repeat"),
+        (&["--tokens", "1,2", "-n", "0"], "at least 1 token"),
+        (&["-p", ""], "the prompt is empty"),
+        (&["--tokens", &long_prompt, "-c", "16"], "40 positions, but the context holds 16"),
+        (&["--tokens", "1,2", "--gpu-budget", "1KiB"], "needs at least"),
+        (&["--tokens", "1,2", "--gpu-budget", "lots"], "not a byte count"),
+    ];
+    for (extra, needle) in cases {
+        assert_one_line_error(&run(extra), needle);
+    }
+}
+
 /// Per tensor kind, the types llama-quantize chose, as the reference README records them.
 #[test]
 fn inspect_reports_the_type_mix_of_each_k_quant_file() {
