@@ -32,9 +32,20 @@ export interface LoadOptions {
    * expert fits, each layer keeps as many experts as the budget allows on the GPU and the others
    * stream in from the browser's storage as the router chooses them (same output, slower). A budget
    * below what one token needs (the shared weights, the KV cache and `expertsUsed` experts per
-   * layer) rejects with `InvalidOptionError` saying the minimum. Default: every expert on the GPU.
+   * layer) rejects with `InvalidOptionError` saying the minimum. `webmoe inspect FILE --json -c
+   * CONTEXT --binding-limit BYTES` prints that minimum and the bytes of every expert (`gpu_budget`)
+   * for the same context. `stats().expertCache` shows the slots and what streaming costs.
+   * Default: every expert on the GPU.
    */
   gpuBudget?: number;
+  /**
+   * Most bytes of the model's stored shards (32 MiB each) kept in the worker's memory between
+   * reads from IndexedDB, the most recently read first; a shard larger than the budget is not
+   * kept, so 0 keeps none. More saves IndexedDB reads when experts stream in under a
+   * `gpuBudget`; less saves memory. The output is the same either way. A whole number of bytes
+   * ≥ 0, else `InvalidOptionError`. Default: 64 MiB.
+   */
+  ramBudget?: number;
   /**
    * Positions the KV cache holds (prompt plus generated tokens). Default: the model's trained
    * context, at most 4096. More than the model's trained context is an `InvalidOptionError`.
@@ -209,12 +220,19 @@ export interface GpuMemory {
 }
 
 /**
- * What the expert cache did since the model was loaded. With every expert on the GPU (no
- * `gpuBudget`, or a large one) `slots` equals `ModelInfo.experts` and every choice is a hit.
+ * The expert cache: where experts are, and what it did since the model was loaded. With every
+ * expert on the GPU (no `gpuBudget`, or a large one) `slots` equals `ModelInfo.experts`, every
+ * choice is a hit and `residency` is null.
  */
 export interface ExpertCacheStats {
   /** Experts each layer keeps on the GPU. */
   slots: number;
+  /**
+   * When experts stream in: `[layer][slot]`, the expert each GPU slot of the layer holds (`null`
+   * while the slot is empty), `slots` entries per layer. An expert in no slot of its layer is
+   * uploaded when the router chooses it. `null` when every expert is resident.
+   */
+  residency: (number | null)[][] | null;
   /** Chosen experts that were already on the GPU. */
   hits: number;
   /** Chosen experts that had to be uploaded before their layer could run. */
@@ -273,6 +291,12 @@ export interface BenchReport {
   expertHitRate: number;
   /** Expert bytes uploaded during the timed decode steps. */
   expertBytesUploaded: number;
+  /** Experts uploaded ahead of their layer on a prediction during the timed decode steps. */
+  expertPrefetches: number;
+  /** Share of those prefetches the router then chose (0 without prefetches). */
+  expertPrefetchAccuracy: number;
+  /** Seconds the timed decode steps waited for expert uploads. */
+  expertStallSeconds: number;
 }
 
 /** What `stats()` reports. */
@@ -322,8 +346,9 @@ export interface CachedModel {
  * A loaded model. Create one with `Engine.load`; release it with `unload`.
  *
  * One generation runs at a time: a `generate` or `chat.completions.create` started while another
- * runs waits its turn (queued in the order the iterations start) and then runs in full. `stats()` and `routing()` do not
- * wait for a generation: they answer between two of its tokens.
+ * runs waits its turn (queued in the order the iterations start) and then runs in full, and so do
+ * `bench()` and `logits()`. `stats()` and `routing()` do not wait for a generation: they answer
+ * between two of its tokens.
  *
  * After a fatal failure (a lost device, an internal error) every call rejects with
  * `EngineUnavailableError`; load the model again with `Engine.load`.
@@ -416,6 +441,23 @@ export declare class Engine {
    * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
    */
   bench(options?: BenchOptions): Promise<BenchReport>;
+
+  /**
+   * The vocabulary logits of every position of `ids`, as after a fresh start: the sequence is
+   * reset and the ids run from position 0 (in prompt batches, as a generation's prompt does).
+   * Row p holds the scores of the token that follows `ids[0..=p]`, before any sampling. Waits for
+   * a running generation to end, as a generation would; afterwards the sequence holds `ids`
+   * (`stats().positions` is `ids.length` and `routing` reads their choices). The rows are views
+   * of one buffer of `ids.length × vocabSize` floats.
+   * @param ids token ids, fed exactly as given
+   * @returns `ids.length` rows of `ModelInfo.vocabSize` logits
+   * @throws {InvalidOptionError} no ids, an id that is not a whole number, or an id outside the
+   *   vocabulary (`details.tokenId`)
+   * @throws {ContextFullError} more ids than the context holds
+   * @throws {DeviceLostError} the GPU device was lost
+   * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+   */
+  logits(ids: number[] | Uint32Array): Promise<Float32Array[]>;
 
   /**
    * The experts the router chose at positions `from` (inclusive) to `to` (exclusive) of the

@@ -3,12 +3,12 @@
 // Types and documentation of every member: index.d.ts.
 //
 // Messages, page → worker: { id, op, ...arguments } with op 'load', 'generate', 'chat', 'stats',
-// 'routing', 'bench', 'unload', or { op: 'abort', target } to cancel request `target`.
+// 'routing', 'bench', 'logits', 'unload', or { op: 'abort', target } to cancel request `target`.
 // Worker → page: { id, type: 'progress' | 'chunk' | 'result' | 'error', … }, and
 // { type: 'fatal', error } when the engine can no longer be used.
 
 import { AbortError, EngineUnavailableError, WebmoeError, reviveError } from './errors.js';
-import { benchOptions, chatParams, generateOptions, loadOptions, normalizePrompt, normalizeSource, routingRange } from './options.js';
+import { benchOptions, chatParams, generateOptions, loadOptions, normalizePrompt, normalizeSource, routingRange, tokenIds } from './options.js';
 import { ChunkStream } from './stream.js';
 import { createCompletion } from './chat.js';
 import { deleteCached as deleteStored, listCached as listStored, requestPersistence } from './store/index.js';
@@ -66,7 +66,7 @@ export class Engine {
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'webmoe' });
     const engine = new Engine(CONSTRUCT, worker);
     try {
-      const loaded = await engine.#request('load', { source: normalized, options: checked.engine }, checked);
+      const loaded = await engine.#request('load', { source: normalized, options: checked.engine, store: checked.store }, checked);
       engine.model = { ...loaded.model, key: loaded.key };
       return engine;
     } catch (error) {
@@ -105,6 +105,15 @@ export class Engine {
   /** Measure prompt and decode speed against the device's copy bandwidth. See index.d.ts. */
   bench(options = {}) {
     return this.#request('bench', benchOptions(options));
+  }
+
+  /** The vocabulary logits of every position of `ids`, run from position 0. See index.d.ts. */
+  async logits(ids) {
+    const checked = tokenIds(ids);
+    const values = await this.#request('logits', { ids: checked });
+    // One buffer from the worker; each row is a view of its part.
+    const vocab = this.model.vocabSize;
+    return Array.from({ length: checked.length }, (_, p) => values.subarray(p * vocab, (p + 1) * vocab));
   }
 
   /** Free the GPU memory and stop the worker. Later calls reject with EngineUnavailableError. */

@@ -70,11 +70,12 @@ export function normalizeSource(source) {
 }
 
 /**
- * `Engine.load` options → { onProgress, signal, engine: { contextLength, kvType, gpuBudget } }.
+ * `Engine.load` options → { onProgress, signal, store: { ramBudget }, engine: { contextLength, kvType, gpuBudget } }.
+ * `store` goes to the shard store that reads the model, `engine` to the WebAssembly engine.
  * @throws {InvalidOptionError}
  */
 export function loadOptions(options) {
-  const o = checkKeys(options, ['onProgress', 'signal', 'gpuBudget', 'contextLength', 'kvType'], 'Engine.load options');
+  const o = checkKeys(options, ['onProgress', 'signal', 'gpuBudget', 'ramBudget', 'contextLength', 'kvType'], 'Engine.load options');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw refuse('onProgress', o.onProgress, 'a function');
   if (o.kvType !== undefined && o.kvType !== 'f16' && o.kvType !== 'f32') throw refuse('kvType', o.kvType, '"f16" or "f32"');
   const gpuBudget = number(o, 'gpuBudget');
@@ -82,16 +83,32 @@ export function loadOptions(options) {
   return {
     onProgress: o.onProgress,
     signal: signalOf(o),
+    store: defined({ ramBudget: integer(o, 'ramBudget', 0) }),
     engine: defined({ contextLength: integer(o, 'contextLength', 1), kvType: o.kvType, gpuBudget }),
   };
 }
+
+const isTokenId = (id) => Number.isInteger(id) && id >= 0 && id < 2 ** 32;
 
 /** A prompt: a string, or token ids (an array or typed array of whole numbers). */
 export function normalizePrompt(prompt) {
   if (typeof prompt === 'string') return prompt;
   const ids = ArrayBuffer.isView(prompt) ? Array.from(prompt) : prompt;
-  if (Array.isArray(ids) && ids.every((id) => Number.isInteger(id) && id >= 0 && id < 2 ** 32)) return ids;
+  if (Array.isArray(ids) && ids.every(isTokenId)) return ids;
   throw refuse('prompt', prompt, 'a string or an array of token ids (whole numbers)');
+}
+
+/**
+ * The ids of `logits`: a non-empty array or typed array of whole numbers, as a plain array.
+ * @throws {InvalidOptionError}
+ */
+export function tokenIds(ids) {
+  const list = ArrayBuffer.isView(ids) ? Array.from(ids) : ids;
+  if (Array.isArray(list) && list.length === 0) {
+    throw new InvalidOptionError('ids must hold at least one token id; got an empty array.', { option: 'ids', value: '[]' });
+  }
+  if (Array.isArray(list) && list.every(isTokenId)) return list;
+  throw refuse('ids', ids, 'a non-empty array of token ids (whole numbers)');
 }
 
 /** The engine's options without the unset ones (the engine reads a missing key as its default). */

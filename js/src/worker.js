@@ -34,7 +34,7 @@ const generationTurn = serial();
 /** One call into the engine at a time. */
 const engineCall = serial();
 
-const post = (message) => self.postMessage(message);
+const post = (message, transfer = []) => self.postMessage(message, transfer);
 
 function isTrap(error) {
   return error instanceof WebAssembly.RuntimeError;
@@ -113,7 +113,7 @@ function generation(start, { id, signal }) {
 }
 
 const operations = {
-  async load({ source, options }, { id, signal }) {
+  async load({ source, options, store }, { id, signal }) {
     if (engine) throw new EngineUnavailableError('this engine already holds a model; create another with Engine.load');
     if (!globalThis.navigator?.gpu) {
       throw new WebGPUUnavailableError(
@@ -122,7 +122,7 @@ const operations = {
     }
     wasmReady ??= init();
     await wasmReady;
-    reader = await openModel(source, { signal, onProgress: (progress) => post({ id, type: 'progress', progress }) });
+    reader = await openModel(source, { ...store, signal, onProgress: (progress) => post({ id, type: 'progress', progress }) });
     try {
       if (signal.aborted) throw cancelled();
       // Reads stop as soon as the load is cancelled; the engine then fails with this AbortError.
@@ -164,6 +164,12 @@ const operations = {
     return generationTurn(() => engineCall(() => currentEngine().bench(prompt, gen, reps)));
   },
 
+  logits({ ids }) {
+    // Logits restart the sequence: they wait for a running generation to finish, as bench does.
+    // The result is one Float32Array of ids.length × vocabSize values, outside the wasm memory.
+    return generationTurn(() => engineCall(() => currentEngine().logits(ids)));
+  },
+
   async unload(_, { id }) {
     for (const [other, controller] of running) if (other !== id) controller.abort();
     await generationTurn(() => engineCall(() => {
@@ -196,7 +202,8 @@ async function handle({ id, op, ...args }) {
   running.set(id, controller);
   try {
     const value = await operation(args, { id, signal: controller.signal });
-    if (running.delete(id)) post({ id, type: 'result', value });
+    // A typed array (logits) moves to the page instead of being copied.
+    if (running.delete(id)) post({ id, type: 'result', value }, ArrayBuffer.isView(value) ? [value.buffer] : []);
   } catch (error) {
     if (isTrap(error)) retire(error);
     else if (running.delete(id)) post({ id, type: 'error', error: plain(error) });

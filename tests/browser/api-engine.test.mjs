@@ -1,5 +1,6 @@
 // The Engine API's behaviour around generation, on a tiny MoE fixture: named errors, cancellation,
-// queueing of concurrent generations, routing, and recovery after a panic in the WebAssembly code.
+// queueing of concurrent generations, routing, GPU and RAM budgets, and recovery after a panic in
+// the WebAssembly code.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -211,6 +212,37 @@ test('under a gpuBudget that holds half the experts, they stream from storage an
   assert.deepEqual(out.tokens, reference.greedy, `streaming experts: ${firstDifference(out.tokens, reference.greedy)}`);
   assert.equal(out.tooSmall?.name, 'InvalidOptionError', JSON.stringify(out.tooSmall));
   assert.match(out.tooSmall.message, /at least \d+ bytes/);
+});
+
+test('a small ramBudget gives the same tokens, with experts streamed from IndexedDB too; one not a whole number ≥ 0 rejects', async () => {
+  const out = await page.evaluate(async ({ url, prompt, greedy }) => {
+    const { engine, errorOf, collect } = window;
+    const full = (await engine.stats()).gpuMemory;
+    const load = { gpuBudget: full.total - full.experts / 2, ramBudget: 0 };
+    const uncached = await window.webmoe.Engine.load(url, load);
+    const tokens = await collect(uncached.generate(prompt, { ...greedy, maxTokens: 16 }));
+    const cache = (await uncached.stats()).expertCache;
+    await uncached.unload();
+    const small = await window.webmoe.Engine.load(url, { ramBudget: 4096 });
+    const smallTokens = await collect(small.generate(prompt, { ...greedy, maxTokens: 16 }));
+    await small.unload();
+    return {
+      tokens,
+      cache,
+      smallTokens,
+      negative: await errorOf(() => window.webmoe.Engine.load(url, { ramBudget: -1 })),
+      fraction: await errorOf(() => window.webmoe.Engine.load(url, { ramBudget: 1.5 })),
+      text: await errorOf(() => window.webmoe.Engine.load(url, { ramBudget: '64MiB' })),
+    };
+  }, { url: MODEL_URL, prompt: reference.tokens, greedy: GREEDY });
+  assert.ok(out.cache.misses > 0, `experts streamed in: ${JSON.stringify(out.cache)}`);
+  assert.deepEqual(out.tokens, reference.greedy, `ramBudget 0 with streamed experts: ${firstDifference(out.tokens, reference.greedy)}`);
+  assert.deepEqual(out.smallTokens, reference.greedy, `ramBudget 4096: ${firstDifference(out.smallTokens, reference.greedy)}`);
+  for (const what of ['negative', 'fraction', 'text']) {
+    const error = out[what];
+    assert.equal(error?.name, 'InvalidOptionError', `${what}: ${JSON.stringify(error)}`);
+    assert.equal(error.details.option, 'ramBudget', `${what}: details.option of ${JSON.stringify(error)}`);
+  }
 });
 
 test('after a panic the engine rejects with EngineUnavailableError, and a new Engine.load works', async () => {

@@ -39,6 +39,7 @@ export async function main(url: string, out: { textContent: string | null }): Pr
     contextLength: 512,
     kvType: 'f16',
     gpuBudget: 2 ** 30,
+    ramBudget: 64 * 2 ** 20,
   });
   const experts: number = engine.model.experts * engine.model.layers;
   for await (const chunk of engine.generate('Once upon a time', { maxTokens: 8, temperature: 0.7, topK: 40, stop: ['\\n'] })) {

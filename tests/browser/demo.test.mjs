@@ -3,17 +3,21 @@
 // With WebGPU: one click loads the tiny MoE fixture with the real Mixtral vocabulary; a greedy
 // reply to its reference prompt streams token by token, its token ids are the reference's greedy
 // continuation (tests/fixtures/oracle/mixtral-realvocab-q8_0/reference.json), and the routing
-// heatmap's layers × experts counts add up to the choices shown for each token. A dense model
-// shows a note instead of a heatmap. Without WebGPU the page says what is needed.
+// heatmap's layers × experts counts add up to the choices shown for each token, and the expert
+// cache says every expert is on the GPU. Loaded with a GPU budget below its experts' bytes, the
+// same reply streams while the cache figures update, and the heatmap marks the experts on the GPU.
+// A dense model shows a note instead of a heatmap. Without WebGPU the page says what is needed.
 //
 // Needs pkg/ (scripts/build-npm); the WebGPU tests are skipped without it. Set
 // WEBMOE_DEMO_SCREENSHOT=/some/file.png to keep a screenshot of the page after the reply.
 
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { REPO_ROOT, launchBrowser, startServer, stopAll } from './harness.mjs';
+import { nativeCli } from './api-helpers.mjs';
 
 const FIXTURE = 'mixtral-realvocab-q8_0';
 const reference = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tests/fixtures/oracle', FIXTURE, 'reference.json'), 'utf8'));
@@ -61,18 +65,41 @@ async function send(page, prompt, settings) {
   await page.waitForSelector('#stop[disabled]');
 }
 
-/** The heatmap's counts, [layer][expert], and the outlined (chosen) experts per layer. */
+/**
+ * The heatmap's counts, [layer][expert], the outlined (chosen) experts per layer, and the experts
+ * marked as on the GPU or streamed.
+ */
 async function readHeatmap(page) {
   return page.evaluate(() => {
     const rows = [...document.querySelectorAll('#heatmap tbody tr')];
+    const marked = (cells, residency) => cells.filter((cell) => cell.dataset.residency === residency).map((cell) => Number(cell.dataset.expert));
     return rows.map((row) => {
       const cells = [...row.querySelectorAll('td.cell')];
       return {
         counts: cells.map((cell) => Number(cell.dataset.count)),
         chosen: cells.filter((cell) => cell.classList.contains('chosen')).map((cell) => Number(cell.dataset.expert)),
+        resident: marked(cells, 'resident'),
+        streamed: marked(cells, 'streamed'),
       };
     });
   });
+}
+
+/**
+ * Wait until the figures read after a reply of `tokens` tokens are shown (engine figures, expert
+ * cache) and the heatmap has drawn them (it draws at the next animation frame).
+ */
+async function waitForReplyFigures(page, tokens) {
+  await page.waitForFunction((generated) => {
+    const term = [...document.querySelectorAll('#stats dt')].find((dt) => dt.textContent === 'Generated');
+    return term && term.nextElementSibling.textContent === generated;
+  }, `${tokens} tokens`);
+  await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve))));
+}
+
+/** A definition list as { term: value }. */
+function readFigures(page, selector) {
+  return page.$$eval(`${selector} dt`, (terms) => Object.fromEntries(terms.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
 }
 
 test('with WebGPU, a tiny MoE fixture streams a greedy reply and fills the routing heatmap', { skip: packageMissing, timeout: 300_000 }, async () => {
@@ -134,12 +161,77 @@ test('with WebGPU, a tiny MoE fixture streams a greedy reply and fills the routi
     ),
   );
 
-  const figures = await page.$$eval('#stats dt', (terms) => Object.fromEntries(terms.map((dt) => [dt.textContent, dt.nextElementSibling.textContent])));
+  await waitForReplyFigures(page, REPLY_TOKENS);
+  const cacheSummary = await page.textContent('#cache-summary');
+  assert.match(cacheSummary, new RegExp(`All ${EXPERTS} experts of each layer are on the GPU`), `without a budget: "${cacheSummary}"`);
+  assert.equal(await page.isVisible('#cache-figures'), false, 'no streaming figures without a budget');
+  assert.ok(heatmap.every(({ resident, streamed }) => resident.length === 0 && streamed.length === 0), 'no residency marks without a budget');
+
+  const figures = await readFigures(page, '#stats');
   assert.match(figures.Decode, /tok\/s$/, `decode speed shown as "${figures.Decode}"`);
   assert.match(figures['GPU memory'], /iB$/, `GPU memory shown as "${figures['GPU memory']}"`);
   assert.match(figures['Wasm memory'], /iB$/, `wasm memory shown as "${figures['Wasm memory']}"`);
 
   if (process.env.WEBMOE_DEMO_SCREENSHOT) await page.screenshot({ path: process.env.WEBMOE_DEMO_SCREENSHOT, fullPage: true });
+  assert.deepEqual(errors, [], 'the page should raise no errors');
+});
+
+test('with WebGPU and a GPU budget below its experts, the reply is the same and the expert cache shows', { skip: packageMissing, timeout: 300_000 }, async () => {
+  const { page, errors } = await openDemo({ webgpu: true });
+  // The budget holds the resident weights and half the experts, as `webmoe inspect` counts them for
+  // the browser's binding limit and the default context (the one the demo loads with).
+  const bindingLimit = await page.evaluate(async () => {
+    const { limits } = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+    return Math.min(limits.maxStorageBufferBindingSize, limits.maxBufferSize);
+  });
+  const model = path.join(REPO_ROOT, 'tests/fixtures/oracle', FIXTURE, 'model.gguf');
+  const inspected = JSON.parse(execFileSync(nativeCli(), ['inspect', model, '--json', '--binding-limit', String(bindingLimit)], { encoding: 'utf8' }));
+  const { resident, all_experts: allExperts } = inspected.gpu_budget;
+  const budget = resident + allExperts / 2;
+  await page.selectOption('#gpu-budget-unit', { label: 'MiB' });
+  await page.fill('#gpu-budget', String(budget / 2 ** 20));
+
+  await loadPreset(page, /Tiny MoE, Mixtral vocabulary/);
+  await page.waitForSelector('#cache-figures dt');
+  const loaded = await readFigures(page, '#cache-figures');
+  const slots = Number(/^(\d+) of (\d+) experts$/.exec(loaded['Slots per layer'])?.[1]);
+  assert.ok(slots >= TOP_K && slots < EXPERTS, `slots per layer after the load: "${loaded['Slots per layer']}"`);
+  assert.match(await page.textContent('#cache-summary'), new RegExp(`${slots} of ${EXPERTS} experts of each layer are on the GPU`));
+
+  // Count the cache panel's updates while the reply streams.
+  await page.evaluate(() => {
+    window.cacheUpdatesWhileGenerating = 0;
+    new MutationObserver(() => {
+      if (!document.getElementById('stop').disabled) window.cacheUpdatesWhileGenerating += 1;
+    }).observe(document.getElementById('cache-figures'), { childList: true });
+  });
+  await send(page, reference.tokens_text, { temperature: 0, 'repeat-penalty': 1, 'max-tokens': REPLY_TOKENS });
+  await waitForReplyFigures(page, REPLY_TOKENS);
+
+  const ids = await page.$$eval('#transcript .tok', (spans) => spans.map((span) => Number(span.dataset.tokenId)));
+  assert.deepEqual(ids, reference.greedy.slice(0, REPLY_TOKENS), 'the reply under a budget is the reference greedy continuation');
+  assert.ok(await page.evaluate(() => window.cacheUpdatesWhileGenerating) >= 1, 'the cache figures update while the reply streams');
+
+  const cache = await readFigures(page, '#cache-figures');
+  const hits = Number(cache.Hits);
+  const misses = Number(cache.Misses);
+  assert.ok(Number.isInteger(hits) && Number.isInteger(misses) && misses > 0, `hits "${cache.Hits}", misses "${cache.Misses}"`);
+  assert.match(cache['Hit rate'], new RegExp(`^\\d+% of ${hits + misses} choices$`), `hit rate "${cache['Hit rate']}"`);
+  assert.match(cache['Uploaded in total'], /^\d+(\.\d)? (B|KiB|MiB)$/, `bytes uploaded "${cache['Uploaded in total']}"`);
+  assert.notEqual(cache['Uploaded in total'], '0 B', 'misses upload their experts');
+  assert.match(cache['Uploaded per token'], /B$/, `per token "${cache['Uploaded per token']}"`);
+  for (const term of ['Prefetches', '· then chosen', '· wasted']) assert.match(cache[term], /^\d+$/, `${term}: "${cache[term]}"`);
+  assert.ok(Number(cache['· then chosen']) + Number(cache['· wasted']) <= Number(cache.Prefetches), JSON.stringify(cache));
+  assert.match(cache['Stall time'], /^\d+(\.\d+)? (ms|s)$/, `stall time "${cache['Stall time']}"`);
+
+  const heatmap = await readHeatmap(page);
+  assert.equal(heatmap.length, LAYERS);
+  heatmap.forEach(({ resident, streamed }, layer) => {
+    assert.equal(resident.length, slots, `layer ${layer}: ${resident.length} experts marked on the GPU, ${slots} slots`);
+    assert.equal(resident.length + streamed.length, EXPERTS, `layer ${layer}: every expert is marked`);
+  });
+  const legend = await page.$$eval('[data-residency-legend]', (items) => items.map((item) => !item.hidden));
+  assert.deepEqual(legend, [true, true], 'the legend explains the marks');
   assert.deepEqual(errors, [], 'the page should raise no errors');
 });
 

@@ -1,8 +1,12 @@
-// The demo's controller: loads a model, runs chat turns, and keeps the routing picture and the
-// engine figures in step with what is streamed. Views do the drawing; this file holds the state.
+// The demo's controller: loads a model, runs chat turns, and keeps the routing picture, the expert
+// cache and the engine figures in step with what is streamed. Views do the drawing; this file
+// holds the state.
 
+import { BudgetField } from './budget-field.js';
 import { ChatView } from './chat-view.js';
 import { ErrorView, isAbort } from './error-view.js';
+import { ExpertCacheMonitor } from './expert-cache-monitor.js';
+import { ExpertCacheView, residencyByExpert } from './expert-cache-view.js';
 import { describeFinish, streamReply } from './generation.js';
 import { ModelPicker } from './model-picker.js';
 import { ProgressView } from './progress-view.js';
@@ -46,6 +50,12 @@ export class DemoApp {
       caption: byId('routing-caption'),
     });
     this.stats = new StatsView(byId('stats'));
+    this.budget = new BudgetField({ amount: byId('gpu-budget'), unit: byId('gpu-budget-unit') });
+    this.cacheView = new ExpertCacheView({ summary: byId('cache-summary'), list: byId('cache-figures') });
+    this.cacheMonitor = new ExpertCacheMonitor((figures) => {
+      this.cacheView.show(figures);
+      this.routingView.setResidency(figures && residencyByExpert(figures.residency, figures.experts));
+    });
     this.chat = new ChatView(byId('transcript'), (target) => this.routingView.pointAt(target));
     this.picker = new ModelPicker(
       {
@@ -123,6 +133,8 @@ export class DemoApp {
   /** @param {string|string[]|File} source @param {string} label */
   async load(source, label) {
     if (this.loading) return;
+    const gpuBudget = this.budget.read();
+    if (gpuBudget === null) return;
     this.errors.hide();
     await this.unload();
     const controller = new AbortController();
@@ -130,12 +142,13 @@ export class DemoApp {
     this.picker.setEnabled(false);
     byId('cancel-load').hidden = false;
     this.progress.reset();
-    this.progress.say(`Loading ${label}…`);
+    this.progress.say(`Loading ${label} with ${BudgetField.describe(gpuBudget)}…`);
     const started = performance.now();
     try {
       const engine = await this.Engine.load(source, {
         signal: controller.signal,
         onProgress: (report) => this.progress.update(report),
+        gpuBudget,
       });
       this.engine = engine;
       this.model = { ...engine.model, label };
@@ -157,6 +170,7 @@ export class DemoApp {
   modelReady() {
     const { hasChatTemplate } = this.model;
     this.routingView.setModel(this.model);
+    this.cacheMonitor.setEngine(this.engine, this.model);
     this.clearChat();
     const mode = byId('chat-mode');
     mode.hidden = false;
@@ -192,6 +206,7 @@ export class DemoApp {
     field.placeholder = 'Load a model first';
     this.clearChat();
     this.routingView.setModel(null);
+    this.cacheMonitor.setEngine(null, null);
     this.stats.clear();
     this.progress.say('No model loaded.');
     try {
@@ -231,6 +246,7 @@ export class DemoApp {
     this.latestReply = reply;
     this.routingView.setLatestReply(reply);
     this.generating = new AbortController();
+    this.cacheMonitor.startReply();
     this.setGenerating(true);
     this.turn = this.runTurn(this.engine, reply, { chat, messages: this.messages, prompt: text, sampling, signal: this.generating.signal });
     await this.turn;
@@ -239,6 +255,8 @@ export class DemoApp {
     this.setGenerating(false);
     field.focus();
     if (reply.routing) await reply.routing.settle();
+    // A cache reading still in flight is older than the one refreshStats makes: let it land first.
+    await this.cacheMonitor.settle();
     this.routingView.refresh();
     this.refreshStats();
   }
@@ -261,6 +279,7 @@ export class DemoApp {
         speed.tick(reply.tokens.length);
         if (reply.tokens.length === 1) await this.trackRouting(engine, reply);
         if (reply.routing) reply.routing.tokensArrived(reply.tokens.length);
+        this.cacheMonitor.tokenArrived();
       }
     } catch (error) {
       if (isAbort(error)) {
@@ -308,7 +327,9 @@ export class DemoApp {
     if (!engine) return;
     try {
       const figures = await engine.stats();
-      if (engine === this.engine) this.stats.show(figures, { ...this.model, name: this.model.name || this.model.label });
+      if (engine !== this.engine) return;
+      this.stats.show(figures, { ...this.model, name: this.model.name || this.model.label });
+      this.cacheMonitor.show(figures);
     } catch (error) {
       // An engine unloaded in the meantime has nothing to report.
       if (engine === this.engine) this.errors.show(error);

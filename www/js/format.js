@@ -32,3 +32,10 @@ export function formatRate(tokensPerSecond) {
 export function formatCount(n, noun) {
   return `${n} ${noun}${n === 1 ? '' : 's'}`;
 }
+
+/** Seconds as "41 ms" below one second, "1.23 s" above; "—" when not finite. */
+export function formatDuration(seconds) {
+  if (!Number.isFinite(seconds) || seconds < 0) return '—';
+  if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
+  return `${seconds.toFixed(seconds >= 100 ? 0 : 2)} s`;
+}

@@ -1,12 +1,14 @@
 // The routing heatmap: a table of layers (rows) × experts (columns). A cell's colour is how many
 // tokens of the reply the router sent to that expert in that layer; outlined cells are the
-// choices of one token (the newest, or the one pointed at). A dense model has no routing: the
+// choices of one token (the newest, or the one pointed at). When experts stream in, a corner mark
+// shows the experts on the GPU now and a hatch the others. A dense model has no routing: the
 // heatmap says so instead of drawing an empty table.
 
 /**
  * @typedef {number[][]} Counts       [layer][expert] → tokens routed there
  * @typedef {number[][]} Choices      [layer] → the experts chosen, best first
- * @typedef {("resident"|"cached"|"streamed")} Residency  where an expert's weights are
+ * @typedef {("resident"|"streamed")} Residency  where an expert's weights are: in a GPU slot of
+ *   the expert cache, or off the GPU (uploaded when the router chooses it)
  */
 
 /** Above this many experts, cells are too narrow for their count and show colour only. */
@@ -113,9 +115,8 @@ export class Heatmap {
   }
 
   /**
-   * Hook for the expert cache: mark where each expert's weights live (resident on the GPU,
-   * cached in host memory, streamed in on demand). Null removes the overlay. Styling keys off
-   * the cells' `data-residency` attribute.
+   * Mark where each expert's weights are now (null removes the marks, as when every expert is
+   * on the GPU). Styling keys off the cells' `data-residency` attribute.
    * @param {Residency[][]|null} expertResidency [layer][expert]
    */
   setExpertResidency(expertResidency) {
@@ -135,7 +136,7 @@ export class Heatmap {
     const { layer, expert, count = '0', rank, residency } = cell.dataset;
     let text = `Layer ${layer}, expert ${expert}: ${count} token${count === '1' ? '' : 's'}`;
     if (rank) text += `; choice ${rank} of the shown token`;
-    if (residency) text += `; ${residency}`;
+    if (residency) text += residency === 'resident' ? '; on the GPU' : '; not on the GPU, streamed in when chosen';
     cell.setAttribute('aria-label', text);
     cell.title = text;
   }

@@ -26,6 +26,8 @@ export class RoutingView {
     /** @type {import('./chat-view.js').TokenTarget|null} */
     this.pointed = null;
     this.queued = false;
+    /** @type {import('./heatmap.js').Residency[][]|null} where each expert is now, when experts stream */
+    this.residency = null;
     this.heatmap.showEmpty(NO_MODEL);
   }
 
@@ -37,10 +39,21 @@ export class RoutingView {
     this.routed = Boolean(model) && model.experts > 1;
     this.latestReply = null;
     this.pointed = null;
+    this.residency = null;
     this.legend.hidden = !this.routed;
     if (!model) this.heatmap.showEmpty(NO_MODEL);
     else if (this.routed) this.heatmap.setShape(model.layers, model.experts, model.expertsUsed);
     else this.heatmap.showDense(model.layers);
+    this.refresh();
+  }
+
+  /**
+   * Where each expert is now: [layer][expert] → "resident" or "streamed"; null when every expert
+   * is on the GPU. It describes the cache at the newest token, whichever token is shown.
+   * @param {import('./heatmap.js').Residency[][]|null} residency
+   */
+  setResidency(residency) {
+    this.residency = residency;
     this.refresh();
   }
 
@@ -70,6 +83,8 @@ export class RoutingView {
 
   draw() {
     if (!this.routed) return;
+    this.heatmap.setExpertResidency(this.residency);
+    for (const item of this.legend.querySelectorAll('[data-residency-legend]')) item.hidden = !this.residency;
     const reply = this.pointed ? this.pointed.reply : this.latestReply;
     const routing = reply && reply.routing;
     if (!routing) {

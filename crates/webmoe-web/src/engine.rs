@@ -14,7 +14,7 @@ use js_sys::Promise;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
-use webmoe::engine::Engine;
+use webmoe::engine::{Engine, DEFAULT_BATCH};
 use webmoe::generate::{self, Generation};
 use webmoe::gguf::{ConcatSource, Gguf, HeaderError};
 use webmoe::gpu::{Gpu, GpuOptions};
@@ -194,25 +194,62 @@ impl WasmEngine {
     }
 
     /// Speed of the current (or last) generation, expert choice counts of the current sequence,
-    /// GPU and wasm memory (see `Stats`).
+    /// the expert cache (its counts and which expert each slot holds), GPU and wasm memory (see
+    /// `Stats`).
     pub fn stats(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let generation = inner.generation.borrow().as_ref().map(|g| g.stats().clone()).unwrap_or_default();
+            let layers = inner.info.layers;
             let (routing, sequence) = inner
                 .with_engine(async |engine| {
                     let positions = engine.position();
+                    // Every layer streams or none does.
+                    let residency = (0..layers).map(|layer| engine.expert_residency(layer)).collect();
                     let sequence = SequenceFigures {
                         positions,
                         expert_counts: Vec::new(),
-                        expert_cache: ExpertCache::new(engine.expert_slots(), &engine.expert_stats()),
+                        expert_cache: ExpertCache::new(engine.expert_slots(), &engine.expert_stats(), residency),
                         gpu_memory: GpuMemory::from(&engine.memory()),
                     };
                     Ok((engine.routing(0..positions).await?, sequence))
                 })
                 .await?;
-            let expert_counts = expert_counts(&routing, inner.info.layers, inner.info.experts);
-            to_value(&Stats::new(&generation, SequenceFigures { expert_counts, ..sequence }, wasm_memory_bytes()))
+            let expert_counts = expert_counts(&routing, layers, inner.info.experts);
+            Stats::new(&generation, SequenceFigures { expert_counts, ..sequence }, wasm_memory_bytes())
+                .to_js()
+                .map_err(|e| js_error(JsErrorName::Engine, &format!("converting the figures for JavaScript failed: {e}"), &[]))
+        })
+    }
+
+    /// The vocabulary logits of every position of `ids` (an array of token ids), run from
+    /// position 0: the sequence is reset first and a generation in progress ends. Resolves to one
+    /// `Float32Array` of `ids.length × vocabSize` values, position by position (the JavaScript
+    /// side splits it). The ids run in prompt batches whose rows are copied out of the
+    /// WebAssembly memory before the next batch, so the heap holds one batch of logits at most.
+    pub fn logits(&self, ids: JsValue) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let ids: Vec<u32> = serde_wasm_bindgen::from_value(ids)
+                .map_err(|e| invalid_option("ids", &format!("give an array of token ids ({e})")))?;
+            let vocab = inner.info.vocab_size;
+            check_logits_ids(&ids, vocab, inner.info.context_length).map_err(|e| to_js(&e))?;
+            *inner.generation.borrow_mut() = None;
+            let values = js_sys::Float32Array::new_with_length((ids.len() * vocab) as u32);
+            inner
+                .with_engine(async |engine| {
+                    engine.reset();
+                    for batch in ids.chunks(DEFAULT_BATCH) {
+                        let first_row = engine.position();
+                        for (p, row) in engine.logits(batch).await?.iter().enumerate() {
+                            let start = ((first_row + p) * vocab) as u32;
+                            values.subarray(start, start + vocab as u32).copy_from(row);
+                        }
+                    }
+                    Ok(())
+                })
+                .await?;
+            Ok(values.into())
         })
     }
 }
@@ -242,6 +279,9 @@ struct BenchOut {
     expert_slots: usize,
     expert_hit_rate: f64,
     expert_bytes_uploaded: f64,
+    expert_prefetches: f64,
+    expert_prefetch_accuracy: f64,
+    expert_stall_seconds: f64,
 }
 
 #[wasm_bindgen]
@@ -281,6 +321,9 @@ impl WasmEngine {
                 expert_slots: slots,
                 expert_hit_rate: e.hit_rate(),
                 expert_bytes_uploaded: e.bytes_uploaded as f64,
+                expert_prefetches: e.prefetches as f64,
+                expert_prefetch_accuracy: e.prefetch_accuracy(),
+                expert_stall_seconds: e.stall_seconds,
             })
         })
     }
@@ -348,6 +391,21 @@ fn max_tokens(prompt_len: usize, requested: Option<usize>, context: usize) -> we
     }
 }
 
+/// Refuse, before anything runs, ids that `Engine::logits` would refuse part way: none, one
+/// outside the vocabulary, more than the context holds.
+fn check_logits_ids(ids: &[u32], vocab: usize, context: usize) -> webmoe::Result<()> {
+    if ids.is_empty() {
+        return Err(Error::EmptyPrompt);
+    }
+    if let Some(&id) = ids.iter().find(|&&id| id as usize >= vocab) {
+        return Err(Error::TokenOutOfRange { id, vocab });
+    }
+    if ids.len() > context {
+        return Err(Error::ContextFull { needed: ids.len(), context });
+    }
+    Ok(())
+}
+
 /// The JavaScript form of `e`; a failed read becomes the reader's own error (an AbortError, a
 /// DownloadError) when the reader threw one.
 fn reader_error(failure: &ReaderFailure, e: Error) -> JsValue {
@@ -371,6 +429,21 @@ fn wasm_memory_bytes() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn logits_ids_are_checked_before_anything_runs() {
+        // (ids, vocab, context) -> expected
+        let cases: [(&[u32], usize, usize, webmoe::Result<()>); 5] = [
+            (&[1, 2, 3], 10, 4, Ok(())),
+            (&[1, 2, 3, 9], 10, 4, Ok(())),
+            (&[], 10, 4, Err(Error::EmptyPrompt)),
+            (&[1, 10, 11], 10, 4, Err(Error::TokenOutOfRange { id: 10, vocab: 10 })),
+            (&[1, 2, 3, 4, 5], 10, 4, Err(Error::ContextFull { needed: 5, context: 4 })),
+        ];
+        for (i, (ids, vocab, context, expected)) in cases.into_iter().enumerate() {
+            assert_eq!(check_logits_ids(ids, vocab, context), expected, "case {i}: ids {ids:?}, vocab {vocab}, context {context}");
+        }
+    }
 
     #[test]
     fn max_tokens_fills_the_context_at_most() {

@@ -52,12 +52,16 @@ impl From<&MemoryReport> for GpuMemory {
     }
 }
 
-/// The expert cache: slots per layer and what it did since the model was loaded. With every
-/// expert resident, `slots` is the expert count and every choice is a hit.
+/// The expert cache: slots per layer, which expert each slot holds, and what it did since the
+/// model was loaded. With every expert resident, `slots` is the expert count, every choice is a
+/// hit and `residency` is `None`.
 #[derive(Serialize, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ExpertCache {
     pub slots: usize,
+    /// `[layer][slot]`: the expert the slot holds (`None`: empty), when experts stream in.
+    /// Serialized with `None` as `null` (see [`Stats::to_js`]).
+    pub residency: Option<Vec<Vec<Option<u32>>>>,
     pub hits: f64,
     pub misses: f64,
     pub hit_rate: f64,
@@ -69,9 +73,10 @@ pub struct ExpertCache {
 }
 
 impl ExpertCache {
-    pub fn new(slots: usize, s: &ExpertStats) -> ExpertCache {
+    pub fn new(slots: usize, s: &ExpertStats, residency: Option<Vec<Vec<Option<u32>>>>) -> ExpertCache {
         ExpertCache {
             slots,
+            residency,
             hits: s.hits as f64,
             misses: s.misses as f64,
             hit_rate: s.hit_rate(),
@@ -105,6 +110,13 @@ impl Stats {
             gpu_memory: sequence.gpu_memory,
             wasm_memory,
         }
+    }
+
+    /// The JavaScript `EngineStats` object. Missing values become `null`, not `undefined`: an
+    /// empty slot is `null` in `expertCache.residency`, and so is the residency of an engine
+    /// whose experts are all resident.
+    pub fn to_js(&self) -> Result<wasm_bindgen::JsValue, serde_wasm_bindgen::Error> {
+        self.serialize(&serde_wasm_bindgen::Serializer::new().serialize_missing_as_null(true))
     }
 }
 

@@ -1,0 +1,88 @@
+// The expert cache panel beside the routing heatmap: how many experts of each layer are on the
+// GPU and what streaming the others costs (hits and misses, bytes uploaded, prefetches, stalls).
+
+import { formatBytes, formatDuration } from './format.js';
+
+/** @typedef {import('./expert-cache-monitor.js').CacheFigures} CacheFigures */
+
+const NO_MODEL = 'Load a model to see where its experts are.';
+
+export class ExpertCacheView {
+  /**
+   * @param {object} elements
+   * @param {HTMLElement} elements.summary  one sentence on where the experts are
+   * @param {HTMLDListElement} elements.list the figures, when experts stream
+   */
+  constructor({ summary, list }) {
+    this.summary = summary;
+    this.list = list;
+    this.show(null);
+  }
+
+  /** @param {CacheFigures|null} figures null: no model */
+  show(figures) {
+    if (!figures) {
+      this.summary.textContent = NO_MODEL;
+      this.list.replaceChildren();
+      this.list.hidden = true;
+      return;
+    }
+    const { experts, slots } = figures;
+    const streaming = experts > 1 && slots < experts;
+    this.list.hidden = !streaming;
+    if (experts <= 1) {
+      this.summary.textContent = 'A dense model has no experts to stream: all its weights are on the GPU.';
+    } else if (!streaming) {
+      this.summary.textContent = `All ${experts} experts of each layer are on the GPU: nothing streams. Set a GPU memory budget before loading to stream experts in.`;
+    } else {
+      this.summary.textContent =
+        `${slots} of ${experts} experts of each layer are on the GPU (marked in the heatmap); ` +
+        'the others stream in from the browser’s storage when the router picks them.';
+    }
+    if (!streaming) {
+      this.list.replaceChildren();
+      return;
+    }
+    const choices = figures.hits + figures.misses;
+    const rows = [
+      ['Slots per layer', `${slots} of ${experts} experts`],
+      ['Hits', String(figures.hits)],
+      ['Misses', String(figures.misses)],
+      ['Hit rate', choices > 0 ? `${percent(figures.hitRate)} of ${choices} choices` : '—'],
+      ['Uploaded per token', figures.bytesPerToken === null ? '—' : formatBytes(figures.bytesPerToken)],
+      ['Uploaded in total', formatBytes(figures.bytesUploaded)],
+      ['Prefetches', String(figures.prefetches)],
+      ['· then chosen', String(figures.prefetchHits)],
+      ['· wasted', String(figures.prefetchWasted)],
+      ['Stall time', formatDuration(figures.stallSeconds)],
+    ];
+    this.list.replaceChildren(
+      ...rows.flatMap(([term, value]) => {
+        const dt = document.createElement('dt');
+        dt.textContent = term;
+        const dd = document.createElement('dd');
+        dd.textContent = value;
+        return [dt, dd];
+      }),
+    );
+  }
+}
+
+/**
+ * Where each expert is, for the heatmap: [layer][expert] → "resident" (in a GPU slot) or
+ * "streamed" (uploaded when chosen); null when every expert is resident.
+ * @param {(number|null)[][]|null} residency [layer][slot] → the expert the slot holds
+ * @param {number} experts experts per layer
+ * @returns {("resident"|"streamed")[][]|null}
+ */
+export function residencyByExpert(residency, experts) {
+  if (!residency) return null;
+  return residency.map((slots) => {
+    const held = new Set(slots.filter((expert) => expert !== null));
+    return Array.from({ length: experts }, (_, expert) => (held.has(expert) ? 'resident' : 'streamed'));
+  });
+}
+
+function percent(share) {
+  return `${Math.round(share * 100)}%`;
+}
