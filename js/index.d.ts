@@ -350,8 +350,9 @@ export interface CachedModel {
  * `bench()` and `logits()`. `stats()` and `routing()` do not wait for a generation: they answer
  * between two of its tokens.
  *
- * After a fatal failure (a lost device, an internal error) every call rejects with
- * `EngineUnavailableError`; load the model again with `Engine.load`.
+ * A lost GPU device ends the engine: the call that meets the loss rejects with `DeviceLostError`.
+ * After that, or after an internal error, every call rejects with `EngineUnavailableError`; load
+ * the model again with `Engine.load` (a new engine gets a new device).
  */
 export declare class Engine {
   private constructor();
@@ -360,13 +361,17 @@ export declare class Engine {
    * Download (or read from the browser's storage), verify and upload a model.
    * The file is fetched with HTTP Range requests in shards, stored in IndexedDB as each shard
    * completes, and resumed with only the missing shards after an interruption; a stored model
-   * loads without downloading.
+   * loads without downloading. Before the download, the model is checked from its header (one
+   * request for the first 4 MiB of each part, more only for a longer header; a `File`/`Blob` is
+   * read locally): a file webmoe cannot run is refused before any of it is downloaded or stored.
    * @param source a GGUF URL (absolute or relative to the page), the URLs of a split GGUF's parts
    *   in order (`…-00001-of-00003.gguf`, …), or a local `File`/`Blob`
    * @throws {WebGPUUnavailableError} the browser has no WebGPU or no usable adapter
    * @throws {QuotaExceededError} the model does not fit the storage quota (before anything is written)
    * @throws {DownloadError} the server failed or refused; loading again resumes the download
-   * @throws {ModelFormatError} not a GGUF file, or a model webmoe cannot run
+   * @throws {ModelFormatError} not a GGUF file, or a model webmoe cannot run (a damaged header, an
+   *   unsupported architecture or tensor type, inconsistent shapes or keys, a vocabulary the
+   *   tokenizer cannot use); the message names the key, tensor or type at fault
    * @throws {OutOfMemoryError} the GPU cannot hold the model
    * @throws {DeviceLostError} the GPU device was lost during the upload
    * @throws {InvalidOptionError} a source or option of the wrong kind or out of range, or a
@@ -429,6 +434,7 @@ export declare class Engine {
 
   /**
    * Speed of the current (or last) generation, expert choices of the current sequence, and memory.
+   * @throws {DeviceLostError} the GPU device was lost
    * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
    */
   stats(): Promise<EngineStats>;
@@ -438,6 +444,7 @@ export declare class Engine {
    * after a warm-up, then the GPU's buffer-copy bandwidth. Waits for a running generation to end,
    * as a generation would, and leaves the sequence reset.
    * @throws {InvalidOptionError} an option that is not a whole number ≥ 1, or prompt + gen beyond the context
+   * @throws {DeviceLostError} the GPU device was lost
    * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
    */
   bench(options?: BenchOptions): Promise<BenchReport>;
@@ -466,6 +473,7 @@ export declare class Engine {
    * fed at position promptTokens + i; the last generated token is never fed, so `stats().positions`
    * is the end of what can be asked.
    * @throws {InvalidOptionError} `from`/`to` not whole numbers with from ≤ to, or beyond `stats().positions`
+   * @throws {DeviceLostError} the GPU device was lost
    * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
    */
   routing(from: number, to: number): Promise<number[][][]>;
@@ -484,7 +492,10 @@ export declare class WebmoeError extends Error {
 }
 /** The browser has no WebGPU, or no adapter could be created: use a browser with WebGPU enabled. */
 export declare class WebGPUUnavailableError extends WebmoeError {}
-/** The GPU device was lost (driver reset, too much memory asked, tab in background too long): load again. */
+/**
+ * The GPU device was lost (driver reset, too much memory asked, tab in background too long). The
+ * engine cannot run again (later calls reject with `EngineUnavailableError`): load the model again.
+ */
 export declare class DeviceLostError extends WebmoeError {}
 /** The GPU refused an allocation. `details.bytes` is what was asked for. */
 export declare class OutOfMemoryError extends WebmoeError {}

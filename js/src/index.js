@@ -3,7 +3,8 @@
 // Types and documentation of every member: index.d.ts.
 //
 // Messages, page → worker: { id, op, ...arguments } with op 'load', 'generate', 'chat', 'stats',
-// 'routing', 'bench', 'logits', 'unload', or { op: 'abort', target } to cancel request `target`.
+// 'routing', 'bench', 'logits', 'unload' (and the test hooks 'panic', 'loseDevice'), or
+// { op: 'abort', target } to cancel request `target`.
 // Worker → page: { id, type: 'progress' | 'chunk' | 'result' | 'error', … }, and
 // { type: 'fatal', error } when the engine can no longer be used.
 
@@ -212,5 +213,13 @@ export class Engine {
   /** Test hook (not part of the API): make the engine's WebAssembly panic inside a future. */
   _panicForTests() {
     return this.#request('panic', {});
+  }
+
+  /**
+   * Test hook (not part of the API): destroy the engine's GPU device, as a driver reset would;
+   * resolves once the engine has seen the loss, so the next call meets it (DeviceLostError).
+   */
+  _loseDeviceForTests() {
+    return this.#request('loseDevice', {});
   }
 }

@@ -7,10 +7,14 @@
 //
 // A panic in the WebAssembly code traps ("unreachable"): the instance can no longer be trusted,
 // so every pending and later request fails with EngineUnavailableError and the page retires this
-// worker; a new Engine.load starts a fresh one.
+// worker; a new Engine.load starts a fresh one. A lost GPU device ends the engine too: the request
+// that meets the loss fails with DeviceLostError, and the page retires the worker the same way.
+//
+// Before the store downloads a model, the engine checks its header (`checkModel`), so that a file
+// webmoe cannot run is refused before any of its weights are fetched or stored.
 
-import init, { WasmEngine, lastPanicMessage, panicForTests } from './wasm/webmoe_web.js';
-import { AbortError, EngineUnavailableError, WebGPUUnavailableError, reviveError, serializeError } from './errors.js';
+import init, { WasmEngine, checkModel, lastPanicMessage, panicForTests } from './wasm/webmoe_web.js';
+import { AbortError, DeviceLostError, EngineUnavailableError, WebGPUUnavailableError, reviveError, serializeError } from './errors.js';
 import { openModel } from './store/index.js';
 
 let wasmReady = null;
@@ -47,6 +51,21 @@ function plain(error) {
     if (revived.name === error.name) return serializeError(revived);
   }
   return serializeError(error);
+}
+
+/**
+ * The GPU device is gone, and with it every buffer of the engine: request `id` gets the
+ * DeviceLostError, marked fatal so that the page retires this worker (a new Engine.load gets a
+ * new device); whatever else is pending, and anything later, gets EngineUnavailableError.
+ */
+function deviceLost(id, error) {
+  unavailable = new EngineUnavailableError(error.message, error.details);
+  engine = null;
+  running.delete(id);
+  post({ id, type: 'error', error: plain(error), fatal: true });
+  const later = serializeError(unavailable);
+  for (const other of running.keys()) post({ id: other, type: 'error', error: later, fatal: true });
+  running.clear();
 }
 
 /** The engine trapped: answer everything pending, refuse everything later. */
@@ -122,7 +141,12 @@ const operations = {
     }
     wasmReady ??= init();
     await wasmReady;
-    reader = await openModel(source, { ...store, signal, onProgress: (progress) => post({ id, type: 'progress', progress }) });
+    reader = await openModel(source, {
+      ...store,
+      signal,
+      onProgress: (progress) => post({ id, type: 'progress', progress }),
+      checkModel: (parts) => checkModel({ parts }),
+    });
     try {
       if (signal.aborted) throw cancelled();
       // Reads stop as soon as the load is cancelled; the engine then fails with this AbortError.
@@ -186,6 +210,10 @@ const operations = {
     await wasmReady;
     return panicForTests();
   },
+
+  loseDevice() {
+    return engineCall(() => currentEngine().loseDeviceForTests());
+  },
 };
 
 async function handle({ id, op, ...args }) {
@@ -206,6 +234,7 @@ async function handle({ id, op, ...args }) {
     if (running.delete(id)) post({ id, type: 'result', value }, ArrayBuffer.isView(value) ? [value.buffer] : []);
   } catch (error) {
     if (isTrap(error)) retire(error);
+    else if (error?.name === DeviceLostError.name && running.has(id)) deviceLost(id, error);
     else if (running.delete(id)) post({ id, type: 'error', error: plain(error) });
   }
 }

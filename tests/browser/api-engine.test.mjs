@@ -1,6 +1,6 @@
 // The Engine API's behaviour around generation, on a tiny MoE fixture: named errors, cancellation,
 // queueing of concurrent generations, routing, GPU and RAM budgets, and recovery after a panic in
-// the WebAssembly code.
+// the WebAssembly code and after a lost GPU device.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -263,6 +263,32 @@ test('after a panic the engine rejects with EngineUnavailableError, and a new En
   }
   assert.match(out.panic.message, /panicForTests/, 'the message carries the panic');
   assert.deepEqual(out.tokens, reference.greedy.slice(0, 4), firstDifference(out.tokens, reference.greedy.slice(0, 4)));
+});
+
+test('after a lost GPU device the call that meets it rejects with DeviceLostError, later ones with EngineUnavailableError; a new Engine.load works', async () => {
+  const out = await page.evaluate(async ({ url, prompt, greedy, n }) => {
+    const { errorOf, collect } = window;
+    const generating = await window.webmoe.Engine.load(url);
+    await generating._loseDeviceForTests();
+    const generate = await errorOf(() => collect(generating.generate(prompt, { ...greedy, maxTokens: 2 })));
+    const later = await errorOf(() => generating.stats());
+    // A sequence on the GPU, whose routing stats() would read back.
+    const reading = await window.webmoe.Engine.load(url);
+    await collect(reading.generate(prompt, { ...greedy, maxTokens: 2 }));
+    await reading._loseDeviceForTests();
+    const stats = await errorOf(() => reading.stats());
+    const fresh = await window.webmoe.Engine.load(url);
+    const tokens = await collect(fresh.generate(prompt, { ...greedy, maxTokens: n }));
+    await fresh.unload();
+    return { generate, later, stats, tokens };
+  }, { url: MODEL_URL, prompt: reference.tokens, greedy: GREEDY, n: reference.greedy.length });
+  for (const what of ['generate', 'stats']) {
+    assert.equal(out[what]?.name, 'DeviceLostError', `${what}: ${JSON.stringify(out[what])}`);
+    assert.match(out[what].message, /device was lost.*load the model again/, `${what}: ${out[what].message}`);
+  }
+  assert.equal(out.later?.name, 'EngineUnavailableError', `after the loss: ${JSON.stringify(out.later)}`);
+  assert.match(out.later.message, /device was lost/, 'the message says why');
+  assert.deepEqual(out.tokens, reference.greedy, `a new engine: ${firstDifference(out.tokens, reference.greedy)}`);
 });
 
 test('unload releases the engine; later calls reject with EngineUnavailableError', async () => {

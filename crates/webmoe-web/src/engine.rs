@@ -16,15 +16,16 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 use webmoe::engine::{Engine, DEFAULT_BATCH};
 use webmoe::generate::{self, Generation};
-use webmoe::gguf::{ConcatSource, Gguf, HeaderError};
+use webmoe::gguf::ConcatSource;
 use webmoe::gpu::{Gpu, GpuOptions};
-use webmoe::model::Model;
 use webmoe::tokenizer::Tokenizer;
 use webmoe::Error;
 
 use crate::error::{invalid_option, js_error, to_js, JsErrorName};
+use crate::header::{header_error, runnable_model};
+use crate::lost_device::destroy_device;
 use crate::options::{self, GenerateOptions, LoadOptions, Prompt, DEFAULT_MAX_TOKENS};
-use crate::source::{parts_of, ReaderFailure};
+use crate::source::{parts_of, reader_error, ReaderFailure};
 use crate::stats::{expert_counts, ExpertCache, GpuMemory, SequenceFigures, Stats};
 
 /// A model on the GPU, ready to generate.
@@ -93,13 +94,7 @@ impl WasmEngine {
         let engine_options = options.engine_options()?;
         let failure = ReaderFailure::default();
         let source = ConcatSource::new(parts_of(&reader, &failure)?);
-        let gguf = Gguf::read_parts(&source).await.map_err(|e| match e {
-            HeaderError::Source(s) => reader_error(&failure, Error::Source(s)),
-            HeaderError::Format(g) => to_js(&Error::Gguf(g)),
-        })?;
-        let model = Model::from_gguf(&gguf).map_err(|e| to_js(&Error::Model(e)))?;
-        let tokenizer = Tokenizer::from_gguf(&gguf).map_err(|e| to_js(&Error::Tokenizer(e)))?;
-        drop(gguf);
+        let (model, tokenizer) = runnable_model(&source).await.map_err(|e| header_error(&failure, e))?;
         let gpu = Gpu::new(&GpuOptions::default()).await.map_err(|e| to_js(&Error::Gpu(e)))?;
         let mut progress = |done: u64, total: u64| {
             if let Some(f) = &on_progress {
@@ -252,6 +247,17 @@ impl WasmEngine {
             Ok(values.into())
         })
     }
+
+    /// Test hook, not part of the API: destroy the GPU device, as a driver reset would, and
+    /// resolve once the engine has seen the loss, so that the next call meets a lost device.
+    #[wasm_bindgen(js_name = loseDeviceForTests)]
+    pub fn lose_device_for_tests(&self) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            inner.with_engine(async |engine| destroy_device(&engine.gpu).await).await?;
+            Ok(JsValue::UNDEFINED)
+        })
+    }
 }
 
 /// `bench` results, as the JavaScript `BenchReport` object (camelCase fields).
@@ -339,7 +345,13 @@ impl Inner {
                 &[],
             )
         })?;
-        let result = f(&mut engine).await;
+        // After a loss every call fails alike, also one that would not reach the GPU (the stats
+        // of an empty sequence).
+        let lost = if engine.gpu.is_lost() { engine.gpu.check().err() } else { None };
+        let result = match lost {
+            Some(e) => Err(e.into()),
+            None => f(&mut engine).await,
+        };
         *self.engine.borrow_mut() = Some(engine);
         result.map_err(|e| reader_error(&self.failure, e))
     }
@@ -404,15 +416,6 @@ fn check_logits_ids(ids: &[u32], vocab: usize, context: usize) -> webmoe::Result
         return Err(Error::ContextFull { needed: ids.len(), context });
     }
     Ok(())
-}
-
-/// The JavaScript form of `e`; a failed read becomes the reader's own error (an AbortError, a
-/// DownloadError) when the reader threw one.
-fn reader_error(failure: &ReaderFailure, e: Error) -> JsValue {
-    match e {
-        Error::Source(_) => failure.borrow_mut().take().unwrap_or_else(|| to_js(&e)),
-        e => to_js(&e),
-    }
 }
 
 fn no_generation() -> JsValue {

@@ -12,12 +12,22 @@ use js_sys::{Array, Promise, Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use webmoe::gguf::{ByteSource, SourceError};
+use webmoe::Error;
 
-use crate::error::invalid_option;
+use crate::error::{invalid_option, to_js};
 
 /// The first error a JavaScript reader threw, kept so that the caller gets that very error
 /// (a `DownloadError`, an `AbortError`, …) rather than a description of it.
 pub type ReaderFailure = Rc<RefCell<Option<JsValue>>>;
+
+/// The JavaScript form of `e`; a failed read becomes the reader's own error (an AbortError, a
+/// DownloadError) when the reader threw one.
+pub fn reader_error(failure: &ReaderFailure, e: Error) -> JsValue {
+    match e {
+        Error::Source(_) => failure.borrow_mut().take().unwrap_or_else(|| to_js(&e)),
+        e => to_js(&e),
+    }
+}
 
 /// One part of a model, read through JavaScript.
 pub struct JsPartSource {

@@ -182,7 +182,7 @@ async function streamIntoShards(manifest, part, url, response, onBytes) {
  * @param {number} retries
  * @returns {Error}
  */
-function asDownloadError(error, manifest, retries) {
+export function asDownloadError(error, manifest, retries) {
   if (error instanceof WebmoeError) return error;
   const url = error instanceof HttpFailure ? error.url : manifest.sources[0];
   const stored = storedBytes(manifest);

@@ -144,6 +144,31 @@ export async function fetchWhole(url, expected, signal) {
 }
 
 /**
+ * The first `length` bytes of a file from a plain GET, whose body is cancelled once they are in
+ * (for servers that ignore Range: what follows is not downloaded).
+ * @param {string} url
+ * @param {number} length
+ * @param {{size: number, etag: string|null, lastModified: string|null}} expected
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<Uint8Array>} exactly `length` bytes
+ * @throws {FileChangedError|RetryableError|PermanentError}
+ * @throws {DOMException} AbortError when the signal aborts
+ */
+export async function fetchStart(url, length, expected, signal) {
+  const response = await fetchWhole(url, expected, signal);
+  const bytes = new Uint8Array(length);
+  let filled = 0;
+  for await (const chunk of bodyChunks(url, response)) {
+    const take = Math.min(chunk.byteLength, length - filled);
+    bytes.set(chunk.subarray(0, take), filled);
+    filled += take;
+    if (filled === length) break;
+  }
+  if (filled !== length) throw new RetryableError(`the connection closed after ${filled} of ${length} bytes`, url);
+  return bytes;
+}
+
+/**
  * Check that a 200 response is the expected file.
  * @param {string} url
  * @param {Response} response

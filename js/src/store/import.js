@@ -29,6 +29,17 @@ export async function importMissing(manifest, blob, { onBytes, signal }) {
 }
 
 /**
+ * A reader of a local File or Blob as one part, for `checkModel` before anything is stored.
+ * @param {Blob} blob
+ * @param {string} name the file's name, for error messages
+ * @returns {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}[]}
+ * @throws {WebmoeError} (from `read`) when the file cannot be read
+ */
+export function blobParts(blob, name) {
+  return [{ size: blob.size, read: (offset, length) => readSlice(blob, offset, length, name) }];
+}
+
+/**
  * The key of a Blob, which has no name or date to tell it apart: the SHA-256 of its shards' hashes
  * (so the same bytes find their stored copy). Reads the whole blob once, a shard at a time.
  * @param {Blob} blob

@@ -29,6 +29,10 @@ export { requestPersistence } from './quota.js';
  * @param {object} [options]
  * @param {(event: {phase: 'download'|'verify', loaded: number, total: number}) => void} [options.onProgress]
  *   bytes done and total of the current phase; 'download' also covers reading a File into storage
+ * @param {(parts: {size: number, read: (offset: number, length: number) => Promise<Uint8Array>}[]) => Promise<void>} [options.checkModel]
+ *   called before anything is downloaded or stored (not for a model stored completely) with a
+ *   reader of each part's start, from the server or the File; its rejection is openModel's, so it
+ *   refuses a model that cannot run at the cost of its header (the worker passes the engine's check)
  * @param {AbortSignal} [options.signal] cancels the load; what is stored so far is kept
  * @param {number} [options.shardSize] bytes per shard of a model not stored yet (default 32 MiB;
  *   a stored model keeps the shard size it was stored with)
@@ -42,7 +46,7 @@ export { requestPersistence } from './quota.js';
  * @throws {DownloadError} when the server cannot be reached, refuses, or keeps failing; the message
  *   says to retry, and a retry resumes with the missing shards
  * @throws {AbortError} when `options.signal` aborts
- * @throws {ModelFormatError} when a part is empty
+ * @throws {ModelFormatError} when a part is empty; `checkModel`'s errors as it throws them
  * @throws {InvalidOptionError} for a source or option of the wrong kind or out of range
  * @throws {WebmoeError} when IndexedDB or WebCrypto is unavailable or failing
  */

@@ -6,12 +6,17 @@
 // Last-Modified / size differ is discarded and the model downloaded afresh; an unchanged one
 // is used as it is, so a complete model costs that one request per part and no shard request.
 // When the server cannot be reached or refuses, a complete stored copy is used without validation.
+//
+// With a `checkModel` option, a model not completely stored yet is checked from its header first
+// (for a URL one more request, for the start of each part; for a File or Blob a local read), and
+// nothing is downloaded or stored when the check refuses it.
 
 import { DownloadError, ModelFormatError, WebmoeError } from '../errors.js';
 import { deleteModel, deleteShardsWithRecords, getManifest, putManifest } from './db.js';
 import { downloadMissing } from './download.js';
 import { PermanentError, RetryableError, discardBody, probe } from './http.js';
-import { blobKey, importMissing } from './import.js';
+import { remoteParts } from './header.js';
+import { blobKey, blobParts, importMissing } from './import.js';
 import { createManifest, forgetShards, isSameFile, missingShards, storedBytes, storedShards } from './manifest.js';
 import { progressCounter } from './progress.js';
 import { ensureQuota, quotaShortfall, requestPersistence } from './quota.js';
@@ -31,6 +36,8 @@ const MAX_ROUNDS = 3;
  */
 export async function ensureStored(source, options) {
   if (source.kind === 'url') return ensureDownloaded(source, options);
+  // A local read, cheap enough to make every time, and before the hashing a Blob's key takes.
+  if (options.checkModel) await options.checkModel(blobParts(source.blob, source.name));
   const key = source.key || (await blobKey(source.blob, options.shardSize, options.signal));
   return withModelLock(key, options.signal, () => ensureImported(key, source, options));
 }
@@ -53,6 +60,7 @@ async function ensureDownloaded(source, options) {
       manifest =
         manifest ||
         createManifest({ key: source.key, kind: 'url', parts: remotes.map(partOf), shardSize: options.shardSize });
+      if (options.checkModel && !manifest.complete) await options.checkModel(remoteParts(remotes, manifest, options));
       return await fillAndVerify(
         manifest,
         stored,

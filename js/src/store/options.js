@@ -20,22 +20,25 @@ const LIMITS = {
 /**
  * openModel's options with defaults filled in.
  * @param {object} options
- * @returns {{onProgress?: Function, signal?: AbortSignal, shardSize: number, ramBudget: number,
- *   concurrency: number, retries: number, retryDelayMs: number}}
+ * @returns {{onProgress?: Function, checkModel?: Function, signal?: AbortSignal, shardSize: number,
+ *   ramBudget: number, concurrency: number, retries: number, retryDelayMs: number}}
  * @throws {InvalidOptionError} naming the option that is not an integer in its range, or a
  *   callback / signal of the wrong type
  */
 export function readOptions(options) {
-  const { onProgress, signal } = options;
+  const { onProgress, checkModel, signal } = options;
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new InvalidOptionError('onProgress must be a function ({phase, loaded, total}) => void.', {
       option: 'onProgress',
     });
   }
+  if (checkModel !== undefined && typeof checkModel !== 'function') {
+    throw new InvalidOptionError('checkModel must be a function (parts) => Promise<void>.', { option: 'checkModel' });
+  }
   if (signal !== undefined && !(typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal)) {
     throw new InvalidOptionError('signal must be an AbortSignal (from an AbortController).', { option: 'signal' });
   }
-  const checked = { onProgress, signal };
+  const checked = { onProgress, checkModel, signal };
   for (const [name, { min, max, fallback }] of Object.entries(LIMITS)) {
     const value = options[name] === undefined ? fallback : options[name];
     if (!Number.isSafeInteger(value) || value < min || value > max) {

@@ -28,6 +28,21 @@ pub(super) fn plan(model: &Model, options: &EngineOptions, binding_limit: u64) -
 }
 
 impl Engine {
+    /// Refuse a model the kernels cannot run: a head dimension beyond the attention kernel's, a
+    /// matrix type without a GPU decoder, rows not a multiple of 32 values. It needs the header
+    /// alone, so a caller can refuse a file before fetching its weights; `load` starts with it.
+    pub fn check_runnable(model: &Model) -> Result<()> {
+        let head_dim = model.config.head_dim;
+        if head_dim as u32 > MAX_HEAD_DIM {
+            return Err(Error::InvalidOption {
+                option: "head dimension".into(),
+                value: head_dim.to_string(),
+                why: format!("the attention kernel handles at most {MAX_HEAD_DIM}"),
+            });
+        }
+        Weights::check(model)
+    }
+
     /// Upload `model` from `source` and prepare every pass. With a GPU budget too small for
     /// every expert, the engine keeps `source` and streams experts from it as they are chosen.
     pub async fn load<S: ByteSource + 'static>(
@@ -42,14 +57,7 @@ impl Engine {
         if options.batch == 0 || options.batch > 4096 {
             return Err(Error::InvalidOption { option: "batch size".into(), value: options.batch.to_string(), why: "use 1 to 4096".into() });
         }
-        if c.head_dim as u32 > MAX_HEAD_DIM {
-            return Err(Error::InvalidOption {
-                option: "head dimension".into(),
-                value: c.head_dim.to_string(),
-                why: format!("the attention kernel handles at most {MAX_HEAD_DIM}"),
-            });
-        }
-        Weights::check(&model)?;
+        Self::check_runnable(&model)?;
         let slot_plan = plan(&model, options, gpu.binding_limit)?;
         let slots = match slot_plan {
             SlotPlan::AllResident => c.n_expert,
