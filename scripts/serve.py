@@ -250,13 +250,23 @@ def main():
         mounts.append(("/" + prefix.strip("/"), directory))
     mounts.sort(key=lambda m: -len(m[0]))
     state = State(a.no_range)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", a.port), make_handler(a.root, mounts, state))
+    server = QuietServer(("127.0.0.1", a.port), make_handler(a.root, mounts, state))
     server.daemon_threads = True
     print(server.server_address[1], flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+class QuietServer(http.server.ThreadingHTTPServer):
+    """A browser that closes a kept-alive connection (after a cancelled download, say) is normal
+    traffic, not an error worth a traceback."""
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
 
 
 if __name__ == "__main__":
