@@ -1,6 +1,7 @@
 // The expert cache panel beside the routing heatmap: how many experts of each layer are on the
 // GPU and what streaming the others costs (hits and misses, bytes uploaded, prefetches, stalls).
 
+import { showDefinitions } from './definition-list.js';
 import { formatBytes, formatDuration } from './format.js';
 
 /** @typedef {import('./expert-cache-monitor.js').CacheFigures} CacheFigures */
@@ -56,15 +57,7 @@ export class ExpertCacheView {
       ['· wasted', String(figures.prefetchWasted)],
       ['Stall time', formatDuration(figures.stallSeconds)],
     ];
-    this.list.replaceChildren(
-      ...rows.flatMap(([term, value]) => {
-        const dt = document.createElement('dt');
-        dt.textContent = term;
-        const dd = document.createElement('dd');
-        dd.textContent = value;
-        return [dt, dd];
-      }),
-    );
+    showDefinitions(this.list, rows);
   }
 }
 

@@ -1,5 +1,6 @@
 // The engine's own figures (`engine.stats()`): speed of the last generation and memory.
 
+import { showDefinitions } from './definition-list.js';
 import { formatBytes, formatRate } from './format.js';
 
 /**
@@ -44,15 +45,7 @@ export class StatsView {
       ['· scratch', formatBytes(gpu.scratch)],
       ['Wasm memory', formatBytes(stats.wasmMemory)],
     ];
-    this.list.replaceChildren(
-      ...rows.flatMap(([term, value]) => {
-        const dt = document.createElement('dt');
-        dt.textContent = term;
-        const dd = document.createElement('dd');
-        dd.textContent = value;
-        return [dt, dd];
-      }),
-    );
+    showDefinitions(this.list, rows);
   }
 }
 

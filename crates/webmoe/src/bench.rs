@@ -59,18 +59,6 @@ fn median(v: &mut [f64]) -> f64 {
     v.get(v.len() / 2).copied().unwrap_or(0.0)
 }
 
-fn delta(after: ExpertStats, before: ExpertStats) -> ExpertStats {
-    ExpertStats {
-        hits: after.hits - before.hits,
-        misses: after.misses - before.misses,
-        bytes_uploaded: after.bytes_uploaded - before.bytes_uploaded,
-        prefetches: after.prefetches - before.prefetches,
-        prefetch_hits: after.prefetch_hits - before.prefetch_hits,
-        prefetch_wasted: after.prefetch_wasted - before.prefetch_wasted,
-        stall_seconds: after.stall_seconds - before.stall_seconds,
-    }
-}
-
 /// Run a fixed prompt of ordinary token ids and greedy decoding `reps` times (after a warm-up),
 /// then measure the copy bandwidth. Leaves the engine reset, with greedy sampling.
 pub async fn run(engine: &mut Engine, o: BenchOptions) -> Result<BenchReport> {
@@ -110,7 +98,7 @@ pub async fn run(engine: &mut Engine, o: BenchOptions) -> Result<BenchReport> {
                 decode.push((o.gen - 1) as f64 / decode_seconds);
             }
             counters = (c1.submits - c0.submits, c1.dispatches - c0.dispatches, c1.readbacks - c0.readbacks);
-            experts = delta(e1, e0);
+            experts = e1.since(&e0);
         }
     }
     engine.reset();

@@ -18,16 +18,7 @@ fn expert_json(engine: &Engine, steps: &[ExpertStats]) -> serde_json::Value {
     let mut per_step = Vec::with_capacity(steps.len());
     let mut before = ExpertStats::default();
     for s in steps {
-        let delta = ExpertStats {
-            hits: s.hits - before.hits,
-            misses: s.misses - before.misses,
-            bytes_uploaded: s.bytes_uploaded - before.bytes_uploaded,
-            prefetches: s.prefetches - before.prefetches,
-            prefetch_hits: s.prefetch_hits - before.prefetch_hits,
-            prefetch_wasted: s.prefetch_wasted - before.prefetch_wasted,
-            stall_seconds: s.stall_seconds - before.stall_seconds,
-        };
-        per_step.push(step(&delta));
+        per_step.push(step(&s.since(&before)));
         before = *s;
     }
     json!({

@@ -39,6 +39,19 @@ impl ExpertStats {
         }
     }
 
+    /// What happened between `earlier` (a reading of the same engine's totals) and these totals.
+    pub fn since(&self, earlier: &ExpertStats) -> ExpertStats {
+        ExpertStats {
+            hits: self.hits - earlier.hits,
+            misses: self.misses - earlier.misses,
+            bytes_uploaded: self.bytes_uploaded - earlier.bytes_uploaded,
+            prefetches: self.prefetches - earlier.prefetches,
+            prefetch_hits: self.prefetch_hits - earlier.prefetch_hits,
+            prefetch_wasted: self.prefetch_wasted - earlier.prefetch_wasted,
+            stall_seconds: self.stall_seconds - earlier.stall_seconds,
+        }
+    }
+
     /// The share of prefetches their layer used.
     pub fn prefetch_accuracy(&self) -> f64 {
         let judged = self.prefetch_hits + self.prefetch_wasted;
