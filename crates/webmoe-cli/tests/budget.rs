@@ -65,7 +65,15 @@ fn budget_figures_add_up_from_the_tensor_table() {
             "{case}: one expert of every layer is {slot} bytes, the tensor table gives {unpadded} before padding"
         );
         assert_eq!(all, n_expert * slot, "{case}: all experts {all} vs {n_expert} × {slot}");
-        assert_eq!(minimum, resident + n_used * slot, "{case}: minimum {minimum} vs resident {resident} + {n_used} × {slot}");
+        // Layers whose experts have the same matrices share one pool of slots; the minimum holds
+        // one token's experts of one layer per pool, and the pools cover every layer once.
+        let pools = b["pools"].as_array().expect("pools");
+        let pool_slot: u64 = pools.iter().map(|p| num(&p["slot_bytes"], "pool slot bytes")).sum();
+        let pooled_layers: u64 = pools.iter().map(|p| p["layers"].as_array().map_or(0, |l| l.len() as u64)).sum();
+        let per_layer_sum: u64 = pools.iter().map(|p| num(&p["slot_bytes"], "pool slot bytes") * p["layers"].as_array().map_or(0, |l| l.len() as u64)).sum();
+        assert_eq!(pooled_layers, n_layer, "{case}: every layer in one pool");
+        assert_eq!(per_layer_sum, slot, "{case}: the pools' slots add up to one expert of every layer");
+        assert_eq!(minimum, resident + n_used * pool_slot, "{case}: minimum {minimum} vs resident {resident} + {n_used} × {pool_slot}");
         // The resident bytes hold every non-expert tensor and the KV cache of the context asked.
         let non_expert: u64 = j["tensors"].as_array().unwrap().iter().map(|t| num(&t["bytes"], "tensor bytes")).sum::<u64>() - expert_tensor_bytes;
         let m = &j["model"];
@@ -91,8 +99,9 @@ fn the_minimum_is_what_the_engine_accepts() {
             webmoe(&["run", "-m", &fixture(case), "--tokens", "1,300,301", "-n", "2", "--temp", "0", "-c", &CONTEXT.to_string(), "--gpu-budget", &budget.to_string(), "--json"])
         };
         let j = json_of(&run(minimum));
-        let slots = num(&j["experts"]["slots_per_layer"], "slots_per_layer");
-        assert_eq!(slots, n_used, "{case}: at the minimum budget {minimum} each layer should hold {n_used} of {n_expert} experts");
+        let slots = num(&j["experts"]["slots"], "slots");
+        let pools = inspect(case, limit)["gpu_budget"]["pools"].as_array().map_or(0, |p| p.len() as u64);
+        assert_eq!(slots, n_used * pools, "{case}: at the minimum budget {minimum} each pool should hold {n_used} experts (of {n_expert} per layer)");
         let refused = run(minimum - 1);
         let err = String::from_utf8_lossy(&refused.stderr);
         assert!(!refused.status.success() && err.contains(&format!("at least {minimum} bytes")), "{case}: budget {} should be refused naming {minimum}: {err}", minimum - 1);

@@ -59,12 +59,12 @@ pub fn run(a: &BenchArgs) -> CliResult<()> {
         r.dispatches_per_token - r.dispatches_per_layer * c.n_layer as f64,
         r.readbacks_per_token
     )?;
-    if engine.expert_slots() < c.n_expert {
+    if engine.expert_slots() < c.n_expert * c.n_layer {
         writeln!(
             out,
-            "experts: {} of {} slots per layer; hit rate {:.1}%, {:.1} MiB uploaded per token, prefetch accuracy {:.1}%",
+            "experts: {} slots for {} experts; hit rate {:.1}%, {:.1} MiB uploaded per token, prefetch accuracy {:.1}%",
             engine.expert_slots(),
-            c.n_expert,
+            c.n_expert * c.n_layer,
             100.0 * e.hit_rate(),
             e.bytes_uploaded as f64 / steps / 1048576.0,
             100.0 * e.prefetch_accuracy()

@@ -87,6 +87,7 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
                 "all_experts": budget.all_experts,
                 "minimum": budget.minimum,
                 "slot_bytes_all_layers": budget.slot_bytes_all_layers,
+                "pools": budget.pools.iter().map(|p| json!({"layers": p.layers, "slot_bytes": p.slot_bytes})).collect::<Vec<_>>(),
             },
         });
         writeln!(out, "{result}")?;
@@ -144,12 +145,18 @@ fn budget_text(c: &ModelConfig, b: &BudgetFacts) -> String {
     if !c.is_moe() {
         return format!("{minimum}; a dense model has no experts to stream");
     }
+    let pools: Vec<String> = b
+        .pools
+        .iter()
+        .map(|p| format!("{} × {:.1} MiB for {} layer{}", c.n_expert_used, mib(p.slot_bytes), p.layers.len(), if p.layers.len() == 1 { "" } else { "s" }))
+        .collect();
     format!(
-        "{minimum}: {:.1} MiB resident + {} of {} experts in every layer ({:.1} MiB per expert across the layers)",
+        "{minimum}: {:.1} MiB resident + the {} experts one token uses in one layer, per pool of layers sharing expert slots ({}); all {} experts: {:.1} MiB",
         mib(b.resident),
         c.n_expert_used,
-        c.n_expert,
-        mib(b.slot_bytes_all_layers)
+        pools.join(", "),
+        c.n_expert * c.n_layer,
+        mib(b.all_experts)
     )
 }
 

@@ -22,8 +22,8 @@ fn expert_json(engine: &Engine, steps: &[ExpertStats]) -> serde_json::Value {
         before = *s;
     }
     json!({
-        "slots_per_layer": engine.expert_slots(),
-        "experts_per_layer": engine.model.config.n_expert,
+        "slots": engine.expert_slots(),
+        "experts": engine.model.config.n_expert * engine.model.config.n_layer,
         "total": step(&total),
         "hit_rate": total.hit_rate(),
         "prefetch_accuracy": total.prefetch_accuracy(),

@@ -4,6 +4,7 @@
 use super::options::{EngineOptions, KvType, DEFAULT_CONTEXT};
 use super::weights::{stacked_bytes, Stacking};
 use crate::error::{Error, Result};
+use crate::experts::{expert_bytes, minimum_budget, PoolShape, SlotPlan};
 use crate::model::{Model, ModelConfig};
 use crate::sampler::MAX_REPEAT_LAST_N;
 
@@ -68,22 +69,61 @@ pub(super) fn expert_slot_bytes(model: &Model, binding_limit: u64) -> Vec<u64> {
     if !model.config.is_moe() {
         return Vec::new();
     }
-    model
-        .layout
-        .layers
-        .iter()
-        .map(|ly| {
-            let st = Stacking::of(ly, binding_limit);
-            let one = |bytes: u64| bytes.div_ceil(4) * 4;
-            let gate_up = if st.gate_up_stacked { one(st.gate.expert_bytes() + st.up.expert_bytes()) } else { one(st.gate.expert_bytes()) + one(st.up.expert_bytes()) };
-            gate_up + one(ly.ffn.down.expert_bytes())
-        })
-        .collect()
+    model.layout.layers.iter().map(|ly| ExpertShape::of(ly, binding_limit).slot_bytes()).collect()
 }
 
-/// What an engine allocates for `model` with `options` when each layer holds `slots` experts
-/// (all of them without a budget), for a binding limit of `binding_limit` bytes.
-pub(super) fn allocation(model: &Model, options: &EngineOptions, binding_limit: u64, slots: usize) -> Result<MemoryReport> {
+/// What decides whether two layers' experts can share slots: each GPU matrix of an expert,
+/// as stacked, by type and shape.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct ExpertShape {
+    /// (type, cols, rows) of the gate | up stack, or of gate then up when they are separate.
+    gate_up: [(crate::gguf::GgmlType, usize, usize); 2],
+    stacked: bool,
+    down: (crate::gguf::GgmlType, usize, usize),
+}
+
+impl ExpertShape {
+    pub fn of(ly: &crate::model::LayerLayout, binding_limit: u64) -> ExpertShape {
+        let st = Stacking::of(ly, binding_limit);
+        let dims = |m: &crate::model::Matrix| (m.ty, m.cols, m.rows);
+        ExpertShape { gate_up: [dims(st.gate), dims(st.up)], stacked: st.gate_up_stacked, down: dims(&ly.ffn.down) }
+    }
+
+    /// GPU bytes of one expert: each matrix's slot padded to a word.
+    fn slot_bytes(&self) -> u64 {
+        let bytes = |(ty, cols, rows): (crate::gguf::GgmlType, usize, usize)| ty.row_bytes(cols as u64).unwrap_or(0) * rows as u64;
+        let one = |b: u64| b.div_ceil(4) * 4;
+        let [gate, up] = self.gate_up;
+        let gate_up = if self.stacked { one(bytes(gate) + bytes(up)) } else { one(bytes(gate)) + one(bytes(up)) };
+        gate_up + one(bytes(self.down))
+    }
+}
+
+/// The expert pools of `model`: layers grouped by the shape of their experts, in the order of
+/// their first layer. Empty for a dense model.
+pub(super) fn expert_pools(model: &Model, binding_limit: u64) -> Vec<PoolShape> {
+    if !model.config.is_moe() {
+        return Vec::new();
+    }
+    let mut keys: Vec<ExpertShape> = Vec::new();
+    let mut pools: Vec<PoolShape> = Vec::new();
+    for (l, ly) in model.layout.layers.iter().enumerate() {
+        let key = ExpertShape::of(ly, binding_limit);
+        match keys.iter().position(|k| *k == key) {
+            Some(p) => pools[p].layers.push(l),
+            None => {
+                keys.push(key);
+                pools.push(PoolShape { layers: vec![l], slot_bytes: key.slot_bytes() });
+            }
+        }
+    }
+    pools
+}
+
+/// What an engine allocates for `model` with `options` when its experts are placed as `plan`
+/// says (`Pooled` with no slots: the resident part alone), for a binding limit of
+/// `binding_limit` bytes.
+pub(super) fn allocation(model: &Model, options: &EngineOptions, binding_limit: u64, plan: &SlotPlan) -> Result<MemoryReport> {
     let c = &model.config;
     let max_ctx = context_length(c.context_length, options.context_length)?;
     let l = &model.layout;
@@ -96,7 +136,7 @@ pub(super) fn allocation(model: &Model, options: &EngineOptions, binding_limit: 
             dense += st.bytes() - st.qkv.iter().map(|run| stacked_bytes(run)).sum::<u64>() + stacked_bytes(&[&ly.ffn.down]);
         }
     }
-    let experts = slots as u128 * expert_slot_bytes(model, binding_limit).iter().map(|&b| b as u128).sum::<u128>();
+    let experts = if c.is_moe() { expert_bytes(plan, &expert_pools(model, binding_limit), c.n_expert) } else { 0 };
     // Sizes that scale with metadata fields (context, widths, vocabulary) are summed in u128: a
     // damaged or absurd header must get an error here, not a wrapped size that looks small.
     let wide = |v: usize| v as u128;
@@ -105,7 +145,7 @@ pub(super) fn allocation(model: &Model, options: &EngineOptions, binding_limit: 
     let batch = wide(fitting_batch(c, options.batch.min(max_ctx), binding_limit).unwrap_or(1));
     let (per_token, _) = scratch_per_token(c);
     let (k, e, layers, ctx) = (wide(c.n_expert_used), wide(c.n_expert), wide(c.n_layer), wide(max_ctx));
-    let streaming = slots < c.n_expert;
+    let streaming = matches!(plan, SlotPlan::Pooled(_)) && c.is_moe();
     let other = 8 * ctx * (wide(c.rope_dim) / 2)                   // RoPE cos/sin table
         + 4 * layers * e                                           // expert → slot table
         + 4 * (e + (e + 1) + batch * k)                            // expert groups of a prompt batch
@@ -132,15 +172,11 @@ pub(super) fn allocation(model: &Model, options: &EngineOptions, binding_limit: 
 /// GPU bytes an engine for `model` with `options` will allocate, computed without a GPU, for a
 /// binding limit of `binding_limit` bytes: with every expert resident, or as the budget allows.
 pub fn footprint(model: &Model, options: &EngineOptions, binding_limit: u64) -> Result<MemoryReport> {
-    let slots = match super::plan(model, options, binding_limit)? {
-        crate::experts::SlotPlan::AllResident => model.config.n_expert,
-        crate::experts::SlotPlan::Slots(s) => s,
-    };
-    allocation(model, options, binding_limit, slots)
+    allocation(model, options, binding_limit, &super::plan(model, options, binding_limit)?)
 }
 
 /// What fitting a model into a GPU budget involves.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct BudgetFacts {
     /// Everything but the experts when experts stream in: the weights every token uses, the KV
     /// cache, scratch and tables.
@@ -149,9 +185,11 @@ pub struct BudgetFacts {
     pub slot_bytes_all_layers: u64,
     /// Every expert of every layer.
     pub all_experts: u64,
-    /// The smallest budget that runs: the resident bytes and the experts one token uses in
-    /// every layer.
+    /// The smallest budget that runs: the resident bytes and, in each pool of layers that share
+    /// expert slots, the experts one token uses in one layer.
     pub minimum: u64,
+    /// The pools of layers that share expert slots.
+    pub pools: Vec<PoolShape>,
 }
 
 impl BudgetFacts {
@@ -164,16 +202,14 @@ impl BudgetFacts {
 /// The resident bytes and expert sizes of `model` under `options`, for a binding limit of
 /// `binding_limit` bytes.
 pub fn budget_facts(model: &Model, options: &EngineOptions, binding_limit: u64) -> Result<BudgetFacts> {
-    let resident = allocation(model, options, binding_limit, 0)?.total();
+    let resident = allocation(model, options, binding_limit, &SlotPlan::Pooled(Vec::new()))?.total();
     let slot_bytes_all_layers: u64 = expert_slot_bytes(model, binding_limit).iter().sum();
     let c = &model.config;
+    let pools = expert_pools(model, binding_limit);
     let (all_experts, minimum) = if c.is_moe() {
-        (
-            (c.n_expert as u64).saturating_mul(slot_bytes_all_layers),
-            resident.saturating_add((c.n_expert_used as u64).saturating_mul(slot_bytes_all_layers)),
-        )
+        ((c.n_expert as u64).saturating_mul(slot_bytes_all_layers), minimum_budget(resident, &pools, c.n_expert_used))
     } else {
-        (0, allocation(model, options, binding_limit, 1)?.total())
+        (0, allocation(model, options, binding_limit, &SlotPlan::AllResident)?.total())
     };
-    Ok(BudgetFacts { resident, slot_bytes_all_layers, all_experts, minimum })
+    Ok(BudgetFacts { resident, slot_bytes_all_layers, all_experts, minimum, pools })
 }

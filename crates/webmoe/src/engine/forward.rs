@@ -17,7 +17,7 @@
 //! routes grouped per expert on the GPU so every expert runs once over the tokens that chose it.
 
 use super::state::{KvCache, Scratch};
-use super::weights::{GateUp, LayerWeights, Weights};
+use super::weights::{Ffn, GateUp, LayerWeights, Weights};
 use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, StorageBuffer};
 use crate::kernels::matmul::{matmul, Grouped, Matmul};
 use crate::kernels::matvec::{matvec, Epilogue, Matvec, Routed};
@@ -173,7 +173,7 @@ impl Bound<'_> {
             let mut front = vec![rms_norm(gpu, env, &s.x, &layer.attn_norm, &s.h, c.n_embd as u32, c.rms_eps, pending.take())?];
             self.attention_block(&mut front, kernels, i, layer)?;
             let mut experts = Vec::new();
-            self.ffn_block(&mut front, &mut experts, kernels, i, layer, w.layers.get(i + 1))?;
+            self.ffn_block(&mut front, &mut experts, kernels, i, layer, w.ffn(i), w.layers.get(i + 1))?;
             layers.push(LayerPass { front, experts });
             pending = self.combine_after(layer);
         }
@@ -196,6 +196,7 @@ impl Bound<'_> {
 
     /// The FFN of layer `i`: dense entirely into `front`; MoE with the router (and the
     /// prediction of layer `next`'s experts) into `front` and the expert kernels into `experts`.
+    #[allow(clippy::too_many_arguments)]
     fn ffn_block(
         &self,
         front: &mut Vec<Dispatch>,
@@ -203,14 +204,15 @@ impl Bound<'_> {
         kernels: Kernels,
         i: usize,
         l: &LayerWeights,
+        ffn: &Ffn,
         next: Option<&LayerWeights>,
     ) -> Result<(), GpuError> {
         let (gpu, env, s, c) = (self.gpu, self.env, self.scratch, self.config);
         let Some(router_w) = &l.router else {
             // Dense SwiGLU: x += down(silu(gate h) · up h)
             front.push(rms_norm(gpu, env, &s.x, &l.ffn_norm, &s.h, c.n_embd as u32, c.rms_eps, None)?);
-            self.swiglu_block(front, kernels, l, None)?;
-            front.extend(self.project(kernels, Projection::new(&l.down, &s.act, &s.x).epilogue(Epilogue::Add, None))?);
+            self.swiglu_block(front, kernels, ffn, None)?;
+            front.extend(self.project(kernels, Projection::new(&ffn.down, &s.act, &s.x).epilogue(Epilogue::Add, None))?);
             return Ok(());
         };
         let k = c.n_expert_used as u32;
@@ -226,13 +228,13 @@ impl Bound<'_> {
             experts.push(moe_group(gpu, env, &s.routes, self.groups)?);
         }
         // Per route j of each token: y_j = down_e(silu(gate_e h) · up_e h)
-        self.swiglu_block(experts, kernels, l, Some(i))?;
-        experts.extend(self.project(kernels, Projection::new(&l.down, &s.act, &s.expert_out).experts(i, true))?);
+        self.swiglu_block(experts, kernels, ffn, Some(i))?;
+        experts.extend(self.project(kernels, Projection::new(&ffn.down, &s.act, &s.expert_out).experts(i, true))?);
         Ok(())
     }
 
     /// `act = silu(gate h) · up h`, per token (dense) or per route (`expert_layer`).
-    fn swiglu_block(&self, out: &mut Vec<Dispatch>, kernels: Kernels, l: &LayerWeights, expert_layer: Option<usize>) -> Result<(), GpuError> {
+    fn swiglu_block(&self, out: &mut Vec<Dispatch>, kernels: Kernels, ffn: &Ffn, expert_layer: Option<usize>) -> Result<(), GpuError> {
         let (gpu, env, s) = (self.gpu, self.env, self.scratch);
         fn with_experts(p: Projection<'_>, expert_layer: Option<usize>) -> Projection<'_> {
             match expert_layer {
@@ -240,7 +242,7 @@ impl Bound<'_> {
                 None => p,
             }
         }
-        match &l.gate_up {
+        match &ffn.gate_up {
             GateUp::Stacked(gu) if kernels == Kernels::Matvec => {
                 out.extend(self.project_paired(with_experts(Projection::new(gu, &s.h, &s.act).rows_of(gu.rows / 2, 0), expert_layer))?);
             }

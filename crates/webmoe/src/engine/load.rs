@@ -1,6 +1,6 @@
 //! Building an engine: weights, caches, scratch, and the recorded passes.
 
-use super::footprint::{allocation, context_length, expert_slot_bytes, fitting_batch};
+use super::footprint::{allocation, context_length, expert_pools, expert_slot_bytes, fitting_batch};
 use super::forward::{Bound, Prediction};
 use super::state::{KvCache, Scratch};
 use super::streaming::Streaming;
@@ -20,11 +20,11 @@ use crate::sampler::{SamplingParams, MAX_REPEAT_LAST_N};
 /// Marks an expert that has no slot in the slot table; kernels skip its routes.
 pub(super) const NO_SLOT: u32 = u32::MAX;
 
-/// Experts per layer on the GPU for `options`' budget.
+/// Expert slots on the GPU for `options`' budget.
 pub(super) fn plan(model: &Model, options: &EngineOptions, binding_limit: u64) -> Result<SlotPlan> {
     let c = &model.config;
-    let resident = allocation(model, options, binding_limit, 0)?.total();
-    plan_slots(options.gpu_budget, resident, &expert_slot_bytes(model, binding_limit), c.n_expert, c.n_expert_used)
+    let resident = allocation(model, options, binding_limit, &SlotPlan::Pooled(Vec::new()))?.total();
+    plan_slots(options.gpu_budget, resident, &expert_pools(model, binding_limit), c.n_expert, c.n_expert_used)
 }
 
 impl Engine {
@@ -59,26 +59,24 @@ impl Engine {
         }
         Self::check_runnable(&model)?;
         let slot_plan = plan(&model, options, gpu.binding_limit)?;
-        let slots = match slot_plan {
-            SlotPlan::AllResident => c.n_expert,
-            SlotPlan::Slots(s) => s,
-        };
+        let pools = expert_pools(&model, gpu.binding_limit);
         let batch = fitting_batch(c, options.batch.min(max_ctx), gpu.binding_limit).ok_or_else(|| {
             GpuError::TooLargeForBinding { what: "one token's activations".into(), bytes: 4 * c.vocab_size as u64, limit: gpu.binding_limit }
         })?;
-        let weights = Weights::upload(&gpu, &source, &model, slots, progress).await?;
+        let weights = Weights::upload(&gpu, &source, &model, &slot_plan, &pools, progress).await?;
         let kv = KvCache::new(&gpu, c, max_ctx, options.kv_type == KvType::F16).await?;
         let scratch = Scratch::new(&gpu, c, batch).await?;
         let env = KernelEnv::new(&gpu);
         let rope = StorageBuffer::with_data(&gpu, "rope table", bytemuck::cast_slice(&rope_table(max_ctx, c.rope_dim, c.rope_theta)));
         // Resident experts live in the slot of their own number; streamed ones have no slot yet.
-        let slot_table: Vec<u32> = (0..c.n_layer).flat_map(|_| (0..c.n_expert as u32).map(|e| if slots == c.n_expert { e } else { NO_SLOT })).collect();
+        let streamed = matches!(slot_plan, SlotPlan::Pooled(_));
+        let slot_table: Vec<u32> = (0..c.n_layer).flat_map(|_| (0..c.n_expert as u32).map(|e| if streamed { NO_SLOT } else { e })).collect();
         let slot_buffer = StorageBuffer::with_data(&gpu, "expert slots", bytemuck::cast_slice(&slot_table));
         let groups = ExpertGroups::new(&gpu, c.n_expert as u32, c.n_expert_used as u32, scratch.batch as u32).await?;
         let route_log = StorageBuffer::new(&gpu, "route log", (max_ctx * c.n_layer * c.n_expert_used) as u64 * 4).await?;
         let prediction_buffers = match slot_plan {
             SlotPlan::AllResident => None,
-            SlotPlan::Slots(_) => Some((
+            SlotPlan::Pooled(_) => Some((
                 StorageBuffer::new(&gpu, "predicted h", (scratch.batch * c.n_embd) as u64 * 4).await?,
                 StorageBuffer::new(&gpu, "predicted routes", (scratch.batch * c.n_expert_used) as u64 * 8).await?,
                 StorageBuffer::new(&gpu, "prediction log", c.n_expert_used as u64 * 4).await?,
@@ -105,10 +103,16 @@ impl Engine {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        let streaming = match (slot_plan, prediction_buffers) {
-            (SlotPlan::Slots(s), Some((h, routes, log))) => {
-                let cache = ExpertCache::new(s, expert_slot_bytes(&model, gpu.binding_limit), Box::new(Lru::new(c.n_layer, s)));
-                Some(Streaming::new(&gpu, Box::new(source), cache, s, c, scratch.batch, (h, routes, log)))
+        let streaming = match (&slot_plan, prediction_buffers) {
+            (SlotPlan::Pooled(pool_slots), Some((h, routes, log))) => {
+                let mut pool_of_layer = vec![0; c.n_layer];
+                for (p, pool) in pools.iter().enumerate() {
+                    for &l in &pool.layers {
+                        pool_of_layer[l] = p;
+                    }
+                }
+                let cache = ExpertCache::new(pool_slots, pool_of_layer, expert_slot_bytes(&model, gpu.binding_limit), Box::new(Lru::new(pool_slots)));
+                Some(Streaming::new(&gpu, Box::new(source), cache, c, scratch.batch, (h, routes, log)))
             }
             _ => None,
         };

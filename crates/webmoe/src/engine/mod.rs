@@ -92,9 +92,11 @@ impl Engine {
         self.sampler.set_params(&self.gpu, params)
     }
 
-    /// Experts per layer on the GPU: all of them, or the slots of the expert cache.
+    /// Expert slots on the GPU: one per expert of every layer when all are resident, else the
+    /// slots of the expert cache's pools, shared by their layers.
     pub fn expert_slots(&self) -> usize {
-        self.streaming.as_ref().map_or(self.model.config.n_expert, |s| s.slots_per_layer())
+        let c = &self.model.config;
+        self.streaming.as_ref().map_or(c.n_expert * c.n_layer, |s| s.cache.total_slots())
     }
 
     /// The expert cache's counts (all zero when every expert is resident).
@@ -102,9 +104,10 @@ impl Engine {
         self.streaming.as_ref().map(|s| s.cache.stats()).unwrap_or_default()
     }
 
-    /// Which expert each slot of `layer` holds, when experts stream in (`None`: all resident).
+    /// For each slot of the pool `layer` uses, the expert of `layer` it holds (`None`: empty or
+    /// another layer's), when experts stream in (`None`: all resident).
     pub fn expert_residency(&self, layer: usize) -> Option<Vec<Option<u32>>> {
-        self.streaming.as_ref().map(|s| s.cache.residents(layer).to_vec())
+        self.streaming.as_ref().map(|s| s.cache.residents(layer))
     }
 
     /// The experts chosen at each of `positions` (which must already be computed), per layer:

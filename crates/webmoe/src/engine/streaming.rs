@@ -6,12 +6,16 @@
 //! ```text
 //! submit  embed + layer 0 up to its router (and its prediction of layer 1)    → read routes
 //! for each layer l:
-//!     for each round of the layer's chosen experts that fits its slots:
+//!     for each round of the layer's chosen experts that fits its pool's slots:
 //!         upload the round's misses; point the slot table at the round's experts
 //!         submit  l's expert kernels (+ layer l+1 up to its router, after the last round) → read routes
 //!         after that submit: upload the predicted experts of layer l+1 (overlapping the GPU)
 //! the last layer's last round also runs the final norm and the tail (lm_head, sampler)
 //! ```
+//!
+//! A slot the GPU still reads for an earlier submit may be overwritten: queue writes run after
+//! the work submitted before them. The expert kernels of a round are encoded only for the pages
+//! of the pool that hold the round's slots.
 //!
 //! Every kernel computes exactly what it computes with all experts resident (a route whose
 //! expert has no slot in a round is skipped and computed in its own round), so the output is
@@ -63,7 +67,6 @@ impl ByteSource for Host<'_> {
 pub(super) struct Streaming {
     host: Box<dyn HostTier>,
     pub cache: ExpertCache,
-    slots_per_layer: usize,
     n_expert: usize,
     k: usize,
     /// MAP_READ: a submit's routes, then its predicted routes, (2, batch, k) records.
@@ -86,7 +89,6 @@ impl Streaming {
         gpu: &Gpu,
         host: Box<dyn HostTier>,
         cache: ExpertCache,
-        slots_per_layer: usize,
         c: &ModelConfig,
         batch: usize,
         prediction: (StorageBuffer, StorageBuffer, StorageBuffer),
@@ -98,11 +100,7 @@ impl Streaming {
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        Streaming { host, cache, slots_per_layer, n_expert: c.n_expert, k: c.n_expert_used, staging, routes_bytes, prediction }
-    }
-
-    pub fn slots_per_layer(&self) -> usize {
-        self.slots_per_layer
+        Streaming { host, cache, n_expert: c.n_expert, k: c.n_expert_used, staging, routes_bytes, prediction }
     }
 
     /// GPU bytes of the prediction buffers.
@@ -111,14 +109,14 @@ impl Streaming {
         [h, routes, log].iter().map(|b| b.len.div_ceil(4) * 4).sum()
     }
 
-    /// Split a layer's distinct chosen experts into rounds that fit its slots, resident ones
-    /// first (they need no upload).
+    /// Split a layer's distinct chosen experts into rounds that fit its pool's slots, resident
+    /// ones first (they need no upload).
     fn rounds(&self, layer: usize, chosen: &[u32]) -> Vec<Vec<u32>> {
         let mut distinct = chosen.to_vec();
         distinct.sort_unstable();
         distinct.dedup();
         distinct.sort_by_key(|&e| self.cache.slot_of(layer, e).is_none());
-        distinct.chunks(self.slots_per_layer).map(|c| c.to_vec()).collect()
+        distinct.chunks(self.cache.slots_of_layer(layer)).map(|c| c.to_vec()).collect()
     }
 }
 
@@ -134,26 +132,27 @@ impl Engine {
             let predicted = std::mem::take(&mut choice.predicted);
             for (r, round) in rounds.iter().enumerate() {
                 self.make_resident(st, l, round, true).await?;
-                self.write_table(st, l, round);
+                let slots = self.write_table(st, l, round);
+                let experts = layer.experts.iter().filter(|d| d.serves_any(&slots));
                 let last_round = r + 1 == rounds.len();
                 match layers.get(l + 1) {
                     Some(next) if last_round => {
-                        let enc = self.encode(n, layer.experts.iter().chain(&next.front));
+                        let enc = self.encode(n, experts.chain(&next.front));
                         self.gpu.queue.submit([enc.finish()]);
                         // Upload the next layer's likely experts while the GPU works.
                         self.make_resident_predicted(st, l + 1, &predicted).await?;
                         choice = self.read_routes(st, n).await?;
                     }
                     Some(_) => {
-                        let enc = self.encode(n, layer.experts.iter());
+                        let enc = self.encode(n, experts);
                         self.gpu.queue.submit([enc.finish()]);
                     }
                     None if last_round => {
-                        let enc = self.encode(n, layer.experts.iter().chain(&body.final_norm).chain(self.tail(tail)));
+                        let enc = self.encode(n, experts.chain(&body.final_norm).chain(self.tail(tail)));
                         self.gpu.queue.submit([self.finish(enc, tail)]);
                     }
                     None => {
-                        let enc = self.encode(n, layer.experts.iter());
+                        let enc = self.encode(n, experts);
                         self.gpu.queue.submit([enc.finish()]);
                     }
                 }
@@ -178,7 +177,7 @@ impl Engine {
         let mut distinct = predicted.to_vec();
         distinct.sort_unstable();
         distinct.dedup();
-        distinct.truncate(st.slots_per_layer);
+        distinct.truncate(st.cache.slots_of_layer(layer));
         let uploads = st.cache.prefetch(layer, &distinct);
         self.upload(st, &uploads).await
     }
@@ -193,12 +192,14 @@ impl Engine {
 
     /// Point `layer`'s slot table at the slots of `round`'s experts only: a route whose expert is
     /// not in the round is skipped by this round's kernels. (Uploads may have moved other experts
-    /// of the layer, so the whole row is written before the layer's expert kernels run.)
-    fn write_table(&self, st: &Streaming, layer: usize, round: &[u32]) {
+    /// of the layer, so the whole row is written before the layer's expert kernels run.) Returns
+    /// the round's slots.
+    fn write_table(&self, st: &Streaming, layer: usize, round: &[u32]) -> Vec<u32> {
         let row: Vec<u32> = (0..st.n_expert as u32)
             .map(|e| if round.contains(&e) { st.cache.slot_of(layer, e).unwrap_or(NO_SLOT) } else { NO_SLOT })
             .collect();
         self.slots.write(&self.gpu, (layer * st.n_expert * 4) as u64, bytemuck::cast_slice(&row));
+        row.into_iter().filter(|&s| s != NO_SLOT).collect()
     }
 
     /// Submit `enc` with a copy of the routes (and predicted routes) for read-back, and read them.

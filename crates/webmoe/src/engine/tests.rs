@@ -202,9 +202,13 @@ fn split_files_give_the_same_logits() {
 
 /// Logits (f32 cache) of the case's prompt and 16 greedy ids, with `gpu_budget`.
 fn run_with_budget(bytes: &[u8], tokens: &[u32], gpu_budget: Option<u64>) -> (Vec<Vec<f32>>, Vec<u32>, Engine) {
+    run_with_budget_on(bytes, tokens, gpu_budget, &GpuOptions::default())
+}
+
+fn run_with_budget_on(bytes: &[u8], tokens: &[u32], gpu_budget: Option<u64>, gpu_options: &GpuOptions) -> (Vec<Vec<f32>>, Vec<u32>, Engine) {
     let g = Gguf::parse(bytes).unwrap();
     let model = Model::from_gguf(&g).unwrap();
-    let gpu = pollster::block_on(Gpu::new(&GpuOptions::default())).unwrap();
+    let gpu = pollster::block_on(Gpu::new(gpu_options)).unwrap();
     let options = EngineOptions { kv_type: KvType::F32, batch: 5, context_length: Some(48), gpu_budget };
     let mut e = pollster::block_on(Engine::load(gpu, MemorySource::new(bytes.to_vec()), model, &options, &mut |_, _| {})).unwrap();
     let logits = pollster::block_on(e.logits(tokens)).unwrap();
@@ -223,7 +227,7 @@ fn check_budgets(label: &str, bytes: &[u8], tokens: &[u32]) {
     for (share, budget) in [("50%", facts.budget_for_share(0.5)), ("25%", facts.budget_for_share(0.25)), ("minimum", facts.minimum)] {
         let budget = budget.max(facts.minimum);
         let (logits, ids, e) = run_with_budget(bytes, tokens, Some(budget));
-        assert!(e.expert_slots() < model.config.n_expert, "{label} {share}: experts should stream");
+        assert!(e.expert_slots() < model.config.n_expert * model.config.n_layer, "{label} {share}: experts should stream");
         assert!(e.memory().total() <= budget, "{label} {share}: {} bytes allocated over a budget of {budget}", e.memory().total());
         for (p, (g, w)) in logits.iter().zip(&want_logits).enumerate() {
             for (i, (a, b)) in g.iter().zip(w).enumerate() {
@@ -248,6 +252,38 @@ fn streamed_experts_give_the_same_output_on_a_deeper_model() {
     use crate::synthetic::{model_bytes as synthetic, Mix, Spec};
     let spec = Spec { n_layer: 8, n_embd: 256, n_ff: 256, n_head: 4, n_head_kv: 2, vocab_size: 600, context_length: 64, mix: Mix::Q4KM, ..Spec::mixtral_like(8, 256) };
     check_budgets("synthetic 8 layers × 8 experts", &synthetic(&spec), &[1, 300, 301, 302, 303, 304, 305, 306, 307, 308, 309, 310]);
+}
+
+/// With bindings of one expert slot each, a pool of many slots is many pages; a decode step
+/// encodes only the pages that hold the experts it chose, so its dispatches do not grow with the
+/// pool, and its output is the same as with every expert resident.
+#[test]
+fn a_decode_step_dispatches_only_the_pages_of_its_experts() {
+    use crate::synthetic::{model_bytes as synthetic, Mix, Spec};
+    let spec = Spec { n_layer: 4, n_embd: 256, n_ff: 256, n_head: 4, n_head_kv: 2, vocab_size: 600, context_length: 64, mix: Mix::Pure(crate::gguf::GgmlType::Q4_K), ..Spec::mixtral_like(4, 256) };
+    let bytes = synthetic(&spec);
+    let tokens = [1, 300, 301, 302];
+    let gpu_options = GpuOptions { max_binding_bytes: Some(80 << 10), ..Default::default() };
+    let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+    let facts = budget_facts(&model, &EngineOptions { kv_type: KvType::F32, batch: 5, context_length: Some(48), gpu_budget: None }, 80 << 10).unwrap();
+    assert_eq!(facts.pools.len(), 1, "every layer has the same experts: one pool");
+    let (want_logits, want_ids, _) = run_with_budget_on(&bytes, &tokens, None, &gpu_options);
+    let mut per_step = Vec::new();
+    for budget in [facts.minimum, facts.budget_for_share(0.75)] {
+        let (logits, ids, mut e) = run_with_budget_on(&bytes, &tokens, Some(budget), &gpu_options);
+        assert_eq!(ids, want_ids, "budget {budget}");
+        for (g, w) in logits.iter().flatten().zip(want_logits.iter().flatten()) {
+            assert!((g - w).abs() <= 1e-6, "budget {budget}: {g} vs {w}");
+        }
+        let before = e.counters().dispatches;
+        pollster::block_on(e.step()).unwrap();
+        per_step.push(e.counters().dispatches - before);
+    }
+    // A token's 2 experts are in at most 2 pages of each expert matrix whatever the pool's size:
+    // at most one more page per matrix than at the minimum (whose 2 slots may share a page of
+    // the down projection). Without the filter, the 24-slot pool would dispatch 36 pages a layer.
+    let (minimum, larger) = (per_step[0], per_step[1]);
+    assert!(larger <= minimum + 2 * spec.n_layer as u64, "dispatches of one decode step: {minimum} at the minimum, {larger} at 75% of the experts");
 }
 
 #[test]

@@ -3,8 +3,13 @@
 //! Projections that read the same input are stacked by rows when their types agree, so one
 //! dispatch computes them together: q | k | v (or the subset that shares a type), and an FFN's
 //! gate | up (per expert). Stacking changes where rows live, not their bytes.
+//!
+//! The FFN matrices live apart from their layers: with every expert resident each layer has its
+//! own (expert e in slot e); when experts stream in, the layers of a pool share one set of
+//! matrices whose slots hold experts of any of those layers.
 
 use crate::error::{Error, Result};
+use crate::experts::{PoolShape, SlotPlan};
 use crate::gguf::ByteSource;
 use crate::gpu::{has_decoder, Gpu, GpuMatrix, StorageBuffer};
 use crate::model::{LayerLayout, Matrix, Model, Vector};
@@ -24,14 +29,30 @@ pub enum GateUp {
     Separate { gate: GpuMatrix, up: GpuMatrix },
 }
 
+/// An FFN's matrices, with one slot per expert they hold (one for a dense layer).
+pub struct Ffn {
+    pub gate_up: GateUp,
+    pub down: GpuMatrix,
+}
+
+impl Ffn {
+    fn gpu_bytes(&self) -> u64 {
+        let gate_up = match &self.gate_up {
+            GateUp::Stacked(m) => m.gpu_bytes(),
+            GateUp::Separate { gate, up } => gate.gpu_bytes() + up.gpu_bytes(),
+        };
+        gate_up + self.down.gpu_bytes()
+    }
+}
+
 pub struct LayerWeights {
     pub attn_norm: StorageBuffer,
     pub qkv: Vec<QkvPart>,
     pub wo: GpuMatrix,
     pub ffn_norm: StorageBuffer,
     pub router: Option<GpuMatrix>,
-    pub gate_up: GateUp,
-    pub down: GpuMatrix,
+    /// The layer's FFN matrices in [`Weights::ffns`].
+    pub ffn: usize,
 }
 
 pub struct Weights {
@@ -40,6 +61,8 @@ pub struct Weights {
     /// `None` when the model ties its output to the embedding.
     pub output: Option<GpuMatrix>,
     pub layers: Vec<LayerWeights>,
+    /// FFN matrices: one per layer, or one per expert pool when experts stream in.
+    pub ffns: Vec<Ffn>,
 }
 
 /// Upload progress over the bytes of every matrix.
@@ -53,14 +76,14 @@ struct Uploader<'a, S> {
 
 impl<S: ByteSource> Uploader<'_, S> {
     /// `parts` stacked by rows into one matrix (one part: the matrix itself), with `slots` slots:
-    /// every expert uploaded when there is a slot for each, else empty slots for the expert
-    /// cache to fill. The parts share a type, a row length and an expert count.
-    async fn stacked_in(&mut self, parts: &[&Matrix], slots: usize) -> Result<GpuMatrix> {
+    /// every expert uploaded into the slot of its number when `fill`, else empty slots for the
+    /// expert cache to fill. The parts share a type, a row length and an expert count.
+    async fn stacked_in(&mut self, parts: &[&Matrix], slots: usize, fill: bool) -> Result<GpuMatrix> {
         let first = parts[0];
         let rows = parts.iter().map(|m| m.rows).sum();
         let name = parts.iter().map(|m| m.name.as_str()).collect::<Vec<_>>().join(" | ");
         let g = GpuMatrix::allocate_shape(self.gpu, &name, first.ty, first.cols, rows, slots).await?;
-        if slots == first.n_experts() {
+        if fill {
             for e in 0..first.n_experts() {
                 g.write_slot(self.gpu, self.source, e as u32, &expert_pieces(parts, e)).await?;
             }
@@ -71,11 +94,26 @@ impl<S: ByteSource> Uploader<'_, S> {
     }
 
     async fn stacked(&mut self, parts: &[&Matrix]) -> Result<GpuMatrix> {
-        self.stacked_in(parts, parts[0].n_experts()).await
+        self.stacked_in(parts, parts[0].n_experts(), true).await
     }
 
     async fn matrix(&mut self, m: &Matrix) -> Result<GpuMatrix> {
         self.stacked(&[m]).await
+    }
+
+    /// An FFN's matrices, stacked as `stacking` says: every expert of the layer in the slot
+    /// of its number, or `empty_slots` empty slots for the expert cache.
+    async fn ffn(&mut self, stacking: &Stacking<'_>, down: &Matrix, empty_slots: Option<usize>) -> Result<Ffn> {
+        let (slots, fill) = match empty_slots {
+            Some(n) => (n, false),
+            None => (down.n_experts(), true),
+        };
+        let gate_up = if stacking.gate_up_stacked {
+            GateUp::Stacked(self.stacked_in(&[stacking.gate, stacking.up], slots, fill).await?)
+        } else {
+            GateUp::Separate { gate: self.stacked_in(&[stacking.gate], slots, fill).await?, up: self.stacked_in(&[stacking.up], slots, fill).await? }
+        };
+        Ok(Ffn { gate_up, down: self.stacked_in(&[down], slots, fill).await? })
     }
 }
 
@@ -149,21 +187,40 @@ impl Weights {
         Ok(())
     }
 
-    /// Upload every weight from `source`, experts into `slots` slots per layer (streamed later
-    /// when fewer than the experts); `progress(done, total)` is called with bytes.
-    pub async fn upload<S: ByteSource>(gpu: &Gpu, source: &S, model: &Model, slots: usize, progress: &mut dyn FnMut(u64, u64)) -> Result<Weights> {
+    /// Upload every weight from `source`. Experts are placed as `plan` says: all of them in
+    /// each layer's own matrices, or empty slots of the `pools` (for the expert cache to fill);
+    /// `progress(done, total)` is called with bytes.
+    pub async fn upload<S: ByteSource>(
+        gpu: &Gpu,
+        source: &S,
+        model: &Model,
+        plan: &SlotPlan,
+        pools: &[PoolShape],
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<Weights> {
         Self::check(model)?;
         let l = &model.layout;
-        let streamed = slots < model.config.n_expert;
+        let streamed = matches!(plan, SlotPlan::Pooled(_));
         // Streamed experts are not part of the load.
         let streamed_bytes: u64 =
             if streamed { l.layers.iter().map(|ly| ly.ffn.gate.total_bytes() + ly.ffn.up.total_bytes() + ly.ffn.down.total_bytes()).sum() } else { 0 };
         let total = l.matrices().iter().map(|m| m.total_bytes()).sum::<u64>() - streamed_bytes;
         let mut up = Uploader { gpu, source, done: 0, total, progress };
-        let expert_slots = if model.config.is_moe() { slots } else { 1 };
+        let mut ffns = Vec::new();
+        let mut ffn_of_layer = vec![0; l.layers.len()];
+        if let SlotPlan::Pooled(pool_slots) = plan {
+            // One set of empty matrices per pool, shaped like the pool's first layer.
+            for (pool, &slots) in pools.iter().zip(pool_slots) {
+                let stacking = Stacking::of(&l.layers[pool.layers[0]], gpu.binding_limit);
+                ffns.push(up.ffn(&stacking, &l.layers[pool.layers[0]].ffn.down, Some(slots)).await?);
+                for &layer in &pool.layers {
+                    ffn_of_layer[layer] = ffns.len() - 1;
+                }
+            }
+        }
         let token_embd = up.matrix(&l.token_embd).await?;
         let mut layers = Vec::with_capacity(l.layers.len());
-        for ly in &l.layers {
+        for (i, ly) in l.layers.iter().enumerate() {
             let stacking = Stacking::of(ly, gpu.binding_limit);
             let mut qkv = Vec::new();
             let mut offset = 0u32;
@@ -173,11 +230,10 @@ impl Weights {
                 qkv.push(QkvPart { weights, offset });
                 offset += rows;
             }
-            let gate_up = if stacking.gate_up_stacked {
-                GateUp::Stacked(up.stacked_in(&[stacking.gate, stacking.up], expert_slots).await?)
-            } else {
-                GateUp::Separate { gate: up.stacked_in(&[stacking.gate], expert_slots).await?, up: up.stacked_in(&[stacking.up], expert_slots).await? }
-            };
+            if !streamed {
+                ffns.push(up.ffn(&stacking, &ly.ffn.down, None).await?);
+                ffn_of_layer[i] = ffns.len() - 1;
+            }
             layers.push(LayerWeights {
                 attn_norm: vector(gpu, source, &ly.attn_norm).await?,
                 qkv,
@@ -187,43 +243,40 @@ impl Weights {
                     Some(r) => Some(up.matrix(r).await?),
                     None => None,
                 },
-                gate_up,
-                down: up.stacked_in(&[&ly.ffn.down], expert_slots).await?,
+                ffn: ffn_of_layer[i],
             });
         }
         let output = if l.tied_output { None } else { Some(up.matrix(&l.output).await?) };
         let output_norm = vector(gpu, source, &l.output_norm).await?;
         gpu.check()?;
-        Ok(Weights { token_embd, output_norm, output, layers })
+        Ok(Weights { token_embd, output_norm, output, layers, ffns })
+    }
+
+    /// The FFN matrices of `layer`.
+    pub fn ffn(&self, layer: usize) -> &Ffn {
+        &self.ffns[self.layers[layer].ffn]
     }
 
     /// Copy expert `expert` of layer `layer` (as `model` lays it out) from `source` into `slot`.
     pub async fn upload_expert<S: ByteSource>(&self, gpu: &Gpu, source: &S, model: &Model, layer: usize, expert: usize, slot: u32) -> Result<()> {
-        let (lw, ly) = (&self.layers[layer], &model.layout.layers[layer]);
-        match &lw.gate_up {
+        let (ffn, ly) = (self.ffn(layer), &model.layout.layers[layer]);
+        match &ffn.gate_up {
             GateUp::Stacked(gu) => gu.write_slot(gpu, source, slot, &expert_pieces(&[&ly.ffn.gate, &ly.ffn.up], expert)).await?,
             GateUp::Separate { gate, up } => {
                 gate.write_slot(gpu, source, slot, &expert_pieces(&[&ly.ffn.gate], expert)).await?;
                 up.write_slot(gpu, source, slot, &expert_pieces(&[&ly.ffn.up], expert)).await?;
             }
         }
-        lw.down.write_slot(gpu, source, slot, &expert_pieces(&[&ly.ffn.down], expert)).await?;
+        ffn.down.write_slot(gpu, source, slot, &expert_pieces(&[&ly.ffn.down], expert)).await?;
         Ok(())
     }
 
     /// Bytes of the expert matrices (gate, up and down of MoE layers) on the GPU.
     pub fn expert_bytes(&self) -> u64 {
-        self.layers
-            .iter()
-            .filter(|l| l.router.is_some())
-            .map(|l| {
-                let gate_up = match &l.gate_up {
-                    GateUp::Stacked(m) => m.gpu_bytes(),
-                    GateUp::Separate { gate, up } => gate.gpu_bytes() + up.gpu_bytes(),
-                };
-                gate_up + l.down.gpu_bytes()
-            })
-            .sum()
+        if self.layers.iter().all(|l| l.router.is_none()) {
+            return 0;
+        }
+        self.ffns.iter().map(Ffn::gpu_bytes).sum()
     }
 
     /// Bytes the weights occupy on the GPU.
@@ -232,15 +285,11 @@ impl Weights {
         all.extend(self.output.as_ref());
         for l in &self.layers {
             all.extend(l.qkv.iter().map(|p| &p.weights));
-            all.extend([&l.wo, &l.down]);
+            all.push(&l.wo);
             all.extend(l.router.as_ref());
-            match &l.gate_up {
-                GateUp::Stacked(m) => all.push(m),
-                GateUp::Separate { gate, up } => all.extend([gate, up]),
-            }
         }
         let vectors = self.output_norm.len + self.layers.iter().map(|l| l.attn_norm.len + l.ffn_norm.len).sum::<u64>();
-        all.iter().map(|m| m.gpu_bytes()).sum::<u64>() + vectors
+        all.iter().map(|m| m.gpu_bytes()).sum::<u64>() + self.ffns.iter().map(Ffn::gpu_bytes).sum::<u64>() + vectors
     }
 }
 

@@ -63,15 +63,19 @@ impl ExpertStats {
     }
 }
 
-struct LayerSlots {
-    expert_of_slot: Vec<Option<u32>>,
-    /// Slots filled by a prefetch that no token of the layer has used yet.
+/// The slots of one pool: which layer's expert each holds.
+struct PoolSlots {
+    holder: Vec<Option<(usize, u32)>>,
+    /// Slots filled by a prefetch that no token of their layer has used yet.
     prefetched: Vec<bool>,
 }
 
-/// Which expert is in which slot of each layer, and the policy that chooses victims.
+/// Which expert is in which slot of each pool, and the policy that chooses victims. Layers
+/// share the slots of their pool: an expert of any of them may take any slot.
 pub struct ExpertCache {
-    layers: Vec<LayerSlots>,
+    pools: Vec<PoolSlots>,
+    /// The pool of each layer.
+    pool_of_layer: Vec<usize>,
     /// Bytes one expert of each layer uploads.
     expert_bytes: Vec<u64>,
     policy: Box<dyn ExpertPolicy>,
@@ -79,12 +83,11 @@ pub struct ExpertCache {
 }
 
 impl ExpertCache {
-    pub fn new(slots_per_layer: usize, expert_bytes: Vec<u64>, policy: Box<dyn ExpertPolicy>) -> ExpertCache {
-        let layers = expert_bytes
-            .iter()
-            .map(|_| LayerSlots { expert_of_slot: vec![None; slots_per_layer], prefetched: vec![false; slots_per_layer] })
-            .collect();
-        ExpertCache { layers, expert_bytes, policy, stats: ExpertStats::default() }
+    /// `pool_slots[p]` slots in pool p; layer l uses pool `pool_of_layer[l]` and uploads
+    /// `expert_bytes[l]` bytes per expert.
+    pub fn new(pool_slots: &[usize], pool_of_layer: Vec<usize>, expert_bytes: Vec<u64>, policy: Box<dyn ExpertPolicy>) -> ExpertCache {
+        let pools = pool_slots.iter().map(|&n| PoolSlots { holder: vec![None; n], prefetched: vec![false; n] }).collect();
+        ExpertCache { pools, pool_of_layer, expert_bytes, policy, stats: ExpertStats::default() }
     }
 
     pub fn stats(&self) -> ExpertStats {
@@ -95,45 +98,60 @@ impl ExpertCache {
         self.stats.stall_seconds += seconds;
     }
 
+    /// Slots of the pool `layer` uses.
+    pub fn slots_of_layer(&self, layer: usize) -> usize {
+        self.pools[self.pool_of_layer[layer]].holder.len()
+    }
+
+    /// Slots in every pool.
+    pub fn total_slots(&self) -> usize {
+        self.pools.iter().map(|p| p.holder.len()).sum()
+    }
+
     pub fn slot_of(&self, layer: usize, expert: u32) -> Option<u32> {
-        self.layers[layer].expert_of_slot.iter().position(|&e| e == Some(expert)).map(|s| s as u32)
+        self.pools[self.pool_of_layer[layer]].holder.iter().position(|&h| h == Some((layer, expert))).map(|s| s as u32)
     }
 
-    /// The expert in each slot of `layer` (`None`: empty).
-    pub fn residents(&self, layer: usize) -> &[Option<u32>] {
-        &self.layers[layer].expert_of_slot
+    /// For each slot of `layer`'s pool, the expert of `layer` it holds (`None`: empty, or an
+    /// expert of another layer).
+    pub fn residents(&self, layer: usize) -> Vec<Option<u32>> {
+        self.pools[self.pool_of_layer[layer]].holder.iter().map(|h| h.filter(|&(l, _)| l == layer).map(|(_, e)| e)).collect()
     }
 
-    /// A slot for `expert` in `layer` that holds none of `keep`: an empty one, else the policy's.
-    fn free_slot(&mut self, layer: usize, keep: &[u32]) -> Option<usize> {
-        let slots = &self.layers[layer].expert_of_slot;
-        if let Some(empty) = slots.iter().position(|e| e.is_none()) {
+    /// A slot of `pool` that holds none of `keep` (experts of `layer`): an empty one, else the
+    /// policy's choice.
+    fn free_slot(&mut self, pool: usize, layer: usize, keep: &[u32]) -> Option<usize> {
+        let slots = &self.pools[pool].holder;
+        if let Some(empty) = slots.iter().position(|h| h.is_none()) {
             return Some(empty);
         }
-        let candidates: Vec<usize> = (0..slots.len()).filter(|&s| slots[s].is_none_or(|e| !keep.contains(&e))).collect();
+        let kept = |h: &Option<(usize, u32)>| matches!(*h, Some((l, e)) if l == layer && keep.contains(&e));
+        let candidates: Vec<usize> = (0..slots.len()).filter(|&s| !kept(&slots[s])).collect();
         if candidates.is_empty() {
             return None;
         }
-        Some(self.policy.victim(layer, &candidates))
+        Some(self.policy.victim(pool, &candidates))
     }
 
     fn place(&mut self, layer: usize, expert: u32, slot: usize, prefetched: bool) -> Upload {
-        let l = &mut self.layers[layer];
-        if l.prefetched[slot] {
+        let pool = self.pool_of_layer[layer];
+        let p = &mut self.pools[pool];
+        if p.prefetched[slot] {
             // Evicted before any token used it.
             self.stats.prefetch_wasted += 1;
         }
-        l.expert_of_slot[slot] = Some(expert);
-        l.prefetched[slot] = prefetched;
+        p.holder[slot] = Some((layer, expert));
+        p.prefetched[slot] = prefetched;
         self.stats.bytes_uploaded += self.expert_bytes[layer];
-        self.policy.touch(layer, slot);
+        self.policy.touch(pool, slot);
         Upload { layer, expert, slot: slot as u32 }
     }
 
     /// The distinct experts `chosen` by the tokens of a step at `layer` must be resident: count
-    /// hits and misses and return the uploads the misses need. The caller guarantees the layer
-    /// has at least as many slots as distinct experts in `chosen`.
+    /// hits and misses and return the uploads the misses need. The caller guarantees the
+    /// layer's pool has at least as many slots as distinct experts in `chosen`.
     pub fn require(&mut self, layer: usize, chosen: &[u32]) -> Vec<Upload> {
+        let pool = self.pool_of_layer[layer];
         let mut distinct: Vec<u32> = chosen.to_vec();
         distinct.sort_unstable();
         distinct.dedup();
@@ -143,23 +161,23 @@ impl ExpertCache {
                 Some(slot) => {
                     let slot = slot as usize;
                     self.stats.hits += 1;
-                    if std::mem::take(&mut self.layers[layer].prefetched[slot]) {
+                    if std::mem::take(&mut self.pools[pool].prefetched[slot]) {
                         self.stats.prefetch_hits += 1;
                     }
-                    self.policy.touch(layer, slot);
+                    self.policy.touch(pool, slot);
                 }
                 None => {
                     self.stats.misses += 1;
-                    if let Some(slot) = self.free_slot(layer, &distinct) {
+                    if let Some(slot) = self.free_slot(pool, layer, &distinct) {
                         uploads.push(self.place(layer, e, slot, false));
                     }
                 }
             }
         }
-        // Prefetches the layer did not use this step were wasted.
-        let l = &mut self.layers[layer];
-        for slot in 0..l.prefetched.len() {
-            if std::mem::take(&mut l.prefetched[slot]) {
+        // Prefetches for this layer that it did not use this step were wasted.
+        let p = &mut self.pools[pool];
+        for slot in 0..p.prefetched.len() {
+            if matches!(p.holder[slot], Some((l, _)) if l == layer) && std::mem::take(&mut p.prefetched[slot]) {
                 self.stats.prefetch_wasted += 1;
             }
         }
@@ -169,12 +187,13 @@ impl ExpertCache {
     /// Upload the `predicted` experts of `layer` that are not resident, into slots that hold no
     /// expert in `predicted` itself.
     pub fn prefetch(&mut self, layer: usize, predicted: &[u32]) -> Vec<Upload> {
+        let pool = self.pool_of_layer[layer];
         let mut uploads = Vec::new();
         for &e in predicted {
             if self.slot_of(layer, e).is_some() {
                 continue;
             }
-            if let Some(slot) = self.free_slot(layer, predicted) {
+            if let Some(slot) = self.free_slot(pool, layer, predicted) {
                 self.stats.prefetches += 1;
                 uploads.push(self.place(layer, e, slot, true));
             }
@@ -192,7 +211,7 @@ mod tests {
     /// worked out by hand.
     #[test]
     fn scripted_routing_counts_hits_misses_and_bytes() {
-        let mut c = ExpertCache::new(3, vec![10], Box::new(Lru::new(1, 3)));
+        let mut c = ExpertCache::new(&[3], vec![0], vec![10], Box::new(Lru::new(&[3])));
         // Step 1: experts 0 and 1 — two misses into the empty slots 0 and 1.
         assert_eq!(c.require(0, &[0, 1]), vec![Upload { layer: 0, expert: 0, slot: 0 }, Upload { layer: 0, expert: 1, slot: 1 }]);
         // Step 2: 1 and 2 — a hit, and a miss into the last empty slot.
@@ -203,12 +222,12 @@ mod tests {
         assert_eq!(c.require(0, &[0, 0]), vec![Upload { layer: 0, expert: 0, slot: 2 }]);
         let s = c.stats();
         assert_eq!((s.hits, s.misses, s.bytes_uploaded), (2, 5, 50));
-        assert_eq!(c.residents(0), &[Some(3), Some(1), Some(0)]);
+        assert_eq!(c.residents(0), vec![Some(3), Some(1), Some(0)]);
     }
 
     #[test]
     fn prefetches_count_as_used_or_wasted() {
-        let mut c = ExpertCache::new(2, vec![10, 10], Box::new(Lru::new(2, 2)));
+        let mut c = ExpertCache::new(&[2, 2], vec![0, 1], vec![10, 10], Box::new(Lru::new(&[2, 2])));
         c.require(1, &[0, 1]);
         // Layer 1 is predicted to use 2 and 1: 2 is uploaded over 0 (1 is kept, being predicted).
         assert_eq!(c.prefetch(1, &[2, 1]), vec![Upload { layer: 1, expert: 2, slot: 0 }]);
@@ -222,5 +241,24 @@ mod tests {
         // The wasted prefetch evicted expert 1's or 2's slot, so one of them missed.
         assert_eq!((s.misses, uploads.len()), (3, 1));
         assert_eq!(s.bytes_uploaded, 10 * (2 + 2 + 1));
+    }
+
+    /// Two layers in one pool of 3 slots: an expert of either layer may take any slot, and the
+    /// least recently used one goes, whichever layer it belongs to.
+    #[test]
+    fn layers_share_the_slots_of_their_pool() {
+        let mut c = ExpertCache::new(&[3], vec![0, 0], vec![10, 20], Box::new(Lru::new(&[3])));
+        assert_eq!(c.require(0, &[4, 5]), vec![Upload { layer: 0, expert: 4, slot: 0 }, Upload { layer: 0, expert: 5, slot: 1 }]);
+        // Layer 1's expert 4 is not layer 0's: a miss into the last empty slot.
+        assert_eq!(c.require(1, &[4]), vec![Upload { layer: 1, expert: 4, slot: 2 }]);
+        // Layer 1 now needs 4 (a hit) and 6: 6 evicts layer 0's expert 4, the least recently used.
+        assert_eq!(c.require(1, &[6, 4]), vec![Upload { layer: 1, expert: 6, slot: 0 }]);
+        assert_eq!(c.residents(0), vec![None, Some(5), None]);
+        assert_eq!(c.residents(1), vec![Some(6), None, Some(4)]);
+        assert_eq!(c.slot_of(0, 5), Some(1));
+        assert_eq!(c.slot_of(0, 4), None);
+        let s = c.stats();
+        assert_eq!((s.hits, s.misses, s.bytes_uploaded), (1, 4, 10 + 10 + 20 + 20));
+        assert_eq!((c.slots_of_layer(1), c.total_slots()), (3, 3));
     }
 }

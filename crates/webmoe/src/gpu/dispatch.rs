@@ -28,12 +28,21 @@ impl Grid {
 /// One compute dispatch, ready to encode.
 pub struct Dispatch {
     pub label: &'static str,
+    /// For a page of expert weights: the slots the page holds (its workgroups skip routes whose
+    /// expert is in another slot, so a submit that needs none of these slots can leave it out).
+    pub slots: Option<std::ops::Range<u32>>,
     pub pipeline: Arc<wgpu::ComputePipeline>,
     pub bind_group: wgpu::BindGroup,
     pub grid: Grid,
 }
 
 impl Dispatch {
+    /// Whether the dispatch has work for routes to any of `slots` (always, for one that is not
+    /// a page of expert weights).
+    pub fn serves_any(&self, slots: &[u32]) -> bool {
+        self.slots.as_ref().is_none_or(|range| slots.iter().any(|s| range.contains(s)))
+    }
+
     /// Record the dispatch; returns whether it had any work (empty grids are skipped).
     pub fn encode(&self, pass: &mut wgpu::ComputePass<'_>, n_tokens: u32) -> bool {
         let [x, y, z] = self.grid.size(n_tokens);

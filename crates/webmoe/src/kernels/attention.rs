@@ -48,7 +48,7 @@ pub fn attention(
     );
     let bind_group =
         gpu.bind_group("attention", &pipeline, &[env.step.binding(), params.binding(), q.binding(), k_cache.binding(), v_cache.binding(), out.binding()]);
-    Ok(Dispatch { label: "attention", pipeline, bind_group, grid: Grid::PerToken { x: shape.n_head, per_token: 1 } })
+    Ok(Dispatch { label: "attention", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: shape.n_head, per_token: 1 } })
 }
 
 #[cfg(test)]

@@ -142,7 +142,7 @@ pub fn matmul(gpu: &Gpu, env: &KernelEnv, m: &Matmul) -> Result<Vec<Dispatch>, G
             );
             let x = groups(page.rows.end - page.rows.start, ROWS_PER_WORKGROUP);
             let grid = Grid::TokenTiles { x, tile: TOKENS_PER_WORKGROUP, z: experts };
-            Ok(Dispatch { label: "matmul", pipeline: pipeline.clone(), bind_group, grid })
+            Ok(Dispatch { label: "matmul", slots: m.grouped.as_ref().map(|_| page.slots.clone()), pipeline: pipeline.clone(), bind_group, grid })
         })
         .collect()
 }

@@ -151,7 +151,7 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
             );
             let x = groups(rows.end - rows.start, WORKGROUP / gpu.tuning.matvec_lanes);
             let grid = if m.last_token_only { Grid::Fixed([x, 1, 1]) } else { Grid::PerToken { x, per_token } };
-            Ok(Dispatch { label: "matvec", pipeline: pipeline.clone(), bind_group, grid })
+            Ok(Dispatch { label: "matvec", slots: m.routed.as_ref().map(|_| page.slots.clone()), pipeline: pipeline.clone(), bind_group, grid })
         })
         .collect()
 }

@@ -42,7 +42,7 @@ pub fn rms_norm(
         &pipeline,
         &[env.step.binding(), params.binding(), x.binding(), weight.binding(), out.binding(), routes.binding(), expert_out.binding()],
     );
-    Ok(Dispatch { label: "rms_norm", pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
+    Ok(Dispatch { label: "rms_norm", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
 }
 
 #[cfg(test)]

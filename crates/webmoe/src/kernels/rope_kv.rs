@@ -87,7 +87,7 @@ pub fn rope_kv(
         &pipeline,
         &[env.step.binding(), params.binding(), table.binding(), qkv.binding(), k_cache.binding(), v_cache.binding()],
     );
-    Ok(Dispatch { label: "rope_kv", pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
+    Ok(Dispatch { label: "rope_kv", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
 }
 
 #[cfg(test)]

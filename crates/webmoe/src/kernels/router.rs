@@ -77,7 +77,7 @@ pub fn router(
             log.buffer.binding(),
         ],
     );
-    Ok(Dispatch { label: "router", pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
+    Ok(Dispatch { label: "router", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ impl SampleKernel {
             &pipeline,
             &[env.step.binding(), uniform.binding(), logits.binding(), history.binding(), tokens.binding()],
         );
-        let dispatch = Dispatch { label: "sample", pipeline, bind_group, grid: Grid::Fixed([1, 1, 1]) };
+        let dispatch = Dispatch { label: "sample", slots: None, pipeline, bind_group, grid: Grid::Fixed([1, 1, 1]) };
         Ok(SampleKernel { dispatch, params: uniform, n_vocab, capacity })
     }
 

@@ -16,7 +16,7 @@ pub fn swiglu(gpu: &Gpu, env: &KernelEnv, gate_up: &StorageBuffer, act: &Storage
     let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::Swiglu))?;
     let params = UniformBuffer::new(gpu, "swiglu params", &Params { f, per_token, _pad: [0; 2] });
     let bind_group = gpu.bind_group("swiglu", &pipeline, &[env.step.binding(), params.binding(), gate_up.binding(), act.binding()]);
-    Ok(Dispatch { label: "swiglu", pipeline, bind_group, grid: Grid::PerToken { x: groups(f, 256), per_token } })
+    Ok(Dispatch { label: "swiglu", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: groups(f, 256), per_token } })
 }
 
 #[cfg(test)]
