@@ -4,6 +4,7 @@ mod args;
 mod commands;
 mod interrupt;
 mod load;
+mod memory_watch;
 
 use clap::Parser;
 use std::process::ExitCode;

@@ -146,3 +146,37 @@ fn the_budget_follows_the_context_and_kv_type() {
     let out = webmoe(&["inspect", &fixture("mixtral-q8_0"), "-c", "1000000"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("context"), "a context beyond the model's is refused");
 }
+
+/// Without --gpu-budget, a model larger than what the platform says is available gets a budget
+/// from that figure (here set with WEBMOE_MEMORY_AVAILABLE, as a smaller machine would report
+/// it), says so in one line, streams its experts, and computes the same logits.
+#[test]
+fn without_a_budget_the_platforms_memory_sets_one() {
+    let case = "mixtral-q8_0";
+    let j = inspect(case, adapter_binding_limit());
+    let b = &j["gpu_budget"];
+    let (resident, all, minimum) = (num(&b["resident"], "resident"), num(&b["all_experts"], "all_experts"), num(&b["minimum"], "minimum"));
+    // Below 15 GiB the engine leaves 3 GiB of system memory to the rest of the process.
+    let usable = (minimum + resident + all) / 2;
+    let available = (3u64 << 30) + usable;
+    let args = ["logits", "-m", &fixture(case), "--tokens", "1,300,301", "-c", &CONTEXT.to_string(), "--kv-type", "f32", "--json"];
+    let small = Command::new(env!("CARGO_BIN_EXE_webmoe"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
+        .env("WEBMOE_MEMORY_AVAILABLE", available.to_string())
+        .output()
+        .expect("run webmoe");
+    let said = String::from_utf8_lossy(&small.stderr).to_string();
+    assert_eq!(said.lines().count(), 1, "one line on stderr: {said}");
+    assert!(said.contains("experts stream in") && said.contains("GPU budget"), "{said}");
+    let unlimited = json_of(&webmoe(&args));
+    assert_eq!(json_of(&small)["logits"], unlimited["logits"], "the same logits with the chosen budget and without one");
+    // With more memory than the model needs, nothing is said and nothing streams.
+    let roomy = Command::new(env!("CARGO_BIN_EXE_webmoe"))
+        .args(args)
+        .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
+        .env("WEBMOE_MEMORY_AVAILABLE", "64GiB")
+        .output()
+        .expect("run webmoe");
+    assert!(roomy.status.success() && roomy.stderr.is_empty(), "{}", String::from_utf8_lossy(&roomy.stderr));
+}

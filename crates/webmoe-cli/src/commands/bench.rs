@@ -3,18 +3,21 @@
 
 use crate::args::BenchArgs;
 use crate::load::{load, CliResult};
+use crate::memory_watch::MemoryWatch;
 use serde_json::json;
 use std::io::Write;
 use web_time::Instant;
 use webmoe::bench::{run as bench, BenchOptions};
 
 pub fn run(a: &BenchArgs) -> CliResult<()> {
+    let memory = MemoryWatch::start();
     let t = Instant::now();
     let mut engine = load(&a.model)?.engine;
     let load_seconds = t.elapsed().as_secs_f64();
     let r = pollster::block_on(bench(&mut engine, BenchOptions { prompt: a.prompt, gen: a.gen, reps: a.reps }))?;
     let c = &engine.model.config;
     let e = &r.experts_during_decode;
+    let peak_anonymous = memory.peak();
     let mut out = std::io::stdout().lock();
     if a.json {
         let result = json!({
@@ -31,6 +34,8 @@ pub fn run(a: &BenchArgs) -> CliResult<()> {
             "dispatches_per_layer": r.dispatches_per_layer,
             "weight_bytes_per_token": r.weight_bytes_per_token,
             "gpu_memory_bytes": r.gpu_memory_bytes,
+            "gpu_budget_bytes": engine.gpu_budget(),
+            "peak_anonymous_bytes": peak_anonymous,
             "copy_bandwidth_bytes_s": r.copy_bandwidth_bytes_s,
             "decode_bandwidth_bytes_s": r.decode_bandwidth_bytes_s,
             "roofline_ratio": r.roofline_ratio,
@@ -44,6 +49,9 @@ pub fn run(a: &BenchArgs) -> CliResult<()> {
     writeln!(out, "model: {} ({} layers, {} of {} experts per token)", a.model.model.display(), c.n_layer, c.n_expert_used, c.n_expert)?;
     writeln!(out, "adapter: {}", r.adapter)?;
     writeln!(out, "load: {load_seconds:.2} s; GPU memory {:.1} MiB", r.gpu_memory_bytes as f64 / 1048576.0)?;
+    if let Some(peak) = peak_anonymous {
+        writeln!(out, "peak anonymous memory of the process: {:.2} GiB", peak as f64 / (1u64 << 30) as f64)?;
+    }
     writeln!(out, "prompt: {} tokens at {:.2} tok/s (median of {}), time to first token {:.3} s", r.prompt_tokens, r.prefill_tok_s, r.reps, r.ttft_seconds)?;
     writeln!(
         out,

@@ -137,6 +137,7 @@ impl Engine {
             slots: slot_buffer,
             groups,
             streaming,
+            gpu_budget: options.gpu_budget,
         })
     }
 }

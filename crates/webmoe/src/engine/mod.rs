@@ -3,6 +3,7 @@
 //! read back; under a GPU budget too small for every expert, experts stream in layer by layer
 //! (see [`crate::experts`]).
 
+mod auto_budget;
 mod footprint;
 mod forward;
 mod load;
@@ -12,6 +13,7 @@ mod state;
 mod streaming;
 mod weights;
 
+pub use auto_budget::{automatic_budget, usable_bytes, AutoBudget};
 pub use footprint::{budget_facts, footprint, BudgetFacts, MemoryReport};
 pub use options::{EngineOptions, KvType, DEFAULT_BATCH, DEFAULT_CONTEXT};
 
@@ -58,6 +60,8 @@ pub struct Engine {
     groups: ExpertGroups,
     /// The expert cache, when experts stream in.
     streaming: Option<Streaming>,
+    /// The GPU memory budget the engine was loaded under (`None`: no limit).
+    gpu_budget: Option<u64>,
 }
 
 /// What the engine asked of the GPU since it was loaded.
@@ -70,6 +74,11 @@ pub struct Counters {
 }
 
 impl Engine {
+    /// The GPU memory budget the engine was loaded under (`None`: no limit).
+    pub fn gpu_budget(&self) -> Option<u64> {
+        self.gpu_budget
+    }
+
     /// Positions the context holds.
     pub fn context_length(&self) -> usize {
         self.kv.max_ctx

@@ -2,7 +2,13 @@
 
 use super::error::GpuError;
 use super::pipelines::PipelineCache;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+/// Queue writes keep a staging copy of their bytes until a submit after them completes; a load
+/// that writes gigabytes before its first submit would hold them all. Writes are flushed after
+/// this many bytes.
+const UPLOAD_FLUSH_BYTES: u64 = 256 << 20;
 
 /// How to open the GPU.
 #[derive(Clone, Debug, Default)]
@@ -52,8 +58,12 @@ pub struct Gpu {
     /// Bytes one storage binding may span: the adapter's limits (and the options' cap), rounded
     /// down to a multiple of 256 and kept below 4 GiB so byte offsets fit kernels' u32 indices.
     pub binding_limit: u64,
+    /// The memory the platform says the device's buffers may take, where it says.
+    pub memory_budget: Option<super::MemoryBudget>,
     pub tuning: Tuning,
     pub(crate) pipelines: PipelineCache,
+    /// Bytes queued by writes since the last flush.
+    unflushed: AtomicU64,
     /// Errors the device reported outside an error scope, oldest first.
     uncaptured: Arc<Mutex<Vec<String>>>,
     lost: Arc<Mutex<Option<String>>>,
@@ -121,6 +131,7 @@ impl Gpu {
             timestamp_query: features.contains(wgpu::Features::TIMESTAMP_QUERY),
         };
         let info = adapter.get_info();
+        let memory_budget = super::memory::query(&adapter);
         let tuning = options.tuning.unwrap_or_else(|| Tuning::for_adapter(&info));
         Ok(Gpu {
             device,
@@ -130,7 +141,9 @@ impl Gpu {
             limits,
             caps,
             binding_limit,
+            memory_budget,
             pipelines: PipelineCache::default(),
+            unflushed: AtomicU64::new(0),
             uncaptured,
             lost,
         })
@@ -153,6 +166,18 @@ impl Gpu {
 
     pub fn is_lost(&self) -> bool {
         self.lost.lock().map(|l| l.is_some()).unwrap_or(true)
+    }
+
+    /// Count `bytes` just written with the queue; past [`UPLOAD_FLUSH_BYTES`], submit and wait
+    /// (natively) so their staging memory is released. The browser copies a write at once.
+    pub fn wrote(&self, bytes: u64) {
+        if self.unflushed.fetch_add(bytes, Ordering::Relaxed) + bytes >= UPLOAD_FLUSH_BYTES {
+            self.unflushed.store(0, Ordering::Relaxed);
+            if cfg!(not(target_arch = "wasm32")) {
+                self.queue.submit(std::iter::empty());
+                self.poll_wait();
+            }
+        }
     }
 
     /// Block (natively) until submitted work is done; the browser completes work on its own.

@@ -136,6 +136,7 @@ impl GpuMatrix {
                 let mut staged = vec![0u8; (n.div_ceil(4) * 4) as usize];
                 read_stream(source, pieces, at, &mut staged[..n as usize]).await?;
                 page.buffer.write(gpu, page_offset + (at - stream.start), &staged);
+                gpu.wrote(staged.len() as u64);
                 at += n;
             }
         }

@@ -7,6 +7,7 @@ mod context;
 mod dispatch;
 mod error;
 mod matrix;
+mod memory;
 mod pipelines;
 mod shaders;
 
@@ -16,5 +17,6 @@ pub use context::{Capabilities, Gpu, GpuOptions, Tuning};
 pub use dispatch::{Dispatch, Grid};
 pub use error::GpuError;
 pub use matrix::{GpuMatrix, Page, UploadError};
+pub use memory::{BudgetSource, MemoryBudget};
 pub use pipelines::PipelineKey;
 pub use shaders::{has_decoder, Kernel};

@@ -18,9 +18,12 @@ pub mod ops;
 use crate::model::{Matrix, Model, ModelConfig, Vector};
 use crate::quant::{self, QuantError};
 
-/// A model with every weight dequantized to f32, row-major.
-pub struct ReferenceModel {
+/// A model with its non-expert weights dequantized to f32, row-major, and its experts read from
+/// the file when a token chooses them (so a model of any size needs memory for its dense part
+/// and one expert at a time).
+pub struct ReferenceModel<'f> {
     pub config: ModelConfig,
+    file: &'f [u8],
     token_embd: Vec<f32>,
     output_norm: Vec<f32>,
     output: Vec<f32>,
@@ -35,10 +38,10 @@ struct ReferenceLayer {
     wo: Vec<f32>,
     ffn_norm: Vec<f32>,
     router: Option<Vec<f32>>,
-    /// Per expert: `n_ff × n_embd`, `n_ff × n_embd`, `n_embd × n_ff`.
-    gate: Vec<Vec<f32>>,
-    up: Vec<Vec<f32>>,
-    down: Vec<Vec<f32>>,
+    /// Where each expert's `n_ff × n_embd`, `n_ff × n_embd` and `n_embd × n_ff` matrices are.
+    gate: Matrix,
+    up: Matrix,
+    down: Matrix,
 }
 
 /// The experts one token chose in each layer: `(expert, weight)` pairs, best first.
@@ -58,12 +61,19 @@ fn vector(file: &[u8], v: &Vector) -> Result<Vec<f32>, QuantError> {
     quant::dequantize_to_vec(v.ty, &file[v.range.start as usize..v.range.end as usize])
 }
 
-impl ReferenceModel {
-    /// Dequantize `model`'s weights from `file`, the whole GGUF file the model was read from
-    /// (its ranges were checked against the file's length when the header was parsed).
-    pub fn load(model: &Model, file: &[u8]) -> Result<ReferenceModel, QuantError> {
+impl<'f> ReferenceModel<'f> {
+    /// Dequantize `model`'s non-expert weights from `file`, the whole GGUF file the model was
+    /// read from (its ranges were checked against the file's length when the header was parsed),
+    /// and check that every expert's type can be dequantized.
+    pub fn load(model: &Model, file: &'f [u8]) -> Result<ReferenceModel<'f>, QuantError> {
         let l = &model.layout;
-        let all = |m: &Matrix| (0..m.n_experts()).map(|e| expert(file, m, e)).collect::<Result<Vec<_>, _>>();
+        // The first row of an expert matrix: dequantizing it checks the type, so that experts
+        // read later cannot fail.
+        let checked = |m: &Matrix| -> Result<Matrix, QuantError> {
+            let first = m.experts[0].start as usize;
+            quant::dequantize_to_vec(m.ty, &file[first..first + m.row_bytes() as usize])?;
+            Ok(m.clone())
+        };
         let layers = l
             .layers
             .iter()
@@ -76,14 +86,15 @@ impl ReferenceModel {
                     wo: dense(file, &ly.wo)?,
                     ffn_norm: vector(file, &ly.ffn_norm)?,
                     router: ly.ffn.router.as_ref().map(|r| dense(file, r)).transpose()?,
-                    gate: all(&ly.ffn.gate)?,
-                    up: all(&ly.ffn.up)?,
-                    down: all(&ly.ffn.down)?,
+                    gate: checked(&ly.ffn.gate)?,
+                    up: checked(&ly.ffn.up)?,
+                    down: checked(&ly.ffn.down)?,
                 })
             })
             .collect::<Result<_, QuantError>>()?;
         Ok(ReferenceModel {
             config: model.config.clone(),
+            file,
             token_embd: dense(file, &l.token_embd)?,
             output_norm: vector(file, &l.output_norm)?,
             output: dense(file, &l.output)?,
@@ -149,13 +160,14 @@ impl ReferenceModel {
     /// `down_e(silu(gate_e h) * up_e h)`
     fn expert_ffn(&self, ly: &ReferenceLayer, e: usize, h: &[f32]) -> Vec<f32> {
         let f = self.config.n_ff;
+        let weights = |m: &Matrix| expert(self.file, m, e).expect("expert types were checked at load");
         let mut g = vec![0f32; f];
         let mut u = vec![0f32; f];
-        ops::matvec(&ly.gate[e], h, &mut g);
-        ops::matvec(&ly.up[e], h, &mut u);
+        ops::matvec(&weights(&ly.gate), h, &mut g);
+        ops::matvec(&weights(&ly.up), h, &mut u);
         let act: Vec<f32> = g.iter().zip(&u).map(|(&a, &b)| ops::silu(a) * b).collect();
         let mut y = vec![0f32; self.config.n_embd];
-        ops::matvec(&ly.down[e], &act, &mut y);
+        ops::matvec(&weights(&ly.down), &act, &mut y);
         y
     }
 }
