@@ -7,7 +7,7 @@ use super::streaming::Streaming;
 use super::weights::Weights;
 use super::{Engine, EngineOptions, KvType};
 use crate::error::{Error, Result};
-use crate::experts::{plan_slots, ExpertCache, Lru, SlotPlan};
+use crate::experts::{plan_slots, ExpertCache, NextUse, SlotPlan};
 use crate::gguf::ByteSource;
 use crate::gpu::{Gpu, GpuError, StorageBuffer};
 use crate::kernels::moe_group::ExpertGroups;
@@ -111,7 +111,7 @@ impl Engine {
                         pool_of_layer[l] = p;
                     }
                 }
-                let cache = ExpertCache::new(pool_slots, pool_of_layer, expert_slot_bytes(&model, gpu.binding_limit), Box::new(Lru::new(pool_slots)));
+                let cache = ExpertCache::new(pool_slots, pool_of_layer, expert_slot_bytes(&model, gpu.binding_limit), Box::new(NextUse::new(pool_slots, c.n_layer)));
                 Some(Streaming::new(&gpu, Box::new(source), cache, c, scratch.batch, (h, routes, log)))
             }
             _ => None,

@@ -1,6 +1,6 @@
 //! The bookkeeping of the expert slots: which expert is where, what to upload, and counts.
 
-use super::policy::ExpertPolicy;
+use super::policy::{Candidate, ExpertPolicy};
 
 /// An expert to copy from the host tier into a slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -125,12 +125,15 @@ impl ExpertCache {
         if let Some(empty) = slots.iter().position(|h| h.is_none()) {
             return Some(empty);
         }
-        let kept = |h: &Option<(usize, u32)>| matches!(*h, Some((l, e)) if l == layer && keep.contains(&e));
-        let candidates: Vec<usize> = (0..slots.len()).filter(|&s| !kept(&slots[s])).collect();
+        let candidates: Vec<Candidate> = slots
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, h)| h.filter(|&(l, e)| !(l == layer && keep.contains(&e))).map(|(l, _)| Candidate { slot, layer: l }))
+            .collect();
         if candidates.is_empty() {
             return None;
         }
-        Some(self.policy.victim(pool, &candidates))
+        Some(self.policy.victim(pool, &candidates, layer))
     }
 
     fn place(&mut self, layer: usize, expert: u32, slot: usize, prefetched: bool) -> Upload {

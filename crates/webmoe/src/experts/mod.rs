@@ -15,4 +15,4 @@ mod policy;
 
 pub use cache::{ExpertCache, ExpertStats, Upload};
 pub use plan::{expert_bytes, minimum_budget, plan_slots, PoolShape, SlotPlan};
-pub use policy::{ExpertPolicy, Lru};
+pub use policy::{Candidate, ExpertPolicy, Lru, NextUse};
