@@ -16,7 +16,8 @@
 // workgroup whose slot the page does not hold returns at once. With PAIRED the page holds whole
 // slots and [row_begin, row_end) are the output rows (the first half).
 //
-// Grid: (ceil((row_end − row_begin) / (64 / LANES)), n_tokens · a_per_token). LANES
+// Grid: (ceil((row_end − row_begin) / (64 / LANES)), n_tokens · a_per_token), the first
+// dimension folded into the third where it passes the adapter's limit. LANES
 // invocations share a row, each summing every LANES-th chunk of 32 values (one `load32`: a
 // block's scales are decoded once per chunk), then a tree reduction. Rows are a multiple of 32
 // values long; x rows start at a multiple of 4 elements.
@@ -67,7 +68,7 @@ const WG: u32 = 64u;
 var<workgroup> partial: array<vec2<f32>, WG>;
 
 @compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let a = wg.y;
     if (a >= step.n_tokens * p.a_per_token) {
         return;
@@ -81,7 +82,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     }
     let r = lid / LANES;
     let lane = lid % LANES;
-    let n = p.row_begin + wg.x * (WG / LANES) + r;
+    // Grids wider than the adapter's per-dimension limit fold their columns into z.
+    let column = wg.x + wg.z * nwg.x;
+    let n = p.row_begin + column * (WG / LANES) + r;
     let valid = n < p.row_end;
     var xr = a / p.x_div;
     if (X_LAST_TOKEN) {

@@ -16,6 +16,9 @@ pub struct GpuOptions {
     /// Cap on the bytes of any one storage binding, below what the adapter allows. Tests set it
     /// small to exercise the paths that split a tensor across bindings.
     pub max_binding_bytes: Option<u64>,
+    /// Cap on the workgroups of one grid dimension, below the adapter's limit: tests set it small
+    /// to exercise grids that fold their rows into the third dimension.
+    pub max_workgroups_per_dimension: Option<u32>,
     /// Prefer a low-power adapter (an integrated GPU) over a discrete one.
     pub low_power: bool,
     /// Do not use shader-f16 or subgroups even where the adapter has them.
@@ -58,6 +61,8 @@ pub struct Gpu {
     /// Bytes one storage binding may span: the adapter's limits (and the options' cap), rounded
     /// down to a multiple of 256 and kept below 4 GiB so byte offsets fit kernels' u32 indices.
     pub binding_limit: u64,
+    /// Workgroups one grid dimension may count: the adapter's limit (and the options' cap).
+    pub max_workgroups: u32,
     /// The memory the platform says the device's buffers may take, where it says.
     pub memory_budget: Option<super::MemoryBudget>,
     pub tuning: Tuning,
@@ -125,6 +130,11 @@ impl Gpu {
         }
         binding_limit = binding_limit.min((1u64 << 32) - 256) / 256 * 256;
 
+        let max_workgroups = options
+            .max_workgroups_per_dimension
+            .map_or(limits.max_compute_workgroups_per_dimension, |cap| cap.min(limits.max_compute_workgroups_per_dimension))
+            .max(1);
+
         let caps = Capabilities {
             shader_f16: features.contains(wgpu::Features::SHADER_F16),
             subgroups: features.contains(wgpu::Features::SUBGROUP),
@@ -141,6 +151,7 @@ impl Gpu {
             limits,
             caps,
             binding_limit,
+            max_workgroups,
             memory_budget,
             pipelines: PipelineCache::default(),
             unflushed: AtomicU64::new(0),

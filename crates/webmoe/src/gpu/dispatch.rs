@@ -12,6 +12,11 @@ pub enum Grid {
     PerTokenZ { x: u32, y: u32 },
     /// `[x, ceil(n_tokens / tile), z]`: tiles of `tile` tokens (the prompt matmul).
     TokenTiles { x: u32, tile: u32, z: u32 },
+    /// `x` workgroups folded into `[min(x, fold), y, ceil(x / fold)]`, where y is
+    /// `per_token · n_tokens` (or 1 when `per_token` is `None`), so an x above the adapter's
+    /// per-dimension limit (the rows of a 262144-token vocabulary) still dispatches: the
+    /// kernel's column is `wg.x + wg.z · nwg.x`.
+    Folded { x: u32, per_token: Option<u32>, fold: u32 },
 }
 
 impl Grid {
@@ -21,6 +26,7 @@ impl Grid {
             Grid::PerToken { x, per_token } => [x, per_token * n_tokens, 1],
             Grid::PerTokenZ { x, y } => [x, y, n_tokens],
             Grid::TokenTiles { x, tile, z } => [x, n_tokens.div_ceil(tile), z],
+            Grid::Folded { x, per_token, fold } => [x.min(fold), per_token.map_or(1, |p| p * n_tokens), x.div_ceil(fold.max(1))],
         }
     }
 }

@@ -150,7 +150,7 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
                 &[env.step.binding(), params.binding(), page.buffer.binding(), m.x.binding(), m.y.binding(), routes.binding(), slots.binding(), aux.binding()],
             );
             let x = groups(rows.end - rows.start, WORKGROUP / gpu.tuning.matvec_lanes);
-            let grid = if m.last_token_only { Grid::Fixed([x, 1, 1]) } else { Grid::PerToken { x, per_token } };
+            let grid = Grid::Folded { x, per_token: (!m.last_token_only).then_some(per_token), fold: gpu.max_workgroups };
             Ok(Dispatch { label: "matvec", slots: m.routed.as_ref().map(|_| page.slots.clone()), pipeline: pipeline.clone(), bind_group, grid })
         })
         .collect()

@@ -23,7 +23,11 @@ pub fn gpu_with_binding_limit(limit: u64) -> Gpu {
 /// Devices with every matvec row-sharing width a kernel must support: one invocation per row
 /// (CPU adapters), a few, and a full 32 (GPUs).
 pub fn gpus_with_each_matvec_shape() -> Vec<Gpu> {
-    [1, 4, 32].into_iter().map(|lanes| gpu_with(GpuOptions { tuning: Some(crate::gpu::Tuning { matvec_lanes: lanes }), ..Default::default() })).collect()
+    let tuned = |lanes| GpuOptions { tuning: Some(crate::gpu::Tuning { matvec_lanes: lanes }), ..Default::default() };
+    let mut gpus: Vec<Gpu> = [1, 4, 32].into_iter().map(|lanes| gpu_with(tuned(lanes))).collect();
+    // Grids of more than 3 workgroups a dimension fold into the third one.
+    gpus.push(gpu_with(GpuOptions { max_workgroups_per_dimension: Some(3), ..tuned(32) }));
+    gpus
 }
 
 pub fn f32_buffer(gpu: &Gpu, data: &[f32]) -> StorageBuffer {

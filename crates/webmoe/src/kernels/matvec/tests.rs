@@ -1,5 +1,6 @@
 use super::*;
 use crate::gguf::{GgmlType, MemorySource};
+use crate::gpu::GpuOptions;
 use crate::kernels::testing::*;
 use crate::kernels::Step;
 use crate::model::Matrix;
@@ -50,6 +51,26 @@ fn dense_matches_cpu(gpu: &Gpu) {
             assert_close(&format!("{ty} {rows}x{cols} t={t} lanes={lanes}"), &read_f32(gpu, &yb), &want, 2e-5 * (cols as f32).sqrt());
         }
     }
+}
+
+/// An output projection of 262144 rows (Gemma's vocabulary; gpt-oss has 201088, Qwen 151936)
+/// needs more workgroups than one grid dimension allows on most adapters (65535).
+#[test]
+fn a_262144_row_projection_runs_within_the_grid_limits() {
+    let gpu = gpu_with(GpuOptions { tuning: Some(crate::gpu::Tuning { matvec_lanes: 32 }), ..Default::default() });
+    let env = KernelEnv::new(&gpu);
+    let mut rng = Rng::new(11);
+    let (rows, cols) = (262_144, 32);
+    let (m, src, w) = random_matrix(GgmlType::Q8_0, 1, rows, cols, &mut rng);
+    let gm = pollster::block_on(GpuMatrix::load(&gpu, &src, &m)).unwrap();
+    let x = rng.vec(cols);
+    let (xb, yb) = (f32_buffer(&gpu, &x), zeros(&gpu, rows));
+    let d = matvec(&gpu, &env, &Matvec::dense(&gm, &xb, &yb)).unwrap();
+    assert!(d.iter().all(|d| d.grid.size(1).iter().all(|&n| n <= gpu.max_workgroups)), "every grid within {}", gpu.max_workgroups);
+    run(&gpu, &env, Step { n_tokens: 1, ..Default::default() }, &d);
+    let mut want = vec![0f32; rows];
+    ops::matvec(&w[0], &x, &mut want);
+    assert_close("262144 rows", &read_f32(&gpu, &yb), &want, 2e-5 * (cols as f32).sqrt());
 }
 
 #[test]
