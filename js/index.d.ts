@@ -7,18 +7,29 @@
 // The engine runs in a module Web Worker; every method talks to it through messages, so the page
 // never blocks. Every error is one of the classes below; its message says what to do.
 
-/** Bytes done and total of one phase of `Engine.load`. */
+/** Bytes done and total of one phase of `Engine.load` (or of `Engine.verifyCached`), with an estimate of the time left. */
 export interface LoadProgress {
   /**
-   * 'download': fetching shards from the server (or reading a File into storage);
-   * 'verify': checking stored shards against their SHA-256;
-   * 'upload': copying weights to the GPU.
+   * 'download': fetching shards from the server into storage (or copying a File into storage,
+   * with `store: true`);
+   * 'verify': checking shards against their SHA-256 (the shards just written, once; every stored
+   * shard in `Engine.verifyCached`);
+   * 'upload': reading the weights (from storage, the File in place, or the server) and copying
+   * them to the GPU.
    */
   phase: 'download' | 'verify' | 'upload';
   /** Bytes done in this phase. */
   loaded: number;
   /** Bytes of the whole phase. */
   total: number;
+  /**
+   * The phase's average speed so far, in bytes per second (bytes done in this load over the time
+   * since the phase started; a resumed download's earlier bytes do not count); `null` until half
+   * a second of the phase has run.
+   */
+  bytesPerSecond: number | null;
+  /** Seconds the rest of the phase takes at that speed: 0 once it is done, `null` while unknown. */
+  etaSeconds: number | null;
 }
 
 /** Options of `Engine.load`. */
@@ -28,9 +39,24 @@ export interface LoadOptions {
   /** Cancels the load; the promise rejects with `AbortError`. Shards already stored are kept. */
   signal?: AbortSignal;
   /**
+   * Whether to keep the model in the browser's storage (IndexedDB).
+   * - A URL: stored unless `store` is `false`. Stored, it is downloaded once in verified shards and
+   *   later loads read it from storage; a model larger than the storage the site may use is
+   *   refused (`QuotaExceededError`) right after the first 1-byte request tells its size. With
+   *   `store: false` nothing is written: the weights are read from the server with HTTP Range
+   *   requests straight into the GPU, and experts that stream in under a `gpuBudget` are fetched
+   *   again when not in the RAM cache (`ramBudget`). A complete stored copy is used either way.
+   *   `store: false` needs a server that answers Range requests (`DownloadError` otherwise).
+   * - A `File`/`Blob` (or the Files of a split model): read in place with `Blob.slice`, nothing
+   *   copied, unless `store` is `true`, which copies it into storage first (later loads of the same
+   *   File then read storage).
+   */
+  store?: boolean;
+  /**
    * Most bytes of GPU memory the engine may allocate (weights, KV cache, scratch). When not every
    * expert fits, each layer keeps as many experts as the budget allows on the GPU and the others
-   * stream in from the browser's storage as the router chooses them (same output, slower). A budget
+   * stream in from where the model is read (the browser's storage, the File, or the server with
+   * `store: false`) as the router chooses them (same output, slower). A budget
    * below what one token needs (the shared weights, the KV cache and `expertsUsed` experts per
    * layer) rejects with `InvalidOptionError` saying the minimum. `webmoe inspect FILE --json -c
    * CONTEXT --binding-limit BYTES` prints that minimum and the bytes of every expert (`gpu_budget`)
@@ -39,11 +65,12 @@ export interface LoadOptions {
    */
   gpuBudget?: number;
   /**
-   * Most bytes of the model's stored shards (32 MiB each) kept in the worker's memory between
-   * reads from IndexedDB, the most recently read first; a shard larger than the budget is not
-   * kept, so 0 keeps none. More saves IndexedDB reads when experts stream in under a
-   * `gpuBudget`; less saves memory. The output is the same either way. A whole number of bytes
-   * ≥ 0, else `InvalidOptionError`. Default: 64 MiB.
+   * Most bytes of the model kept in the worker's memory between reads, in blocks of 32 MiB (a
+   * stored model's shards, slices of a File, Range requests to the server), the most recently read
+   * first; a block larger than the budget is not kept, so 0 keeps none. More saves reads (from
+   * IndexedDB, the disk or the network) when experts stream in under a `gpuBudget`; less saves
+   * memory. The output is the same either way. A whole number of bytes ≥ 0, else
+   * `InvalidOptionError`. Default: 64 MiB.
    */
   ramBudget?: number;
   /**
@@ -59,8 +86,16 @@ export interface LoadOptions {
 export interface ModelInfo {
   /** `general.name` from the GGUF metadata, when present. */
   name?: string;
-  /** The storage key of the model (its URL, its parts' URLs, or a File's identity). */
-  key: string;
+  /**
+   * The model's key in the store, whether or not it is stored: its URL, its parts' URLs joined by
+   * newlines, or `file:NAME:SIZE:LAST_MODIFIED` of each File; `null` for a Blob read in place.
+   */
+  key: string | null;
+  /**
+   * Where the engine reads the model's bytes, and streams experts from under a `gpuBudget`:
+   * 'storage' (IndexedDB), 'file' (a local File, in place) or 'network' (its server, `store: false`).
+   */
+  readFrom: 'storage' | 'file' | 'network';
   /** Transformer layers. */
   layers: number;
   /** Experts per layer (1 for a dense model). */
@@ -342,6 +377,26 @@ export interface CachedModel {
   shardSize: number;
 }
 
+/** Options of `Engine.verifyCached`. */
+export interface VerifyOptions {
+  /** Called as the check advances (phase 'verify'). */
+  onProgress?: (progress: LoadProgress) => void;
+  /** Cancels the check (`AbortError`); what was checked stays as it was. */
+  signal?: AbortSignal;
+}
+
+/** What `Engine.verifyCached` found. */
+export interface VerifyReport {
+  /** The model's key in the store. */
+  key: string;
+  /** Bytes of the shards checked (every stored shard). */
+  verifiedBytes: number;
+  /** Shards whose bytes no longer match their SHA-256, or are missing: dropped from the store. */
+  damagedShards: number;
+  /** Whether every shard is stored and intact now (false after dropping damaged shards: loading again fetches them). */
+  complete: boolean;
+}
+
 /**
  * A loaded model. Create one with `Engine.load`; release it with `unload`.
  *
@@ -358,17 +413,28 @@ export declare class Engine {
   private constructor();
 
   /**
-   * Download (or read from the browser's storage), verify and upload a model.
-   * The file is fetched with HTTP Range requests in shards, stored in IndexedDB as each shard
-   * completes, and resumed with only the missing shards after an interruption; a stored model
-   * loads without downloading. Before the download, the model is checked from its header (one
-   * request for the first 4 MiB of each part, more only for a longer header; a `File`/`Blob` is
-   * read locally): a file webmoe cannot run is refused before any of it is downloaded or stored.
+   * Open a model and upload it to the GPU.
+   * - A URL is fetched with HTTP Range requests in shards, stored in IndexedDB as each shard
+   *   completes (each verified once, as it is written), and resumed with only the missing shards
+   *   after an interruption; a stored model loads without downloading and without hashing again
+   *   (it is trusted by its manifest, size and ETag; `verifyCached` checks it on request). With
+   *   `store: false` it is read from the server without storing anything (see `LoadOptions.store`).
+   * - A `File` (from an `<input type="file">` or a drop), a `Blob`, or the Files of a split model
+   *   are read in place with `Blob.slice`: nothing is copied into the browser's storage unless
+   *   `store: true` is given. A model larger than the site's storage loads this way.
+   * Before the weights are read, the model is checked from its header (for a URL one request for
+   * the first 4 MiB of each part, more only for a longer header; a `File`/`Blob` is read
+   * locally): a file webmoe cannot run is refused before any of it is downloaded or stored.
    * @param source a GGUF URL (absolute or relative to the page), the URLs of a split GGUF's parts
-   *   in order (`…-00001-of-00003.gguf`, …), or a local `File`/`Blob`
+   *   in order (`…-00001-of-00003.gguf`, …), a local `File`/`Blob`, or the Files of a split GGUF's
+   *   parts (in any order: their names give it)
    * @throws {WebGPUUnavailableError} the browser has no WebGPU or no usable adapter
-   * @throws {QuotaExceededError} the model does not fit the storage quota (before anything is written)
-   * @throws {DownloadError} the server failed or refused; loading again resumes the download
+   * @throws {QuotaExceededError} the model does not fit the storage the site may use, checked
+   *   before anything is written and, for a URL, before any request but the 1-byte probe;
+   *   `details.needed` and `details.available` are bytes, and the message names the ways out:
+   *   `store: false`, or the file opened from disk
+   * @throws {DownloadError} the server failed or refused; loading again resumes the download (with
+   *   `store: false`, a server without Range support is refused this way too)
    * @throws {ModelFormatError} not a GGUF file, or a model webmoe cannot run (a damaged header, an
    *   unsupported architecture or tensor type, inconsistent shapes or keys, a vocabulary the
    *   tokenizer cannot use); the message names the key, tensor or type at fault
@@ -378,7 +444,7 @@ export declare class Engine {
    *   `gpuBudget` below what one token needs
    * @throws {AbortError} `options.signal` aborted
    */
-  static load(source: string | string[] | Blob, options?: LoadOptions): Promise<Engine>;
+  static load(source: string | string[] | Blob | Blob[], options?: LoadOptions): Promise<Engine>;
 
   /**
    * The models in the browser's storage, complete or partly downloaded.
@@ -393,7 +459,20 @@ export declare class Engine {
    * @throws {InvalidOptionError} neither a key nor a source
    * @throws {WebmoeError} IndexedDB is unavailable
    */
-  static deleteCached(source: string | string[] | Blob): Promise<boolean>;
+  static deleteCached(source: string | string[] | Blob | Blob[]): Promise<boolean>;
+
+  /**
+   * Check every stored shard of a model again (its length and SHA-256 against the record made
+   * when it was stored) and drop the damaged ones, so that the next load fetches them again.
+   * Loads never do this: a stored model is trusted by its manifest, size and ETag. Reads the whole
+   * stored copy once (progress in phase 'verify').
+   * @param source a key from `listCached`, or the source the model was stored from
+   * @returns what was found, or null when the model is not stored
+   * @throws {InvalidOptionError} neither a key nor a source, or an unknown option
+   * @throws {AbortError} `options.signal` aborted
+   * @throws {WebmoeError} IndexedDB or WebCrypto is unavailable
+   */
+  static verifyCached(source: string | string[] | Blob | Blob[], options?: VerifyOptions): Promise<VerifyReport | null>;
 
   /** The loaded model's shape and context. */
   readonly model: ModelInfo;
@@ -499,7 +578,10 @@ export declare class WebGPUUnavailableError extends WebmoeError {}
 export declare class DeviceLostError extends WebmoeError {}
 /** The GPU refused an allocation. `details.bytes` is what was asked for. */
 export declare class OutOfMemoryError extends WebmoeError {}
-/** Not enough storage for the model. `details.needed` and `details.available` are bytes. */
+/**
+ * Not enough storage for the model. `details.needed` and `details.available` are bytes. Load it
+ * with `store: false` (a URL), or open the file from disk (read in place) instead.
+ */
 export declare class QuotaExceededError extends WebmoeError {}
 /** A download failed (network error, HTTP error, changed file). Loading again resumes where it stopped. */
 export declare class DownloadError extends WebmoeError {}

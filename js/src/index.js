@@ -9,10 +9,26 @@
 // { type: 'fatal', error } when the engine can no longer be used.
 
 import { AbortError, EngineUnavailableError, WebmoeError, reviveError } from './errors.js';
-import { benchOptions, chatParams, generateOptions, loadOptions, normalizePrompt, normalizeSource, routingRange, tokenIds } from './options.js';
+import {
+  benchOptions,
+  chatParams,
+  generateOptions,
+  loadOptions,
+  normalizePrompt,
+  normalizeSource,
+  routingRange,
+  storesModel,
+  tokenIds,
+  verifyOptions,
+} from './options.js';
 import { ChunkStream } from './stream.js';
 import { createCompletion } from './chat.js';
-import { deleteCached as deleteStored, listCached as listStored, requestPersistence } from './store/index.js';
+import {
+  deleteCached as deleteStored,
+  listCached as listStored,
+  requestPersistence,
+  verifyCached as verifyStored,
+} from './store/index.js';
 
 export {
   WebmoeError,
@@ -57,17 +73,21 @@ export class Engine {
     this.chat = { completions: { create: (params) => this.#createChatCompletion(params) } };
   }
 
-  /** Download (or read from the browser's storage), verify and upload a model. See index.d.ts. */
+  /**
+   * Open a model (download it into the browser's storage, read a File in place, or read it from
+   * its server without storing), and upload it. See index.d.ts.
+   */
   static async load(source, options = {}) {
     const checked = loadOptions(options);
     const normalized = normalizeSource(source);
     if (checked.signal?.aborted) throw abortErrorOf(checked.signal);
-    // Storage persistence can only be asked for from the page; the store in the worker cannot.
-    requestPersistence().catch(() => {});
+    // Storage persistence can only be asked for from the page (the store in the worker cannot),
+    // and only once per origin: the store remembers the answer.
+    if (storesModel(normalized, checked.reading.store)) requestPersistence().catch(() => {});
     const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'webmoe' });
     const engine = new Engine(CONSTRUCT, worker);
     try {
-      const loaded = await engine.#request('load', { source: normalized, options: checked.engine, store: checked.store }, checked);
+      const loaded = await engine.#request('load', { source: normalized, options: checked.engine, reading: checked.reading }, checked);
       engine.model = { ...loaded.model, key: loaded.key };
       return engine;
     } catch (error) {
@@ -84,6 +104,12 @@ export class Engine {
   /** Delete a stored model by its key or source; true if something was deleted. */
   static deleteCached(source) {
     return deleteStored(source);
+  }
+
+  /** Check every stored shard of a model again; damaged ones are dropped. See index.d.ts. */
+  static async verifyCached(source, options = {}) {
+    const checked = verifyOptions(options);
+    return verifyStored(source, checked);
   }
 
   /** Generate from a prompt: an async iterable of { text, tokenId }. See index.d.ts. */

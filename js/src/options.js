@@ -52,7 +52,10 @@ function stopOf(stop, option) {
   return list;
 }
 
-/** A model source: an absolute URL, a list of absolute URLs (split GGUF parts, in order), or a Blob/File. */
+/**
+ * A model source: an absolute URL, a list of absolute URLs (split GGUF parts, in order), a
+ * Blob/File, or a list of Files (split GGUF parts; the store puts them in order by name).
+ */
 export function normalizeSource(source) {
   const absolute = (url) => {
     try {
@@ -61,21 +64,32 @@ export function normalizeSource(source) {
       throw refuse('source', url, 'a URL');
     }
   };
-  if (typeof Blob !== 'undefined' && source instanceof Blob) return source;
+  const isBlob = (value) => typeof Blob !== 'undefined' && value instanceof Blob;
+  if (isBlob(source)) return source;
+  if (Array.isArray(source) && source.length > 0 && source.every(isBlob)) return source.slice();
   if (typeof source === 'string' && source.length > 0) return absolute(source);
   if (Array.isArray(source) && source.length > 0 && source.every((s) => typeof s === 'string' && s.length > 0)) {
     return source.map(absolute);
   }
-  throw refuse('source', source, 'a GGUF URL, a non-empty array of URLs of split GGUF parts, or a File/Blob');
+  throw refuse(
+    'source',
+    source,
+    'a GGUF URL, a non-empty array of URLs of split GGUF parts, a File/Blob, or an array of the Files of split GGUF parts',
+  );
 }
 
 /**
- * `Engine.load` options → { onProgress, signal, store: { ramBudget }, engine: { contextLength, kvType, gpuBudget } }.
- * `store` goes to the shard store that reads the model, `engine` to the WebAssembly engine.
+ * `Engine.load` options → { onProgress, signal, reading: { ramBudget, store }, engine: { contextLength, kvType, gpuBudget } }.
+ * `reading` goes to the store that opens and reads the model, `engine` to the WebAssembly engine.
  * @throws {InvalidOptionError}
  */
 export function loadOptions(options) {
-  const o = checkKeys(options, ['onProgress', 'signal', 'gpuBudget', 'ramBudget', 'contextLength', 'kvType'], 'Engine.load options');
+  const o = checkKeys(
+    options,
+    ['onProgress', 'signal', 'gpuBudget', 'ramBudget', 'contextLength', 'kvType', 'store'],
+    'Engine.load options',
+  );
+  if (o.store !== undefined && typeof o.store !== 'boolean') throw refuse('store', o.store, 'true or false');
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw refuse('onProgress', o.onProgress, 'a function');
   if (o.kvType !== undefined && o.kvType !== 'f16' && o.kvType !== 'f32') throw refuse('kvType', o.kvType, '"f16" or "f32"');
   const gpuBudget = number(o, 'gpuBudget');
@@ -83,9 +97,28 @@ export function loadOptions(options) {
   return {
     onProgress: o.onProgress,
     signal: signalOf(o),
-    store: defined({ ramBudget: integer(o, 'ramBudget', 0) }),
+    reading: defined({ ramBudget: integer(o, 'ramBudget', 0), store: o.store }),
     engine: defined({ contextLength: integer(o, 'contextLength', 1), kvType: o.kvType, gpuBudget }),
   };
+}
+
+/**
+ * Whether loading `source` with the `store` option given writes it into the browser's storage: a
+ * URL unless `store` is false, a File or Blob only when it is true.
+ */
+export function storesModel(source, store) {
+  const local = typeof source !== 'string' && !(Array.isArray(source) && typeof source[0] === 'string');
+  return local ? store === true : store !== false;
+}
+
+/**
+ * `Engine.verifyCached` options → { onProgress, signal }.
+ * @throws {InvalidOptionError}
+ */
+export function verifyOptions(options) {
+  const o = checkKeys(options, ['onProgress', 'signal'], 'Engine.verifyCached options');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') throw refuse('onProgress', o.onProgress, 'a function');
+  return defined({ onProgress: o.onProgress, signal: signalOf(o) });
 }
 
 const isTokenId = (id) => Number.isInteger(id) && id >= 0 && id < 2 ** 32;

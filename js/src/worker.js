@@ -12,10 +12,15 @@
 //
 // Before the store downloads a model, the engine checks its header (`checkModel`), so that a file
 // webmoe cannot run is refused before any of its weights are fetched or stored.
+//
+// The model's bytes come from the reader the store opens: its stored copy in IndexedDB, a File
+// read in place, or its server (`store: false`). Experts streamed in under a GPU budget keep coming
+// from that reader after the load.
 
 import init, { WasmEngine, checkModel, lastPanicMessage, panicForTests } from './wasm/webmoe_web.js';
 import { AbortError, DeviceLostError, EngineUnavailableError, WebGPUUnavailableError, reviveError, serializeError } from './errors.js';
 import { openModel } from './store/index.js';
+import { progressCounter } from './store/progress.js';
 
 let wasmReady = null;
 let engine = null;
@@ -132,7 +137,7 @@ function generation(start, { id, signal }) {
 }
 
 const operations = {
-  async load({ source, options, store }, { id, signal }) {
+  async load({ source, options, reading }, { id, signal }) {
     if (engine) throw new EngineUnavailableError('this engine already holds a model; create another with Engine.load');
     if (!globalThis.navigator?.gpu) {
       throw new WebGPUUnavailableError(
@@ -142,7 +147,7 @@ const operations = {
     wasmReady ??= init();
     await wasmReady;
     reader = await openModel(source, {
-      ...store,
+      ...reading,
       signal,
       onProgress: (progress) => post({ id, type: 'progress', progress }),
       checkModel: (parts) => checkModel({ parts }),
@@ -157,9 +162,14 @@ const operations = {
           return part.read(offset, length);
         },
       }));
-      const onUpload = (loaded, total) => post({ id, type: 'progress', progress: { phase: 'upload', loaded, total } });
+      let upload = null;
+      const onUpload = (loaded, total) => {
+        upload ??= progressCounter((progress) => post({ id, type: 'progress', progress }), 'upload', total);
+        upload.set(loaded);
+      };
       engine = await WasmEngine.load({ parts }, options, onUpload);
-      return { model: engine.info(), key: reader.key };
+      upload?.finish();
+      return { model: { ...engine.info(), readFrom: reader.origin }, key: reader.key };
     } catch (error) {
       reader.close();
       reader = null;

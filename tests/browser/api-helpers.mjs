@@ -19,15 +19,15 @@ export function requirePackage() {
 
 /**
  * A server (repository root at /, `mounts` added) and a browser page that has imported the
- * package as `window.webmoe`.
+ * package as `window.webmoe`: tests/browser/pages/api.html, or another page of that folder.
  * @returns {Promise<{server: object, browser: object, page: import('playwright-core').Page}>}
  */
-export async function openApiPage({ mounts = {}, userDataDir } = {}) {
+export async function openApiPage({ mounts = {}, userDataDir, pageName = 'api.html' } = {}) {
   requirePackage();
   const server = await startServer({ mounts });
   const browser = await launchBrowser({ userDataDir });
   const { page } = browser;
-  await page.goto(`${server.url}/tests/browser/pages/api.html`);
+  await page.goto(`${server.url}/tests/browser/pages/${pageName}`);
   await page.waitForFunction(() => window.webmoe !== undefined, null, { timeout: 30_000 });
   return { server, browser, page };
 }

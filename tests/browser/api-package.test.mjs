@@ -29,18 +29,26 @@ const CONSUMER_TS = `
 import {
   Engine, WebmoeError, ModelFormatError, QuotaExceededError, InvalidOptionError,
   type ChatCompletion, type ChatCompletionChunk, type EngineStats, type GenerateChunk, type LoadProgress,
+  type VerifyReport,
 } from 'webmoe';
 
 export async function main(url: string, out: { textContent: string | null }): Promise<void> {
   const controller = new AbortController();
   const engine: Engine = await Engine.load(url, {
-    onProgress: (p: LoadProgress) => console.log(p.phase, p.loaded / p.total),
+    onProgress: (p: LoadProgress) => console.log(p.phase, p.loaded / p.total, p.etaSeconds ?? 'unknown', p.bytesPerSecond),
     signal: controller.signal,
     contextLength: 512,
     kvType: 'f16',
     gpuBudget: 2 ** 30,
     ramBudget: 64 * 2 ** 20,
+    store: false,
   });
+  const where: 'storage' | 'file' | 'network' = engine.model.readFrom;
+  const key: string | null = engine.model.key;
+  const report: VerifyReport | null = await Engine.verifyCached(url, { onProgress: (p) => console.log(p.loaded), signal: controller.signal });
+  console.log(where, key, report?.damagedShards, report?.complete);
+  const parts: File[] = [new File([], 'm-00001-of-00002.gguf'), new File([], 'm-00002-of-00002.gguf')];
+  await Engine.load(parts, { store: true });
   const experts: number = engine.model.experts * engine.model.layers;
   for await (const chunk of engine.generate('Once upon a time', { maxTokens: 8, temperature: 0.7, topK: 40, stop: ['\\n'] })) {
     const c: GenerateChunk = chunk;
@@ -77,6 +85,8 @@ export async function main(url: string, out: { textContent: string | null }): Pr
   await engine.chat.completions.create({ prompt: 'Hi' });
   // @ts-expect-error Engine is created with Engine.load
   new Engine();
+  // @ts-expect-error store is true or false
+  await Engine.load(url, { store: 'yes' });
 }
 `;
 

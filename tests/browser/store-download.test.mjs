@@ -1,7 +1,8 @@
 // Shard store, download path, in headless Chromium: the first open downloads every shard with Range
-// requests and records them; a relaunch of the browser on the same profile opens the model from
-// IndexedDB without shard requests; a damaged shard is fetched again alone; a changed file (new
-// ETag) is downloaded afresh; a complete model opens while the server is down.
+// requests, records them and verifies each once; a relaunch of the browser on the same profile
+// opens the model from IndexedDB without shard requests and without hashing a shard; verifyCached
+// finds a damaged shard, which the next open fetches again alone; a changed file (new ETag) is
+// downloaded afresh; a complete model opens while the server is down.
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -17,6 +18,7 @@ import {
   expectedShardRecords,
   fixture,
   openStorePage,
+  progressOf,
   progressPhases,
   requestsFor,
   shardCount,
@@ -89,7 +91,7 @@ describe('shard store: download, reload, repair, replaced file, offline', () => 
 
     assert.deepEqual(progressPhases(result.events), ['download', 'verify']);
     const download = result.events.filter((event) => event.phase === 'download');
-    assert.deepEqual(download[0], { phase: 'download', loaded: 0, total: model.size });
+    assert.deepEqual(progressOf(download[0]), { phase: 'download', loaded: 0, total: model.size });
     assert.equal(download.at(-1).loaded, model.size);
     assert.equal(result.events.at(-1).total, model.size, 'every stored byte verified');
 
@@ -97,36 +99,52 @@ describe('shard store: download, reload, repair, replaced file, offline', () => 
     assert.equal(reads.mismatch, null, `read mismatch: ${JSON.stringify(reads.mismatch)}`);
   });
 
-  it('opens the stored model after a browser relaunch with one probe request and no shard request', async () => {
+  it('opens the stored model after a browser relaunch with one probe request, no shard request and no hashing', async () => {
     await browser.close();
     browser = await launchBrowser({ userDataDir: profile });
     await openStorePage(browser.page, server);
     await resetStats(server);
     const result = await call(browser.page, 'open', url, { shardSize: SHARD_SIZE });
     assert.equal(result.ok, true, JSON.stringify(result.error));
+    assert.equal(result.origin, 'storage');
     const requests = await requestsFor(server, model.urlPath);
     assert.deepEqual(requests, [{ method: 'GET', path: model.urlPath, range: 'bytes=0-0', status: 206 }]);
-    assert.deepEqual(progressPhases(result.events), ['download', 'verify']);
+    assert.deepEqual(progressPhases(result.events), ['download'], 'trusted by its manifest: no verify phase');
     assert.deepEqual(
-      result.events[0],
+      progressOf(result.events[0]),
       { phase: 'download', loaded: model.size, total: model.size },
       'download phase: all stored already',
     );
-    assert.equal(result.events.at(-1).total, model.size, 'every stored shard verified');
+    assert.equal(await call(browser.page, 'digests'), 0, 'no shard hashed');
     const reads = await call(browser.page, 'compareReads', key, [url], boundarySpans(model.size));
     assert.equal(reads.mismatch, null, `read mismatch: ${JSON.stringify(reads.mismatch)}`);
+    assert.equal(await call(browser.page, 'digests'), 0, 'reads hash nothing either');
   });
 
-  it('detects a shard damaged in IndexedDB and downloads that shard alone again', async () => {
+  it('verifyCached finds a shard damaged in IndexedDB and drops it; the next open downloads that shard alone', async () => {
     const damaged = 7;
     await call(browser.page, 'corruptShard', key, 0, damaged);
+    await resetStats(server);
+    const trusted = await call(browser.page, 'open', url, { shardSize: SHARD_SIZE });
+    assert.equal(trusted.ok, true, JSON.stringify(trusted.error));
+    assert.deepEqual(progressPhases(trusted.events), ['download'], 'a load trusts the manifest');
+    assert.equal((await requestsFor(server, model.urlPath)).length, 1, 'the probe only');
+
+    const checked = await call(browser.page, 'verify', url);
+    assert.equal(checked.ok, true, JSON.stringify(checked.error));
+    assert.deepEqual(checked.report, { key, verifiedBytes: model.size, damagedShards: 1, complete: false });
+    assert.deepEqual(progressPhases(checked.events), ['verify']);
+    assert.equal(checked.events.at(-1).total, model.size, 'every stored shard checked');
+    assert.equal((await call(browser.page, 'manifest', key)).parts[0].shards[damaged], null, 'the damaged shard is dropped');
+
     await resetStats(server);
     const result = await call(browser.page, 'open', url, { shardSize: SHARD_SIZE });
     assert.equal(result.ok, true, JSON.stringify(result.error));
     const requests = await requestsFor(server, model.urlPath);
     assert.deepEqual(shardRangesOf(requests), [shardRange(model.size, damaged)]);
     assert.equal(requests.length, 2, 'the probe and the one shard');
-    assert.deepEqual(progressPhases(result.events), ['download', 'verify', 'download', 'verify']);
+    assert.deepEqual(progressPhases(result.events), ['download', 'verify']);
+    assert.equal(result.events.at(-1).total, SHARD_SIZE, 'the shard just written is verified, nothing else');
     const manifest = await call(browser.page, 'manifest', key);
     assert.deepEqual(manifest.parts[0].shards[damaged], expectedShardRecords(model.bytes)[damaged]);
     const reads = await call(
@@ -166,7 +184,7 @@ describe('shard store: download, reload, repair, replaced file, offline', () => 
     assert.deepEqual(await requestsFor(server, model.urlPath), [
       { method: 'GET', path: model.urlPath, range: null, status: 503 },
     ]);
-    assert.deepEqual(progressPhases(result.events), ['verify'], 'nothing to download: verified only');
+    assert.deepEqual(progressPhases(result.events), ['download'], 'nothing to download, nothing hashed');
     assert.equal(result.events.at(-1).total, model.size);
   });
 });

@@ -1,6 +1,6 @@
-// Shard store, in headless Chromium: local Files and Blobs, split models (several URLs), reads at
-// shard and part boundaries against the original bytes with a bounded RAM cache, and
-// listCached / deleteCached.
+// Shard store, in headless Chromium: local Files and Blobs read in place (nothing stored) or stored
+// on request, split models (several URLs), reads at shard and part boundaries against the original
+// bytes with a bounded RAM cache, and listCached / deleteCached.
 
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -14,6 +14,7 @@ import {
   expectedShardRecords,
   fixture,
   openStorePage,
+  progressOf,
   progressPhases,
   randomSpans,
   requestsFor,
@@ -63,10 +64,36 @@ describe('shard store: local files, split models, reads, listing and deleting', 
 
   after(stopAll);
 
-  it('stores a File from a file input without any request, and reads it back byte for byte', async () => {
+  it('reads a File from a file input in place: no request, nothing stored, byte for byte', async () => {
     await page.setInputFiles('#file', single.filePath);
     await resetStats(server);
-    const result = await call(page, 'open', { file: 'input' }, { shardSize: SHARD_SIZE });
+    const usage = (await call(page, 'estimate')).usage;
+    const result = await call(page, 'open', { file: 'input' }, { shardSize: SHARD_SIZE, ramBudget: 3 * SHARD_SIZE });
+    assert.equal(result.ok, true, JSON.stringify(result.error));
+    assert.equal(result.origin, 'file');
+    assert.match(result.key, new RegExp(`^file:model\\.gguf:${single.size}:\\d+$`));
+    assert.deepEqual(result.events, [], 'nothing to download or verify');
+    assert.deepEqual(await requestsFor(server, single.urlPath), [], 'the file is not fetched');
+    // compareReads fetches the original from the server, to compare with.
+    const reads = await assertReadsMatch(
+      page,
+      result.key,
+      [singleUrl],
+      [...boundarySpans(single.size), ...randomSpans(single.size, 100, 3 * SHARD_SIZE, 5)],
+    );
+    assert.ok(reads.maxCachedBytes > 0 && reads.maxCachedBytes <= 3 * SHARD_SIZE, `RAM cache held ${reads.maxCachedBytes} bytes`);
+    // Before listing: listing opens (and so creates) the store's database.
+    assert.equal((await call(page, 'estimate')).usage, usage, 'storage usage unchanged');
+    assert.equal(await call(page, 'manifest', result.key), undefined, 'no manifest');
+    assert.equal(await call(page, 'shardCount', result.key), 0, 'no shard');
+    assert.deepEqual(await call(page, 'listCached'), []);
+    await call(page, 'closeReader', result.key);
+  });
+
+  it('stores a File from a file input with store: true, without any request, and reads it back byte for byte', async () => {
+    await page.setInputFiles('#file', single.filePath);
+    await resetStats(server);
+    const result = await call(page, 'open', { file: 'input' }, { shardSize: SHARD_SIZE, store: true });
     assert.equal(result.ok, true, JSON.stringify(result.error));
     keys.input = result.key;
     assert.match(result.key, new RegExp(`^file:model\\.gguf:${single.size}:\\d+$`));
@@ -87,13 +114,17 @@ describe('shard store: local files, split models, reads, listing and deleting', 
       [...boundarySpans(single.size), ...randomSpans(single.size, 100, 3 * SHARD_SIZE)],
     );
 
-    const again = await call(page, 'open', { file: 'input' }, { shardSize: SHARD_SIZE });
+    const digests = await call(page, 'digests');
+    const again = await call(page, 'open', { file: 'input' }, { shardSize: SHARD_SIZE, store: true });
     assert.equal(again.key, result.key, 'the same file finds its stored copy');
+    assert.equal(again.origin, 'storage');
     assert.deepEqual(
-      again.events[0],
+      progressOf(again.events[0]),
       { phase: 'download', loaded: single.size, total: single.size },
       'nothing to store the second time',
     );
+    assert.deepEqual(progressPhases(again.events), ['download'], 'and nothing to verify');
+    assert.equal(await call(page, 'digests'), digests, 'no shard hashed again');
   });
 
   it('stores a File made in the page and a Blob the same way', async () => {
@@ -101,7 +132,7 @@ describe('shard store: local files, split models, reads, listing and deleting', 
       page,
       'open',
       { file: 'constructed', bytesFrom: singleUrl, name: 'made.gguf', lastModified: 1234 },
-      { shardSize: SHARD_SIZE },
+      { shardSize: SHARD_SIZE, store: true },
     );
     assert.equal(file.ok, true, JSON.stringify(file.error));
     assert.equal(file.key, `file:made.gguf:${single.size}:1234`);
@@ -109,7 +140,7 @@ describe('shard store: local files, split models, reads, listing and deleting', 
     assertRecords((await call(page, 'manifest', file.key)).parts[0], single.bytes, 'constructed file');
     await assertReadsMatch(page, file.key, [singleUrl], boundarySpans(single.size));
 
-    const blob = await call(page, 'open', { blob: singleUrl }, { shardSize: SHARD_SIZE });
+    const blob = await call(page, 'open', { blob: singleUrl }, { shardSize: SHARD_SIZE, store: true });
     assert.equal(blob.ok, true, JSON.stringify(blob.error));
     assert.match(blob.key, /^blob:[0-9a-f]{64}$/);
     keys.blob = blob.key;
@@ -118,9 +149,14 @@ describe('shard store: local files, split models, reads, listing and deleting', 
     assertRecords(blobManifest.parts[0], single.bytes, 'blob');
     await assertReadsMatch(page, blob.key, [singleUrl], boundarySpans(single.size));
 
-    const sameBytes = await call(page, 'open', { blob: singleUrl }, { shardSize: SHARD_SIZE });
+    const sameBytes = await call(page, 'open', { blob: singleUrl }, { shardSize: SHARD_SIZE, store: true });
     assert.equal(sameBytes.key, blob.key, 'the same bytes find their stored copy');
-    assert.deepEqual(sameBytes.events[0], { phase: 'download', loaded: single.size, total: single.size });
+    assert.deepEqual(progressOf(sameBytes.events[0]), { phase: 'download', loaded: single.size, total: single.size });
+
+    const inPlace = await call(page, 'open', { blob: singleUrl }, { shardSize: SHARD_SIZE });
+    assert.equal(inPlace.ok, true, JSON.stringify(inPlace.error));
+    assert.deepEqual([inPlace.key, inPlace.origin], [null, 'file'], 'a Blob without store: true is read in place, with no key');
+    await assertReadsMatch(page, null, [singleUrl], boundarySpans(single.size));
   });
 
   it('a split model (two URLs) gives one reader over both parts, and one manifest covering both', async () => {

@@ -76,6 +76,11 @@ export function call(page, method, ...args) {
   return page.evaluate(([name, values]) => window.storeTest[name](...values), [method, args]);
 }
 
+/** A progress event's phase and bytes (without its speed and time left). */
+export function progressOf({ phase, loaded, total }) {
+  return { phase, loaded, total };
+}
+
 /**
  * Check that progress events came in phase order (download, then verify), each phase's `loaded`
  * never decreasing and ending at its `total`. Returns the phases seen, e.g. ['download', 'verify'].
@@ -93,6 +98,11 @@ export function progressPhases(events) {
     const next = events[index + 1];
     if ((!next || next.phase !== event.phase) && event.loaded !== event.total) {
       throw new Error(`phase ${event.phase} ended at ${event.loaded} of ${event.total} bytes (event ${index})`);
+    }
+    const { bytesPerSecond, etaSeconds } = event;
+    const finished = event.loaded >= event.total;
+    if (!(bytesPerSecond === null || bytesPerSecond > 0) || !(finished ? etaSeconds === 0 : etaSeconds === null || etaSeconds >= 0)) {
+      throw new Error(`event ${index}: speed ${bytesPerSecond} B/s and ${etaSeconds} s left at ${event.loaded} of ${event.total}`);
     }
   }
   return phases;

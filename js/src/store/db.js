@@ -1,8 +1,11 @@
 // The IndexedDB database of the shard store and the few operations the store performs on it.
 //
-// Database `webmoe-store`, version 1:
+// Database `webmoe-store`, version 2:
 //   manifests  keyPath "key"        one manifest record per model (see manifest.js)
 //   shards     out-of-line keys     [modelKey, partIndex, shardIndex] → ArrayBuffer (the shard's bytes)
+//   settings   keyPath "key"        what the store remembers between visits, e.g.
+//                                   { key: 'persistence', askedAt, granted } (see quota.js)
+// Version 1 had no settings store; opening it upgrades it in place.
 // Array keys sort element by element, so every shard of one model lies in the key range
 // [modelKey] … [modelKey, []] (an array sorts after every number), which deletes and counts use.
 //
@@ -15,11 +18,13 @@ import { WebmoeError } from '../errors.js';
 /** Name of the IndexedDB database. */
 export const DB_NAME = 'webmoe-store';
 /** Schema version of the database. */
-const DB_VERSION = 1;
+const DB_VERSION = 2;
 /** Object store of manifest records, keyed by the model key. */
 export const MANIFESTS = 'manifests';
 /** Object store of shard bytes, keyed by [modelKey, partIndex, shardIndex]. */
 export const SHARDS = 'shards';
+/** Object store of settings records, keyed by their name. */
+export const SETTINGS = 'settings';
 
 let connection = null;
 
@@ -54,6 +59,7 @@ function openFresh() {
       const db = open.result;
       if (!db.objectStoreNames.contains(MANIFESTS)) db.createObjectStore(MANIFESTS, { keyPath: 'key' });
       if (!db.objectStoreNames.contains(SHARDS)) db.createObjectStore(SHARDS);
+      if (!db.objectStoreNames.contains(SETTINGS)) db.createObjectStore(SETTINGS, { keyPath: 'key' });
     };
     open.onsuccess = () => {
       const db = open.result;
@@ -134,6 +140,39 @@ export async function getAllManifests() {
     return await requestResult(tx.objectStore(MANIFESTS).getAll());
   } catch (error) {
     throw storageError('read the model list', error);
+  }
+}
+
+/**
+ * A settings record, or undefined when none is stored.
+ * @param {string} key
+ * @returns {Promise<object|undefined>}
+ * @throws {WebmoeError} when the database cannot be read
+ */
+export async function getSetting(key) {
+  const db = await openDatabase();
+  const tx = db.transaction(SETTINGS, 'readonly');
+  try {
+    return await requestResult(tx.objectStore(SETTINGS).get(key));
+  } catch (error) {
+    throw storageError('read the store settings', error);
+  }
+}
+
+/**
+ * Store a settings record (`record.key` names it).
+ * @param {object} record
+ * @returns {Promise<void>}
+ * @throws {WebmoeError|DOMException} when the write is refused
+ */
+export async function putSetting(record) {
+  const db = await openDatabase();
+  const tx = db.transaction(SETTINGS, 'readwrite');
+  tx.objectStore(SETTINGS).put(record);
+  try {
+    await transactionDone(tx);
+  } catch (error) {
+    throw storageError('save the store settings', error);
   }
 }
 

@@ -176,20 +176,24 @@ async function streamIntoShards(manifest, part, url, response, onBytes) {
 }
 
 /**
- * The API error for a failed download, saying what happened and that loading again resumes.
+ * The API error for a failed download, saying what happened and what to do: for a download into
+ * storage, that loading again resumes; for a model read without storing it (`stored: false`), that
+ * loading again reads it again.
  * @param {unknown} error
  * @param {object} manifest
  * @param {number} retries
+ * @param {{stored?: boolean}} [how]
  * @returns {Error}
  */
-export function asDownloadError(error, manifest, retries) {
+export function asDownloadError(error, manifest, retries, { stored = true } = {}) {
   if (error instanceof WebmoeError) return error;
   const url = error instanceof HttpFailure ? error.url : manifest.sources[0];
-  const stored = storedBytes(manifest);
-  const details = { url, storedBytes: stored, totalBytes: manifest.size };
-  const resume =
-    `${stored} of ${manifest.size} bytes are stored; ` +
-    'load the model again to retry: the download resumes with the missing shards.';
+  const storedNow = storedBytes(manifest);
+  const details = stored ? { url, storedBytes: storedNow, totalBytes: manifest.size } : { url, totalBytes: manifest.size };
+  const resume = stored
+    ? `${storedNow} of ${manifest.size} bytes are stored; ` +
+      'load the model again to retry: the download resumes with the missing shards.'
+    : 'Nothing of it is stored: load the model again to retry.';
   if (error instanceof FileChangedError) {
     return new DownloadError(
       `${url} changed on the server during the download. Load the model again to retry: it is downloaded afresh.`,

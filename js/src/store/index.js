@@ -1,5 +1,6 @@
-// The model store: models downloaded (HTTP Range requests, in shards) or imported (File / Blob)
-// into IndexedDB, verified with SHA-256, and read back at random offsets.
+// The model store: models downloaded (HTTP Range requests, in shards) or imported (File / Blob,
+// on request) into IndexedDB, verified with SHA-256 when written, and read back at random offsets;
+// or read where they are (a local File in place, a server with Range requests) without storing.
 //
 //   const reader = await openModel('https://example.org/model.gguf', { onProgress });
 //   const header = await reader.read(0, 1 << 20);
@@ -9,9 +10,8 @@
 import { deleteModel, getAllManifests, getManifest } from './db.js';
 import { blobKey } from './import.js';
 import { describeManifest } from './manifest.js';
-import { ensureStored } from './open.js';
+import { openSource, verifyStored } from './open.js';
 import { readOptions } from './options.js';
-import { ModelReader } from './reader.js';
 import { describeSource } from './sources.js';
 
 export { ModelReader } from './reader.js';
@@ -21,13 +21,17 @@ export { DEFAULT_RAM_BUDGET, DEFAULT_SHARD_SIZE } from './options.js';
 export { requestPersistence } from './quota.js';
 
 /**
- * Download (or import) and verify a model into IndexedDB as needed, then give random access to it.
- * A model stored before is checked against the server (one 1-byte request per part), verified,
- * and opened without downloading; an interrupted download resumes with the missing shards only.
- * @param {string|string[]|File|Blob} source a GGUF URL, the URLs of a split GGUF's parts in order,
- *   or a local File / Blob
+ * Random access to a model: a URL is downloaded into IndexedDB first as needed (or, with
+ * `store: false`, read from its server as it is read); a File is read in place (or, with
+ * `store: true`, imported first). A model stored before is checked against the server (one 1-byte
+ * request per part) and opened without downloading or hashing; an interrupted download resumes
+ * with the missing shards only.
+ * @param {string|string[]|File|Blob|(File|Blob)[]} source a GGUF URL, the URLs of a split GGUF's
+ *   parts in order, a local File / Blob, or the Files of a split GGUF's parts (any order)
  * @param {object} [options]
- * @param {(event: {phase: 'download'|'verify', loaded: number, total: number}) => void} [options.onProgress]
+ * @param {boolean} [options.store] true: keep the model in IndexedDB (the default for a URL);
+ *   false: store nothing (the default for a File or Blob)
+ * @param {(event: import('./progress.js').Progress) => void} [options.onProgress]
  *   bytes done and total of the current phase; 'download' also covers reading a File into storage
  * @param {(parts: {size: number, read: (offset: number, length: number) => Promise<Uint8Array>}[]) => Promise<void>} [options.checkModel]
  *   called before anything is downloaded or stored (not for a model stored completely) with a
@@ -52,8 +56,30 @@ export { requestPersistence } from './quota.js';
  */
 export async function openModel(source, options = {}) {
   const settings = readOptions(options);
-  const manifest = await ensureStored(describeSource(source), settings);
-  return new ModelReader(manifest, settings.ramBudget);
+  return openSource(describeSource(source), settings);
+}
+
+/**
+ * Check every stored shard of a model again (length and SHA-256 against its manifest record) and
+ * drop the damaged ones: the next load downloads (or imports) them again. Loads do not do this:
+ * a stored model is trusted by its manifest, size and ETag.
+ * @param {string|string[]|File|Blob} keyOrSource a key from listCached, or the source it was stored from
+ * @param {{onProgress?: (event: import('./progress.js').Progress) => void, signal?: AbortSignal}} [options]
+ * @returns {Promise<{key: string, verifiedBytes: number, damagedShards: number, complete: boolean}|null>}
+ *   null when the model is not stored
+ * @throws {InvalidOptionError} for an argument that is neither a key nor a source
+ * @throws {AbortError} when the signal aborts
+ * @throws {WebmoeError} when IndexedDB or WebCrypto is unavailable or failing
+ */
+export async function verifyCached(keyOrSource, options = {}) {
+  const settings = readOptions(options);
+  if (typeof keyOrSource === 'string' && (await getManifest(keyOrSource))) return verifyStored(keyOrSource, settings);
+  const source = describeSource(keyOrSource);
+  if (source.key === null) {
+    for (const key of await blobKeys(source.blobs)) if (await getManifest(key)) return verifyStored(key, settings);
+    return null;
+  }
+  return verifyStored(source.key, settings);
 }
 
 /**
@@ -78,13 +104,22 @@ export async function deleteCached(keyOrSource) {
   if (typeof keyOrSource === 'string' && (await getManifest(keyOrSource))) return deleteModel(keyOrSource);
   const source = describeSource(keyOrSource);
   if (source.key !== null) return deleteModel(source.key);
+  let deleted = false;
+  for (const key of await blobKeys(source.blobs)) deleted = (await deleteModel(key)) || deleted;
+  return deleted;
+}
+
+/** The keys a Blob source may be stored under: one per shard size a stored Blob uses. */
+async function blobKeys(blobs) {
   const manifests = await getAllManifests();
   const shardSizes = new Set(
     manifests.filter((manifest) => manifest.kind === 'blob').map((manifest) => manifest.shardSize),
   );
-  let deleted = false;
+  const keys = [];
   for (const shardSize of shardSizes) {
-    deleted = (await deleteModel(await blobKey(source.blob, shardSize))) || deleted;
+    const parts = [];
+    for (const blob of blobs) parts.push(await blobKey(blob, shardSize));
+    keys.push(parts.join('\n'));
   }
-  return deleted;
+  return keys;
 }

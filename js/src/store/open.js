@@ -1,11 +1,21 @@
-// Bringing a model's stored copy up to date: find or create its manifest, store what is missing
-// (download or import), verify, and repeat for shards that failed verification.
+// Opening a model: a reader over its stored copy (brought up to date first: find or create its
+// manifest, store what is missing, verify what was just written), over a local file in place, or
+// over its server without storing it.
 //
 // For a URL source, each open starts with one small request per part (GET with Range bytes=0-0,
 // see http.js `probe`) to learn the file's size and validators. A stored copy whose ETag /
-// Last-Modified / size differ is discarded and the model downloaded afresh; an unchanged one
-// is used as it is, so a complete model costs that one request per part and no shard request.
-// When the server cannot be reached or refuses, a complete stored copy is used without validation.
+// Last-Modified / size differ is discarded and the model downloaded afresh; an unchanged complete
+// one is used as it is, trusted by its manifest (each shard's length and SHA-256 were checked once,
+// when it was written): a complete model costs that one request per part, no shard request and no
+// hashing. When the server cannot be reached or refuses, a complete stored copy is used as it is.
+// `verifyStored` checks every stored shard again, on request.
+//
+// What is stored, and when:
+//   URL, store unset or true   downloaded into IndexedDB; the quota is checked right after the
+//                              probe, before the header or any shard is fetched
+//   URL, store: false          read with Range requests as the engine needs it; nothing is written
+//                              (a complete stored copy is still used, for free)
+//   File(s) / Blob             read in place with Blob.slice; with store: true copied in first
 //
 // With a `checkModel` option, a model not completely stored yet is checked from its header first
 // (for a URL one more request, for the start of each part; for a File or Blob a local read), and
@@ -15,11 +25,13 @@ import { DownloadError, ModelFormatError, WebmoeError } from '../errors.js';
 import { deleteModel, deleteShardsWithRecords, getManifest, putManifest } from './db.js';
 import { downloadMissing } from './download.js';
 import { PermanentError, RetryableError, discardBody, probe } from './http.js';
-import { remoteParts } from './header.js';
-import { blobKey, blobParts, importMissing } from './import.js';
+import { blobKey, importMissing } from './import.js';
+import { blobParts, blobReader } from './local.js';
 import { createManifest, forgetShards, isSameFile, missingShards, storedBytes, storedShards } from './manifest.js';
 import { progressCounter } from './progress.js';
 import { ensureQuota, quotaShortfall, requestPersistence } from './quota.js';
+import { storedReader } from './reader.js';
+import { remoteParts, remoteReader } from './remote.js';
 import { withRetries } from './retry.js';
 import { abortError, throwIfAborted } from './signal.js';
 import { findDamagedShards } from './verify.js';
@@ -28,45 +40,64 @@ import { findDamagedShards } from './verify.js';
 const MAX_ROUNDS = 3;
 
 /**
- * Make sure the whole model is stored and verified.
+ * A reader of the model, stored first where that is what the options ask.
  * @param {import('./sources.js').Source} source
  * @param {object} options the checked options of openModel (see options.js)
- * @returns {Promise<object>} the complete manifest
+ * @returns {Promise<import('./reader.js').ModelReader>}
  * @throws {DownloadError|QuotaExceededError|AbortError|ModelFormatError|WebmoeError} see openModel
  */
-export async function ensureStored(source, options) {
-  if (source.kind === 'url') return ensureDownloaded(source, options);
+export async function openSource(source, options) {
+  if (source.kind === 'url') return openUrl(source, options);
   // A local read, cheap enough to make every time, and before the hashing a Blob's key takes.
-  if (options.checkModel) await options.checkModel(blobParts(source.blob, source.name));
-  const key = source.key || (await blobKey(source.blob, options.shardSize, options.signal));
-  return withModelLock(key, options.signal, () => ensureImported(key, source, options));
+  if (options.checkModel) await options.checkModel(blobParts(source.blobs, source.names));
+  if (options.store !== true) return blobReader(source, options.shardSize, options.ramBudget);
+  const key = source.key || (await localKey(source, options));
+  const manifest = await withModelLock(key, options.signal, () => ensureImported(key, source, options));
+  return storedReader(manifest, options.ramBudget);
 }
 
-async function ensureDownloaded(source, options) {
+/** The key a Blob (or a list with Blobs) is stored under: from its content. */
+async function localKey(source, options) {
+  const keys = [];
+  for (const blob of source.blobs) keys.push(await blobKey(blob, options.shardSize, options.signal));
+  return keys.join('\n');
+}
+
+async function openUrl(source, options) {
   return withModelLock(source.key, options.signal, async () => {
     let manifest = await getManifest(source.key);
     const remotes = await probeParts(source.urls, manifest, options);
     try {
-      if (remotes === null) return verifyOffline(manifest, options);
+      if (remotes === null) return trustedReader(manifest, options);
       if (manifest && !remotes.every((remote, index) => isSameFile(manifest.parts[index], remote))) {
-        await deleteModel(source.key);
+        // A copy of a replaced file is useless; with store: false it is left alone (nothing is written).
+        if (options.store !== false) await deleteModel(source.key);
         manifest = undefined;
       }
       for (const remote of remotes) {
         if (remote.size === 0)
           throw new ModelFormatError(`${remote.url} is empty (0 bytes), so it is not a model file; check the URL.`);
       }
+      if (manifest && manifest.complete) return trustedReader(manifest, options);
+      const fresh = createManifest({ key: source.key, kind: 'url', parts: remotes.map(partOf), shardSize: options.shardSize });
+      if (options.store === false) {
+        // Refuses a server without Range support before the header is fetched.
+        const reader = remoteReader(source.key, remotes, fresh, options);
+        if (options.checkModel) await options.checkModel(remoteParts(remotes, fresh, options));
+        return reader;
+      }
       const stored = Boolean(manifest);
-      manifest =
-        manifest ||
-        createManifest({ key: source.key, kind: 'url', parts: remotes.map(partOf), shardSize: options.shardSize });
-      if (options.checkModel && !manifest.complete) await options.checkModel(remoteParts(remotes, manifest, options));
-      return await fillAndVerify(
+      manifest = manifest || fresh;
+      await ensureQuota(bytesOf(missingShards(manifest)), 'url');
+      if (options.checkModel) await options.checkModel(remoteParts(remotes, manifest, options));
+      await fillAndVerify(
         manifest,
         stored,
         (onBytes) => downloadMissing(manifest, remotes, { ...options, onBytes }),
         options,
+        'url',
       );
+      return storedReader(manifest, options.ramBudget);
     } finally {
       for (const remote of remotes || []) if (remote.response) discardBody(remote.response);
     }
@@ -75,7 +106,8 @@ async function ensureDownloaded(source, options) {
 
 async function ensureImported(key, source, options) {
   let manifest = await getManifest(key);
-  if (manifest && manifest.size !== source.blob.size) {
+  const sizes = source.blobs.map((blob) => blob.size);
+  if (manifest && (manifest.parts.length !== sizes.length || manifest.parts.some((part, i) => part.size !== sizes[i]))) {
     await deleteModel(key);
     manifest = undefined;
   }
@@ -85,51 +117,71 @@ async function ensureImported(key, source, options) {
     createManifest({
       key,
       kind: source.kind,
-      parts: [{ source: source.name, size: source.blob.size }],
+      parts: source.blobs.map((blob, i) => ({ source: source.names[i], size: blob.size })),
       shardSize: options.shardSize,
     });
-  return fillAndVerify(
+  if (manifest.complete) {
+    reportStored(manifest, options);
+    return manifest;
+  }
+  await fillAndVerify(
     manifest,
     stored,
-    (onBytes) => importMissing(manifest, source.blob, { onBytes, signal: options.signal }),
+    (onBytes) => importMissing(manifest, source.blobs, { onBytes, signal: options.signal }),
     options,
+    'file',
   );
+  return manifest;
+}
+
+/** A reader of a complete stored copy, trusted as it is (no shard is read or hashed now). */
+function trustedReader(manifest, options) {
+  reportStored(manifest, options);
+  return storedReader(manifest, options.ramBudget);
+}
+
+/** The download phase of a model stored already: done, at once. */
+function reportStored(manifest, options) {
+  progressCounter(options.onProgress, 'download', manifest.size, manifest.size).finish();
 }
 
 function partOf(remote) {
   return { source: remote.url, size: remote.size, etag: remote.etag, lastModified: remote.lastModified };
 }
 
+function bytesOf(shards) {
+  return shards.reduce((sum, shard) => sum + shard.length, 0);
+}
+
+const shardId = (shard) => `${shard.part}/${shard.index}`;
+
 /**
- * Store what is missing, then verify; shards that fail verification are dropped and stored again.
- * The first verification covers every stored shard, later ones only the shards just stored.
- * Nothing (not even the manifest) is written before the quota check passes.
+ * Store what is missing, then verify the shards just written (read back, SHA-256 compared with
+ * the record made from the bytes as they arrived); shards that fail are dropped and stored again.
+ * Shards stored by earlier loads are trusted. Nothing (not even the manifest) is written before
+ * the quota check passes.
  */
-async function fillAndVerify(manifest, manifestStored, fill, options) {
-  let toVerify = null;
+async function fillAndVerify(manifest, manifestStored, fill, options, origin) {
   for (let round = 0; round < MAX_ROUNDS; round += 1) {
     const missing = missingShards(manifest);
-    if (round === 0 || missing.length > 0) {
-      const neededBytes = missing.reduce((sum, shard) => sum + shard.length, 0);
-      await ensureQuota(neededBytes);
-      if (!manifestStored && missing.length > 0) {
-        await requestPersistence();
-        await putManifest(manifest).catch(async (error) => {
-          throw error && error.name === 'QuotaExceededError' ? await quotaShortfall(neededBytes) : error;
-        });
-        manifestStored = true;
-      }
-      const progress = progressCounter(options.onProgress, 'download', manifest.size, storedBytes(manifest));
-      if (missing.length > 0) await fill(progress.add);
-      progress.finish();
+    const before = new Set(storedShards(manifest).map(shardId));
+    const neededBytes = bytesOf(missing);
+    await ensureQuota(neededBytes, origin);
+    if (!manifestStored && missing.length > 0) {
+      // Asks once per origin, and only where the store runs on the page (a worker cannot ask).
+      requestPersistence().catch(() => {});
+      await putManifest(manifest).catch(async (error) => {
+        throw error && error.name === 'QuotaExceededError' ? await quotaShortfall(neededBytes, origin) : error;
+      });
+      manifestStored = true;
     }
-    const verifying =
-      toVerify === null
-        ? storedShards(manifest)
-        : storedShards(manifest).filter((shard) => toVerify.has(`${shard.part}/${shard.index}`));
-    const damaged = await verifyShards(manifest, verifying, options);
+    const progress = progressCounter(options.onProgress, 'download', manifest.size, storedBytes(manifest));
+    if (missing.length > 0) await fill(progress.add);
+    progress.finish();
+    const written = storedShards(manifest).filter((shard) => !before.has(shardId(shard)));
+    if (written.length === 0) return manifest;
+    const damaged = await verifyShards(manifest, written, options);
     if (damaged.length === 0) return manifest;
-    toVerify = new Set(damaged.map((shard) => `${shard.part}/${shard.index}`));
   }
   throw new WebmoeError(
     `Shards of ${manifest.key} failed verification ${MAX_ROUNDS} times in a row: the server sends ` +
@@ -140,8 +192,7 @@ async function fillAndVerify(manifest, manifestStored, fill, options) {
 
 /** Verify shards; forget the damaged ones in the store and in `manifest`. Returns the damaged ones. */
 async function verifyShards(manifest, shards, options) {
-  const total = shards.reduce((sum, shard) => sum + shard.length, 0);
-  const progress = progressCounter(options.onProgress, 'verify', total);
+  const progress = progressCounter(options.onProgress, 'verify', bytesOf(shards));
   const damaged = await findDamagedShards(manifest.key, shards, { onVerified: progress.add, signal: options.signal });
   progress.finish();
   if (damaged.length > 0) {
@@ -151,17 +202,25 @@ async function verifyShards(manifest, shards, options) {
   return damaged;
 }
 
-/** A complete stored copy whose server is unreachable: verify it, and use it if intact. */
-async function verifyOffline(manifest, options) {
-  const damaged = await verifyShards(manifest, storedShards(manifest), options);
-  if (damaged.length > 0) {
-    throw new DownloadError(
-      `${damaged.length} stored shards of ${manifest.key} are damaged and the server cannot be reached ` +
-        'to download them again. Check the connection and retry.',
-      { key: manifest.key, storedBytes: storedBytes(manifest), totalBytes: manifest.size },
-    );
-  }
-  return manifest;
+/**
+ * Check every stored shard of a model against its record again (length and SHA-256), and drop the
+ * damaged ones, so that the next load downloads (or imports) them again.
+ * @param {string} key the model's key
+ * @param {{onProgress?: Function, signal?: AbortSignal}} options
+ * @returns {Promise<{key: string, verifiedBytes: number, damagedShards: number, complete: boolean}|null>}
+ *   null when nothing is stored under `key`; `complete` is false when shards were dropped (or were
+ *   missing already)
+ * @throws {AbortError} when the signal aborts
+ * @throws {WebmoeError} when the database cannot be read
+ */
+export async function verifyStored(key, options) {
+  return withModelLock(key, options.signal, async () => {
+    const manifest = await getManifest(key);
+    if (!manifest) return null;
+    const shards = storedShards(manifest);
+    const damaged = await verifyShards(manifest, shards, options);
+    return { key, verifiedBytes: bytesOf(shards), damagedShards: damaged.length, complete: manifest.complete };
+  });
 }
 
 /**

@@ -20,13 +20,13 @@ const LIMITS = {
 /**
  * openModel's options with defaults filled in.
  * @param {object} options
- * @returns {{onProgress?: Function, checkModel?: Function, signal?: AbortSignal, shardSize: number,
- *   ramBudget: number, concurrency: number, retries: number, retryDelayMs: number}}
+ * @returns {{onProgress?: Function, checkModel?: Function, signal?: AbortSignal, store?: boolean,
+ *   shardSize: number, ramBudget: number, concurrency: number, retries: number, retryDelayMs: number}}
  * @throws {InvalidOptionError} naming the option that is not an integer in its range, or a
  *   callback / signal of the wrong type
  */
 export function readOptions(options) {
-  const { onProgress, checkModel, signal } = options;
+  const { onProgress, checkModel, signal, store } = options;
   if (onProgress !== undefined && typeof onProgress !== 'function') {
     throw new InvalidOptionError('onProgress must be a function ({phase, loaded, total}) => void.', {
       option: 'onProgress',
@@ -38,7 +38,13 @@ export function readOptions(options) {
   if (signal !== undefined && !(typeof AbortSignal !== 'undefined' && signal instanceof AbortSignal)) {
     throw new InvalidOptionError('signal must be an AbortSignal (from an AbortController).', { option: 'signal' });
   }
-  const checked = { onProgress, checkModel, signal };
+  if (store !== undefined && typeof store !== 'boolean') {
+    throw new InvalidOptionError(
+      'store must be true (keep the model in this browser), false (read it where it is) or left out.',
+      { option: 'store' },
+    );
+  }
+  const checked = { onProgress, checkModel, signal, store };
   for (const [name, { min, max, fallback }] of Object.entries(LIMITS)) {
     const value = options[name] === undefined ? fallback : options[name];
     if (!Number.isSafeInteger(value) || value < min || value > max) {

@@ -1,13 +1,16 @@
-// Random access to a stored model: reads at any offset and length, across shard and part
-// boundaries, served from a cache of recently read shards whose total size stays within a RAM budget.
+// Random access to a model: reads at any offset and length, across block and part boundaries,
+// served from a cache of recently read blocks whose total size stays within a RAM budget. The
+// blocks come from IndexedDB (a stored copy, block = shard), a local File (Blob.slice) or the
+// model's server (Range requests); see storedReader here, blobReader (local.js), remoteReader
+// (remote.js).
 
 import { DownloadError, EngineUnavailableError, InvalidOptionError } from '../errors.js';
 import { getShard } from './db.js';
 
 /**
- * Recently read shards, least recently used first out. Holds at most `budget` bytes; a shard larger
- * than the whole budget is returned without being kept. Concurrent requests for the same shard share
- * one IndexedDB read.
+ * Recently read blocks, least recently used first out. Holds at most `budget` bytes; a block larger
+ * than the whole budget is returned without being kept. Concurrent requests for the same block share
+ * one read.
  */
 class ShardCache {
   constructor(budget, load) {
@@ -60,39 +63,59 @@ class ShardCache {
 }
 
 /**
- * A stored model, read at random offsets. Offsets of `read` run over all parts in order; each of
- * `parts` reads its own part with part-relative offsets.
+ * A model read at random offsets, in blocks: the shards of a stored copy (IndexedDB), slices of a
+ * local File, or Range requests to its server. Offsets of `read` run over all parts in order; each
+ * of `parts` reads its own part with part-relative offsets. Blocks read lately are kept in memory
+ * within a RAM budget, so reads that share a block (the 16 MiB windows of an upload, an expert's
+ * matrices) fetch it once.
  */
 export class ModelReader {
   /**
-   * @param {object} manifest a complete manifest record (see manifest.js)
-   * @param {number} ramBudget bytes of shards kept in memory between reads
+   * @param {object} layout
+   * @param {string|null} layout.key the model's key in the store (null for a Blob read in place)
+   * @param {'storage'|'file'|'network'} layout.origin where the bytes come from
+   * @param {number[]} layout.partSizes bytes of each part, in order
+   * @param {number} layout.blockSize bytes per block; a part's last block may be shorter
+   * @param {number} layout.ramBudget bytes of blocks kept in memory between reads
+   * @param {(part: number, index: number, start: number, length: number) => Promise<Uint8Array>} layout.loadBlock
+   *   the bytes of block `index` of `part` ([start, start + length) of the part); it throws the
+   *   reader's errors (DownloadError, WebmoeError)
+   * @param {(part: number, start: number, length: number) => Promise<Uint8Array>} [layout.loadRange]
+   *   any bytes of a part, for sources that can read any span (a File, a server): used instead of
+   *   blocks when the budget cannot keep a block, so that a small read costs its own bytes only
    */
-  constructor(manifest, ramBudget) {
-    /** The model's key in the store (see listCached / deleteCached). */
-    this.key = manifest.key;
+  constructor({ key, origin, partSizes, blockSize, ramBudget, loadBlock, loadRange }) {
+    /** The model's key in the store (see listCached / deleteCached); null for a Blob read in place. */
+    this.key = key;
+    /** Where reads go: 'storage' (IndexedDB), 'file' (a local File, in place) or 'network'. */
+    this.origin = origin;
     /** Bytes of all parts together. */
-    this.size = manifest.size;
-    this.manifest = manifest;
+    this.size = partSizes.reduce((sum, size) => sum + size, 0);
+    this.partSizes = partSizes;
+    this.blockSize = blockSize;
     this.closed = false;
     this.nextOffsets = new Map();
-    this.cache = new ShardCache(ramBudget, (part, index) => this.loadShard(part, index));
+    this.loadRange = ramBudget < blockSize ? loadRange : undefined;
+    this.cache = new ShardCache(ramBudget, (part, index) => {
+      const start = index * blockSize;
+      return loadBlock(part, index, start, Math.min(blockSize, partSizes[part] - start));
+    });
     let start = 0;
-    this.partStarts = manifest.parts.map((part) => {
+    this.partStarts = partSizes.map((size) => {
       const partStart = start;
-      start += part.size;
+      start += size;
       return partStart;
     });
     /**
      * One reader per part (split GGUF files), in order. `read(offset, length)` takes offsets within
      * the part and throws as `ModelReader.read` does (InvalidOptionError outside the part,
-     * EngineUnavailableError after close, DownloadError for a damaged stored shard).
+     * EngineUnavailableError after close, the block loader's errors).
      * @type {{size: number, read: (offset: number, length: number) => Promise<Uint8Array>}[]}
      */
-    this.parts = manifest.parts.map((part, partIndex) => ({
-      size: part.size,
+    this.parts = partSizes.map((size, partIndex) => ({
+      size,
       read: async (offset, length) => {
-        checkSpan(offset, length, part.size, `part ${partIndex}`);
+        checkSpan(offset, length, size, `part ${partIndex}`);
         const out = new Uint8Array(length);
         await this.readInto(partIndex, offset, out, 0, length);
         return out;
@@ -101,7 +124,7 @@ export class ModelReader {
   }
 
   /**
-   * Bytes of shards held in the RAM cache now (never more than the budget given to openModel).
+   * Bytes of blocks held in the RAM cache now (never more than the budget given to openModel).
    * @type {number}
    */
   get cachedBytes() {
@@ -115,7 +138,9 @@ export class ModelReader {
    * @returns {Promise<Uint8Array>} a new array of exactly `length` bytes
    * @throws {InvalidOptionError} when the span is not inside the model
    * @throws {EngineUnavailableError} after `close()`
-   * @throws {DownloadError} when a stored shard has disappeared or is damaged (load the model again)
+   * @throws {DownloadError} when a stored shard has disappeared or is damaged (load the model again),
+   *   or the server fails or changed its file
+   * @throws {WebmoeError} when a local file cannot be read any more
    */
   async read(offset, length) {
     checkSpan(offset, length, this.size, 'the model');
@@ -124,7 +149,7 @@ export class ModelReader {
     let part = this.partAt(offset);
     while (done < length) {
       const inPart = offset + done - this.partStarts[part];
-      const count = Math.min(length - done, this.manifest.parts[part].size - inPart);
+      const count = Math.min(length - done, this.partSizes[part] - inPart);
       await this.readInto(part, inPart, out, done, count);
       done += count;
       part += 1;
@@ -148,17 +173,23 @@ export class ModelReader {
   }
 
   async readInto(part, offset, out, outOffset, length) {
-    const shardSize = this.manifest.shardSize;
+    if (this.loadRange) {
+      if (this.closed)
+        throw new EngineUnavailableError('This model reader was closed; open the model again to read it.');
+      if (length > 0) out.set(await this.loadRange(part, offset, length), outOffset);
+      return;
+    }
+    const blockSize = this.blockSize;
     let done = 0;
     while (done < length) {
       if (this.closed)
         throw new EngineUnavailableError('This model reader was closed; open the model again to read it.');
       const position = offset + done;
-      const index = Math.floor(position / shardSize);
-      const shard = await this.cache.get(part, index);
-      const inShard = position - index * shardSize;
-      const count = Math.min(length - done, shard.byteLength - inShard);
-      out.set(shard.subarray(inShard, inShard + count), outOffset + done);
+      const index = Math.floor(position / blockSize);
+      const block = await this.cache.get(part, index);
+      const inBlock = position - index * blockSize;
+      const count = Math.min(length - done, block.byteLength - inBlock);
+      out.set(block.subarray(inBlock, inBlock + count), outOffset + done);
       done += count;
     }
     this.readAhead(part, offset, length);
@@ -166,38 +197,55 @@ export class ModelReader {
 
   /**
    * A read that starts where the previous read of the part ended is taken as a sequential scan
-   * (weights streamed to the GPU): the shard holding the next byte, when not in memory yet, is read
-   * from IndexedDB now, while the caller is busy with these bytes. Only when the budget holds two
-   * shards, so that it never pushes out the shard being read.
+   * (weights streamed to the GPU): the block holding the next byte, when not in memory yet, is read
+   * now, while the caller is busy with these bytes. Only when the budget holds two blocks, so that
+   * it never pushes out the block being read.
    */
   readAhead(part, offset, length) {
     const end = offset + length;
     const sequential = this.nextOffsets.get(part) === offset;
     this.nextOffsets.set(part, end);
-    const shardSize = this.manifest.shardSize;
-    const index = Math.floor(end / shardSize);
+    const blockSize = this.blockSize;
+    const index = Math.floor(end / blockSize);
     if (
       !sequential ||
-      this.cache.budget < 2 * shardSize ||
-      index >= this.manifest.parts[part].shards.length ||
+      this.cache.budget < 2 * blockSize ||
+      index * blockSize >= this.partSizes[part] ||
       this.cache.has(part, index)
     )
       return;
     this.cache.get(part, index).catch(() => {});
   }
+}
 
-  async loadShard(part, index) {
-    const record = this.manifest.parts[part].shards[index];
-    const bytes = await getShard(this.key, part, index);
-    if (!record || bytes === undefined || bytes.byteLength !== record.length) {
-      throw new DownloadError(
-        `The stored copy of ${this.key} is damaged (shard ${index} of part ${part} is missing or has ` +
-          'the wrong length). Load the model again: the damaged shard is downloaded again.',
-        { key: this.key, part, shard: index },
-      );
-    }
-    return bytes;
-  }
+/**
+ * A reader of a complete stored model: its shards from IndexedDB, each checked for its recorded
+ * length (the content was verified when it was written; `verifyStored` checks it again).
+ * @param {object} manifest a complete manifest record (see manifest.js)
+ * @param {number} ramBudget bytes of shards kept in memory between reads
+ * @returns {ModelReader}
+ */
+export function storedReader(manifest, ramBudget) {
+  const key = manifest.key;
+  return new ModelReader({
+    key,
+    origin: 'storage',
+    partSizes: manifest.parts.map((part) => part.size),
+    blockSize: manifest.shardSize,
+    ramBudget,
+    async loadBlock(part, index) {
+      const record = manifest.parts[part].shards[index];
+      const bytes = await getShard(key, part, index);
+      if (!record || bytes === undefined || bytes.byteLength !== record.length) {
+        throw new DownloadError(
+          `The stored copy of ${key} is damaged (shard ${index} of part ${part} is missing or has ` +
+            'the wrong length). Load the model again: the damaged shard is downloaded again.',
+          { key, part, shard: index },
+        );
+      }
+      return bytes;
+    },
+  });
 }
 
 function checkSpan(offset, length, size, what) {

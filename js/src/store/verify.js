@@ -4,6 +4,18 @@ import { WebmoeError } from '../errors.js';
 import { getShard } from './db.js';
 import { throwIfAborted } from './signal.js';
 
+/** Digests computed by this module in this thread (a test hook: a stored model loads without any). */
+let digests = 0;
+
+/**
+ * How many SHA-256 digests `sha256Hex` has computed in this thread (for tests: loading a stored
+ * model must not hash its shards again).
+ * @returns {number}
+ */
+export function digestCount() {
+  return digests;
+}
+
 /**
  * The SHA-256 of some bytes, as 64 lowercase hex digits.
  * @param {Uint8Array} bytes
@@ -18,6 +30,7 @@ export async function sha256Hex(bytes) {
         'Serve the page over https or from localhost.',
     );
   }
+  digests += 1;
   const digest = new Uint8Array(await subtle.digest('SHA-256', bytes));
   let hex = '';
   for (const byte of digest) hex += byte.toString(16).padStart(2, '0');

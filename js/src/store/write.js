@@ -23,7 +23,8 @@ export async function storeShard(manifest, part, index, bytes) {
     await putShardWithRecord(manifest.key, part, index, bytes, (stored) => recordShard(stored, part, index, record));
   } catch (error) {
     if (error && error.name === 'QuotaExceededError' && !(error instanceof WebmoeError)) {
-      throw await quotaShortfall(missingShards(manifest).reduce((sum, shard) => sum + shard.length, 0));
+      const needed = missingShards(manifest).reduce((sum, shard) => sum + shard.length, 0);
+      throw await quotaShortfall(needed, manifest.kind === 'url' ? 'url' : 'file');
     }
     throw error;
   }

@@ -3,7 +3,8 @@
 // (errors as {name, message, details}) so they cross into Node unchanged.
 
 import * as store from '../../../js/src/store/index.js';
-import { DB_NAME, MANIFESTS, SHARDS } from '../../../js/src/store/db.js';
+import { DB_NAME, MANIFESTS, SETTINGS, SHARDS } from '../../../js/src/store/db.js';
+import { digestCount } from '../../../js/src/store/verify.js';
 
 const readers = new Map();
 const nativeFetch = window.fetch.bind(window);
@@ -71,27 +72,34 @@ async function fetchBytes(url) {
   return (await nativeFetch(url, { cache: 'no-store' })).arrayBuffer();
 }
 
+/** The store's database as it is, or null when there is none yet (this does not create it). */
 function openDb() {
   return new Promise((resolve, reject) => {
     const request = indexedDB.open(DB_NAME);
+    request.onupgradeneeded = () => request.transaction.abort();
     request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error);
+    request.onerror = () => (request.error && request.error.name === 'AbortError' ? resolve(null) : reject(request.error));
   });
 }
 
-function idb(storeName, mode, action) {
-  return openDb().then(
-    (db) =>
-      new Promise((resolve, reject) => {
-        const tx = db.transaction(storeName, mode);
-        const request = action(tx.objectStore(storeName));
-        tx.oncomplete = () => {
-          db.close();
-          resolve(request.result);
-        };
-        tx.onerror = () => reject(tx.error);
-      }),
-  );
+/**
+ * Run `action` on one object store and give its request's result; `missing` when the database
+ * or the object store does not exist (nothing was ever stored).
+ */
+async function idb(storeName, mode, action, missing = undefined) {
+  const db = await openDb();
+  if (!db) return missing;
+  try {
+    if (!db.objectStoreNames.contains(storeName)) return missing;
+    return await new Promise((resolve, reject) => {
+      const tx = db.transaction(storeName, mode);
+      const request = action(tx.objectStore(storeName));
+      tx.oncomplete = () => resolve(request.result);
+      tx.onerror = () => reject(tx.error);
+    });
+  } finally {
+    db.close();
+  }
 }
 
 async function originalBytes(urls) {
@@ -133,7 +141,14 @@ window.storeTest = {
         onProgress: (event) => events.push(event),
       });
       readers.set(reader.key, reader);
-      return { ok: true, key: reader.key, size: reader.size, partSizes: reader.parts.map((part) => part.size), events };
+      return {
+        ok: true,
+        key: reader.key,
+        origin: reader.origin,
+        size: reader.size,
+        partSizes: reader.parts.map((part) => part.size),
+        events,
+      };
     } catch (error) {
       return { ok: false, error: plainError(error), events };
     }
@@ -208,6 +223,23 @@ window.storeTest = {
 
   listCached: () => store.listCached(),
 
+  /** store.verifyCached, with progress recorded. */
+  async verify(keyOrSource) {
+    const events = [];
+    try {
+      const report = await store.verifyCached(await resolveSource(keyOrSource), { onProgress: (event) => events.push(event) });
+      return { ok: true, report, events };
+    } catch (error) {
+      return { ok: false, error: plainError(error), events };
+    }
+  },
+
+  /** SHA-256 digests the store has computed in this page so far. */
+  digests: () => digestCount(),
+
+  /** Every settings record of the store. */
+  settings: () => idb(SETTINGS, 'readonly', (s) => s.getAll(), []),
+
   async deleteCached(keyOrSource) {
     return store.deleteCached(await resolveSource(keyOrSource));
   },
@@ -216,7 +248,7 @@ window.storeTest = {
   manifest: (key) => idb(MANIFESTS, 'readonly', (s) => s.get(key)),
 
   /** How many shard records the database holds for a model. */
-  shardCount: (key) => idb(SHARDS, 'readonly', (s) => s.count(IDBKeyRange.bound([key], [key, []]))),
+  shardCount: (key) => idb(SHARDS, 'readonly', (s) => s.count(IDBKeyRange.bound([key], [key, []])), 0),
 
   /** Flip one byte of a stored shard, behind the store's back. */
   async corruptShard(key, part, index, at = 100) {
