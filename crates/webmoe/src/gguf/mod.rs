@@ -19,7 +19,7 @@ pub use split::{split_part_names, ConcatSource};
 pub use source::MmapSource;
 pub use types::GgmlType;
 pub use value::{Array, Value, ValueType};
-pub use write::GgufWriter;
+pub use write::{GgufHeader, GgufStreamWriter, GgufWriter, TensorEntry};
 
 /// `general.alignment` when the file does not set it.
 pub const DEFAULT_ALIGNMENT: u64 = 32;
