@@ -116,34 +116,45 @@ impl Generation {
             Some(id) => id,
             None => {
                 let t = Instant::now();
-                let id = engine.step().await?;
+                // Unless this is the last token allowed, the step after it is queued before its id
+                // is read; it is cancelled below if generation stops here.
+                let id = if self.tokens.len() + 1 < self.options.max_tokens { engine.step_ahead().await? } else { engine.step().await? };
                 self.stats.decode_seconds += t.elapsed().as_secs_f64();
                 id
             }
         };
+        let chunk = self.take(id);
+        if chunk.is_err() || self.finish.is_some() {
+            engine.cancel_ahead();
+        }
+        chunk.map(Some)
+    }
+
+    /// Account for the generated `id`: its text, and whether it ends the generation.
+    fn take(&mut self, id: u32) -> Result<Chunk> {
         self.tokens.push(id);
         self.stats.generated_tokens += 1;
         let at_limit = self.tokens.len() >= self.options.max_tokens;
         if !self.options.ignore_eos && self.tokenizer.is_end_of_generation(id) {
             self.finish = Some(FinishReason::Stop);
             let text = std::mem::take(&mut self.held) + &self.decoder.finish()?;
-            return Ok(Some(Chunk { token_id: id, text }));
+            return Ok(Chunk { token_id: id, text });
         }
         self.held.push_str(&self.decoder.push(id)?);
         if let Some(cut) = self.options.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| self.held.find(s.as_str())).min() {
             self.finish = Some(FinishReason::Stop);
             self.held.truncate(cut);
-            return Ok(Some(Chunk { token_id: id, text: std::mem::take(&mut self.held) }));
+            return Ok(Chunk { token_id: id, text: std::mem::take(&mut self.held) });
         }
         if at_limit {
             self.finish = Some(FinishReason::Length);
             let text = std::mem::take(&mut self.held) + &self.decoder.finish()?;
-            return Ok(Some(Chunk { token_id: id, text }));
+            return Ok(Chunk { token_id: id, text });
         }
         let keep = self.held.len() - self.held_back_len();
         let text = self.held[..keep].to_string();
         self.held.drain(..keep);
-        Ok(Some(Chunk { token_id: id, text }))
+        Ok(Chunk { token_id: id, text })
     }
 
     /// Bytes at the end of `held` that could begin a stop string, and so must wait.

@@ -97,11 +97,13 @@ impl Engine {
         let passes = bound.record(&weights)?;
         let history = StorageBuffer::new(&gpu, "sampler history", MAX_REPEAT_LAST_N as u64 * 4).await?;
         let sampler = SampleKernel::new(&gpu, &env, &scratch.logits, &history, &scratch.tokens, c.vocab_size as u32, &SamplingParams::greedy())?;
-        let sampled = gpu.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("sampled token"),
-            size: 4,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
+        let sampled = [0, 1].map(|_| {
+            gpu.device.create_buffer(&wgpu::BufferDescriptor {
+                label: Some("sampled token"),
+                size: 4,
+                usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+                mapped_at_creation: false,
+            })
         });
         let streaming = match (&slot_plan, prediction_buffers) {
             (SlotPlan::Pooled(pool_slots), Some((h, routes, log))) => {
@@ -131,6 +133,7 @@ impl Engine {
             sample_step: 0,
             counters: Default::default(),
             sampled,
+            ahead: None,
             pos: 0,
             route_log,
             rope_table: rope,

@@ -3,6 +3,7 @@
 //! read back; under a GPU budget too small for every expert, experts stream in layer by layer
 //! (see [`crate::experts`]).
 
+mod ahead;
 mod auto_budget;
 mod footprint;
 mod forward;
@@ -48,8 +49,11 @@ pub struct Engine {
     /// Sampling steps since the last reset: selects the random number of the next draw.
     sample_step: u32,
     counters: std::cell::Cell<Counters>,
-    /// 4 bytes, MAP_READ: where each sampled id is copied for the CPU.
-    sampled: wgpu::Buffer,
+    /// 4 bytes each, MAP_READ: where sampled ids are copied for the CPU. A submit's tail copies
+    /// into the first; a step submitted ahead (see `ahead.rs`) into whichever is free.
+    sampled: [wgpu::Buffer; 2],
+    /// The read-back buffer of a decode step submitted ahead and not yet read.
+    ahead: Option<usize>,
     /// Positions filled in the KV cache.
     pos: usize,
     /// The experts each position chose in each layer: (max_ctx, layers, k) u32.
@@ -91,6 +95,7 @@ impl Engine {
 
     /// Forget the sequence; the next tokens start at position 0.
     pub fn reset(&mut self) {
+        self.cancel_ahead();
         self.pos = 0;
         self.seen.clear();
         self.sample_step = 0;
@@ -98,6 +103,7 @@ impl Engine {
 
     /// How the following tokens are chosen (greedy until set). Refuses invalid values.
     pub fn set_sampling(&mut self, params: &SamplingParams) -> Result<()> {
+        self.cancel_ahead();
         self.sampler.set_params(&self.gpu, params)
     }
 

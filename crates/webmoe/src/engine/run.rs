@@ -21,7 +21,18 @@ pub(super) enum Tail {
 impl Engine {
     /// Encode `dispatches` for a submit of `n` tokens at the current position.
     pub(super) fn encode<'a>(&self, n: usize, dispatches: impl Iterator<Item = &'a Dispatch>) -> wgpu::CommandEncoder {
-        let step = Step { pos0: self.pos as u32, n_tokens: n as u32, sample_step: self.sample_step, n_history: self.seen.len() as u32 };
+        self.encode_at(n, 0, dispatches)
+    }
+
+    /// Encode `dispatches` for a submit of `n` tokens `lead` steps after the current position:
+    /// 1 for a decode step queued behind one whose id the CPU has not read yet.
+    pub(super) fn encode_at<'a>(&self, n: usize, lead: usize, dispatches: impl Iterator<Item = &'a Dispatch>) -> wgpu::CommandEncoder {
+        let step = Step {
+            pos0: (self.pos + lead) as u32,
+            n_tokens: n as u32,
+            sample_step: self.sample_step + lead as u32,
+            n_history: (self.seen.len() + lead) as u32,
+        };
         self.env.set_step(&self.gpu, step);
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
         let mut dispatched = 0;
@@ -50,7 +61,7 @@ impl Engine {
     /// Finish a submit's encoder: copy the sampled id for read-back when the tail sampled.
     pub(super) fn finish(&self, mut enc: wgpu::CommandEncoder, tail: Tail) -> wgpu::CommandBuffer {
         if tail == Tail::Sample {
-            enc.copy_buffer_to_buffer(&self.scratch.tokens.buffer, 0, &self.sampled, 0, 4);
+            enc.copy_buffer_to_buffer(&self.scratch.tokens.buffer, 0, &self.sampled[0], 0, 4);
         }
         enc.finish()
     }
@@ -70,6 +81,7 @@ impl Engine {
 
     /// Run `tokens` (in submits of the batch size) and return the logits of every position.
     pub async fn logits(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        self.cancel_ahead();
         self.check_tokens(tokens)?;
         let vocab = self.model.config.vocab_size;
         let mut all = Vec::with_capacity(tokens.len());
@@ -93,6 +105,7 @@ impl Engine {
 
     /// Run the prompt `tokens` and return the token sampled after it.
     pub async fn prefill(&mut self, tokens: &[u32]) -> Result<u32> {
+        self.cancel_ahead();
         self.check_tokens(tokens)?;
         self.record_history(tokens);
         let chunks: Vec<Vec<u32>> = tokens.chunks(self.scratch.batch).map(|c| c.to_vec()).collect();
@@ -108,8 +121,12 @@ impl Engine {
         Err(Error::EmptyPrompt)
     }
 
-    /// Feed the last sampled token (already on the GPU) and return the next one.
+    /// Feed the last sampled token (already on the GPU) and return the next one (the one a step
+    /// submitted ahead computed, if there is one).
     pub async fn step(&mut self) -> Result<u32> {
+        if let Some(buffer) = self.ahead.take() {
+            return self.read_sampled(buffer).await;
+        }
         if self.pos + 1 > self.kv.max_ctx {
             return Err(Error::ContextFull { needed: self.pos + 1, context: self.kv.max_ctx });
         }
@@ -119,13 +136,24 @@ impl Engine {
     /// Run `n` tokens through the body, the head and the sampler; read the sampled id back.
     async fn submit_and_sample(&mut self, n: usize) -> Result<u32> {
         self.run_tokens(n, Tail::Sample).await?;
-        map_read(&self.gpu, &self.sampled).await?;
+        self.read_sampled_after(0, n).await
+    }
+
+    /// Read the id a decode step copied into `sampled[buffer]`, and take it into the sequence.
+    pub(super) async fn read_sampled(&mut self, buffer: usize) -> Result<u32> {
+        self.read_sampled_after(buffer, 1).await
+    }
+
+    /// Read the id in `sampled[buffer]`, sampled after a submit of `n` tokens.
+    async fn read_sampled_after(&mut self, buffer: usize, n: usize) -> Result<u32> {
+        let sampled = &self.sampled[buffer];
+        map_read(&self.gpu, sampled).await?;
         self.count(|c| c.readbacks += 1);
         let id = {
-            let view = self.sampled.slice(..).get_mapped_range().map_err(|e| GpuError::Readback { reason: e.to_string() })?;
+            let view = sampled.slice(..).get_mapped_range().map_err(|e| GpuError::Readback { reason: e.to_string() })?;
             u32::from_le_bytes([view[0], view[1], view[2], view[3]])
         };
-        self.sampled.unmap();
+        sampled.unmap();
         self.gpu.check()?;
         self.pos += n;
         // The sampler appended the id to its ring on the GPU; keep the CPU copy in step.

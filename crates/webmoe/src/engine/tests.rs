@@ -332,3 +332,53 @@ fn a_kv_cache_past_u64_is_refused_not_wrapped() {
     assert!(matches!(&e, Error::InvalidOption { option, .. } if option == "context length"), "{e}");
     assert!(e.to_string().contains("more than any device holds"), "{e}");
 }
+
+/// Ids from `n` steps after `prompt`, each step queued one ahead of the read-back or not.
+fn sampled_ids(e: &mut Engine, prompt: &[u32], n: usize, ahead: bool) -> Vec<u32> {
+    e.reset();
+    let mut ids = vec![pollster::block_on(e.prefill(prompt)).unwrap()];
+    while ids.len() < n {
+        ids.push(if ahead { pollster::block_on(e.step_ahead()) } else { pollster::block_on(e.step()) }.unwrap());
+    }
+    ids
+}
+
+/// Queuing each decode step before the previous one is read back changes nothing: greedy and
+/// sampled (seeded, with a repetition penalty, which reads the sampler's ring) ids are the same,
+/// one submit and one read-back per token; a step cancelled ahead leaves the sequence as it was.
+#[test]
+fn steps_queued_ahead_give_the_same_ids() {
+    let c = oracle("mixtral-q8_0");
+    let mut e = engine("mixtral-q8_0", KvType::F16, &GpuOptions::default());
+    let sampling = crate::sampler::SamplingParams { temperature: 0.9, top_k: Some(40), top_p: 0.95, repeat_penalty: 1.3, repeat_last_n: 8, seed: 5, ..crate::sampler::SamplingParams::greedy() };
+    for params in [crate::sampler::SamplingParams::greedy(), sampling] {
+        e.set_sampling(&params).unwrap();
+        let want = sampled_ids(&mut e, &c.tokens, 12, false);
+        let before = e.counters();
+        let got = sampled_ids(&mut e, &c.tokens, 12, true);
+        assert_eq!(got, want, "ids with steps queued ahead, {params:?}");
+        let after = e.counters();
+        assert_eq!(after.readbacks - before.readbacks, 12, "one read-back per token");
+        // Cancel the step queued after the sixth id, then go on without queuing.
+        e.reset();
+        let mut ids = vec![pollster::block_on(e.prefill(&c.tokens)).unwrap()];
+        while ids.len() < 6 {
+            ids.push(pollster::block_on(e.step_ahead()).unwrap());
+        }
+        assert!(e.has_step_ahead());
+        e.cancel_ahead();
+        assert_eq!(e.position(), c.tokens.len() + 5);
+        while ids.len() < 12 {
+            ids.push(pollster::block_on(e.step()).unwrap());
+        }
+        assert_eq!(ids, want, "ids after cancelling a step ahead, {params:?}");
+    }
+    // A step queued ahead at the end of the context is not queued, and the next step is refused.
+    e.set_sampling(&crate::sampler::SamplingParams::greedy()).unwrap();
+    e.reset();
+    pollster::block_on(e.prefill(&vec![1; e.context_length() - 2])).unwrap();
+    pollster::block_on(e.step_ahead()).unwrap();
+    pollster::block_on(e.step_ahead()).unwrap();
+    assert!(!e.has_step_ahead());
+    assert!(matches!(pollster::block_on(e.step_ahead()), Err(Error::ContextFull { .. })));
+}
