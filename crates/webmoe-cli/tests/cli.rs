@@ -200,6 +200,35 @@ fn smollm2_matches_the_reference_greedy_runs() {
     }
 }
 
+/// A chat's second turn reuses the KV cache of the first: its prompt (the whole conversation)
+/// is mostly found in the cache, and only the new part is run.
+#[test]
+fn a_second_chat_turn_reuses_the_first() {
+    use std::io::Write;
+    let Some(model) = smollm2() else { return };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_webmoe"))
+        .args(["chat", "-m", &model, "-n", "8", "--temp", "0"])
+        .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run webmoe");
+    child.stdin.take().unwrap().write_all(b"What is the capital of France?\nAnd of Italy?\n").unwrap();
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let turns: Vec<(u64, u64)> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix('[').and_then(|l| l.split_once(" prompt tokens, ")))
+        .map(|(total, rest)| (total.parse().unwrap(), rest.split(' ').next().unwrap().parse().unwrap()))
+        .collect();
+    assert_eq!(turns.len(), 2, "{err}");
+    assert_eq!(turns[0].1, 0, "the first turn starts from an empty cache: {err}");
+    let (total, reused) = turns[1];
+    assert!(reused > turns[0].0 / 2 && reused < total, "the second turn reuses the first's tokens: {err}");
+}
+
 #[test]
 fn ctrl_c_stops_a_generation_within_a_token() {
     use std::time::{Duration, Instant};

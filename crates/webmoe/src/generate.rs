@@ -53,6 +53,8 @@ pub struct Chunk {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct GenerationStats {
     pub prompt_tokens: usize,
+    /// Of `prompt_tokens`, the leading ones the KV cache already held, which were not run again.
+    pub cached_tokens: usize,
     pub generated_tokens: usize,
     /// From the start of the prompt's submit to the first token read back.
     pub prefill_seconds: f64,
@@ -61,8 +63,9 @@ pub struct GenerationStats {
 }
 
 impl GenerationStats {
+    /// Tokens per second over the prompt tokens that were run.
     pub fn prefill_tok_s(&self) -> f64 {
-        rate(self.prompt_tokens, self.prefill_seconds)
+        rate(self.prompt_tokens - self.cached_tokens, self.prefill_seconds)
     }
 
     /// Tokens per second over the decode steps (the first token comes from the prefill).
@@ -96,12 +99,15 @@ pub struct Generation {
 }
 
 impl Generation {
-    /// Run the prompt (from position 0) and sample the first token.
+    /// Run the prompt (from position 0) and sample the first token. The leading part of the
+    /// prompt that the KV cache already holds (the conversation so far, when the prompt is the
+    /// conversation and a new turn) is not run again; at least the last token is.
     pub async fn start(engine: &mut Engine, tokenizer: &Tokenizer, prompt: &[u32], options: GenerateOptions) -> Result<Generation> {
-        engine.reset();
+        let cached = engine.cached_prefix(prompt).min(prompt.len().saturating_sub(1));
+        engine.truncate(cached);
         let t = Instant::now();
-        let first = if options.max_tokens == 0 { None } else { Some(engine.prefill(prompt).await?) };
-        let stats = GenerationStats { prompt_tokens: prompt.len(), prefill_seconds: t.elapsed().as_secs_f64(), ..Default::default() };
+        let first = if options.max_tokens == 0 { None } else { Some(engine.prefill(&prompt[cached..]).await?) };
+        let stats = GenerationStats { prompt_tokens: prompt.len(), cached_tokens: cached, prefill_seconds: t.elapsed().as_secs_f64(), ..Default::default() };
         let finish = if options.max_tokens == 0 { Some(FinishReason::Length) } else { None };
         let decoder = tokenizer.stream_decoder();
         Ok(Generation { tokenizer: tokenizer.clone(), options, decoder, first, held: String::new(), finish, tokens: Vec::new(), stats })

@@ -45,7 +45,14 @@ pub fn run(a: &ChatArgs) -> CliResult<()> {
         interrupt.idle();
         writeln!(out)?;
         let s = generation.stats();
-        eprintln!("[{} tokens, {:.1} tok/s]", s.generated_tokens, s.decode_tok_s());
+        // The conversation so far is already in the KV cache: only the new turn is run.
+        eprintln!(
+            "[{} prompt tokens, {} of them reused from the cache; {} tokens, {:.1} tok/s]",
+            s.prompt_tokens,
+            s.cached_tokens,
+            s.generated_tokens,
+            s.decode_tok_s()
+        );
         messages.push(ChatMessage::new("assistant", reply.trim().to_string()));
     }
 }

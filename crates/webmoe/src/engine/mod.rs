@@ -75,6 +75,9 @@ pub struct Counters {
     pub dispatches: u64,
     /// Buffers mapped for reading (each waits for the GPU).
     pub readbacks: u64,
+    /// Tokens run as prompts (`prefill` and `logits`), not counting those a request found
+    /// already in the KV cache.
+    pub prompt_tokens: u64,
 }
 
 impl Engine {

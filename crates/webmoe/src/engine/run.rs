@@ -79,10 +79,28 @@ impl Engine {
         Ok(())
     }
 
+    /// How many leading ids of `tokens` the KV cache already holds: a new request that begins
+    /// with the sequence so far (a conversation and its next turn, a shared system prompt) needs
+    /// only the rest run.
+    pub fn cached_prefix(&self, tokens: &[u32]) -> usize {
+        self.seen[..self.pos.min(self.seen.len())].iter().zip(tokens).take_while(|(a, b)| a == b).count()
+    }
+
+    /// Keep the first `n` positions of the sequence and forget the rest; sampling starts over
+    /// as after [`Engine::reset`], so what follows is what a fresh run of the same ids gives.
+    pub fn truncate(&mut self, n: usize) {
+        self.cancel_ahead();
+        let n = n.min(self.pos);
+        self.pos = n;
+        self.seen.truncate(n);
+        self.sample_step = 0;
+    }
+
     /// Run `tokens` (in submits of the batch size) and return the logits of every position.
     pub async fn logits(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
         self.cancel_ahead();
         self.check_tokens(tokens)?;
+        self.count(|c| c.prompt_tokens += tokens.len() as u64);
         let vocab = self.model.config.vocab_size;
         let mut all = Vec::with_capacity(tokens.len());
         self.record_history(tokens);
@@ -107,6 +125,7 @@ impl Engine {
     pub async fn prefill(&mut self, tokens: &[u32]) -> Result<u32> {
         self.cancel_ahead();
         self.check_tokens(tokens)?;
+        self.count(|c| c.prompt_tokens += tokens.len() as u64);
         self.record_history(tokens);
         let chunks: Vec<Vec<u32>> = tokens.chunks(self.scratch.batch).map(|c| c.to_vec()).collect();
         let last = chunks.len() - 1;

@@ -85,6 +85,13 @@ fn real_mixtral_vocabulary() {
     check_case("mixtral-realvocab-q8_0", &GpuOptions::default());
 }
 
+// The newer architectures: features selected by the config (ARCHITECTURES.md of the oracle set).
+
+#[test]
+fn qwen2_biases_neox_rope_tied_output() {
+    check_case("qwen2-q8_0", &GpuOptions::default());
+}
+
 #[test]
 fn weights_split_across_16_kib_bindings() {
     // One expert's 18 KiB gate matrix spans two pages, and the 512-row embedding and lm_head are
@@ -381,4 +388,52 @@ fn steps_queued_ahead_give_the_same_ids() {
     pollster::block_on(e.step_ahead()).unwrap();
     assert!(!e.has_step_ahead());
     assert!(matches!(pollster::block_on(e.step_ahead()), Err(Error::ContextFull { .. })));
+}
+
+/// A second request that begins with the first one's sequence (a conversation and its next
+/// turn) runs only its new tokens, and computes what a fresh run of the whole sequence does.
+#[test]
+fn a_request_that_extends_the_sequence_runs_only_its_new_tokens() {
+    use crate::generate::{GenerateOptions, Generation};
+    let case = "mixtral-q8_0";
+    let c = oracle(case);
+    let bytes = model_bytes(case);
+    let tokenizer = crate::tokenizer::Tokenizer::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+    let mut e = engine(case, KvType::F32, &GpuOptions::default());
+    let options = GenerateOptions { max_tokens: 4, ignore_eos: true, ..Default::default() };
+    let mut first = pollster::block_on(Generation::start(&mut e, &tokenizer, &c.tokens, options.clone())).unwrap();
+    while pollster::block_on(first.next_chunk(&mut e)).unwrap().is_some() {}
+    // The next turn: the first request, its reply, and three new tokens.
+    let mut turn: Vec<u32> = c.tokens.clone();
+    turn.extend_from_slice(first.tokens());
+    turn.extend_from_slice(&[300, 301, 302]);
+    // The reply's last id was sampled but never run: the cache holds all but it.
+    let held = c.tokens.len() + first.tokens().len() - 1;
+    assert_eq!(e.cached_prefix(&turn), held);
+    let before = e.counters().prompt_tokens;
+    let mut second = pollster::block_on(Generation::start(&mut e, &tokenizer, &turn, options.clone())).unwrap();
+    assert_eq!(e.counters().prompt_tokens - before, (turn.len() - held) as u64, "only the new tokens are run");
+    assert_eq!(second.stats().cached_tokens, held);
+    let mut reused = Vec::new();
+    while let Some(chunk) = pollster::block_on(second.next_chunk(&mut e)).unwrap() {
+        reused.push(chunk.token_id);
+    }
+    let mut fresh_engine = engine(case, KvType::F32, &GpuOptions::default());
+    let mut fresh = pollster::block_on(Generation::start(&mut fresh_engine, &tokenizer, &turn, options)).unwrap();
+    assert_eq!(fresh.stats().cached_tokens, 0);
+    let mut want = Vec::new();
+    while let Some(chunk) = pollster::block_on(fresh.next_chunk(&mut fresh_engine)).unwrap() {
+        want.push(chunk.token_id);
+    }
+    assert_eq!(reused, want, "the reply with the cache reused and from scratch");
+    // The logits of the new tokens on the reused cache, against those of a fresh run.
+    e.truncate(held);
+    let tail = pollster::block_on(e.logits(&turn[held..])).unwrap();
+    fresh_engine.reset();
+    let all = pollster::block_on(fresh_engine.logits(&turn)).unwrap();
+    for (p, (g, w)) in tail.iter().zip(&all[held..]).enumerate() {
+        for (a, b) in g.iter().zip(w) {
+            assert!((a - b).abs() <= 1e-4, "position {}: {a} reused vs {b} fresh", held + p);
+        }
+    }
 }
