@@ -180,3 +180,38 @@ fn without_a_budget_the_platforms_memory_sets_one() {
         .expect("run webmoe");
     assert!(roomy.status.success() && roomy.stderr.is_empty(), "{}", String::from_utf8_lossy(&roomy.stderr));
 }
+
+/// Mixtral 8x22B's shape (56 layers, hidden 6144, FFN 16384, 48/8 heads, vocabulary 32768, the
+/// Q4_K_M mix; 85.6 GB) as a header with a sparse rest: inspect reads only the header, and the
+/// budget figures add up for a model no disk here holds.
+#[test]
+fn mixtral_8x22b_budget_arithmetic_from_its_header() {
+    use webmoe::synthetic::{Generator, Spec};
+    let generator = Generator::new(&Spec::mixtral_8x22b());
+    let path = std::env::temp_dir().join(format!("webmoe-8x22b-{}.gguf", std::process::id()));
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&path).unwrap();
+        file.write_all(generator.header_bytes()).unwrap();
+        file.set_len(generator.file_len()).unwrap();
+    }
+    let out = webmoe(&["inspect", &path.display().to_string(), "--json", "-c", "4096"]);
+    let _ = std::fs::remove_file(&path);
+    let j = json_of(&out);
+    assert_eq!(num(&j["file_bytes"], "file_bytes"), generator.file_len());
+    assert!((85_000_000_000..86_000_000_000).contains(&generator.file_len()), "{} bytes", generator.file_len());
+    let m = &j["model"];
+    assert_eq!((num(&m["n_layer"], "n_layer"), num(&m["n_embd"], "n_embd"), num(&m["n_expert"], "n_expert")), (56, 6144, 8));
+    let b = &j["gpu_budget"];
+    let (resident, all, minimum) = (num(&b["resident"], "resident"), num(&b["all_experts"], "all_experts"), num(&b["minimum"], "minimum"));
+    let pools = b["pools"].as_array().unwrap();
+    let layers: u64 = pools.iter().map(|p| p["layers"].as_array().unwrap().len() as u64).sum();
+    assert_eq!(layers, 56, "every layer in a pool");
+    let pool_slot: u64 = pools.iter().map(|p| num(&p["slot_bytes"], "slot_bytes")).sum();
+    assert_eq!(minimum, resident + 2 * pool_slot);
+    // Every expert is most of the file; the minimum is a few GiB.
+    let expert_tensors: u64 =
+        j["tensors"].as_array().unwrap().iter().filter(|t| t["name"].as_str().unwrap().contains("_exps.")).map(|t| num(&t["bytes"], "bytes")).sum();
+    assert!(all >= expert_tensors && all - expert_tensors < 56 * 8 * 3 * 4, "all experts {all} vs their tensors {expert_tensors}");
+    assert!(minimum < 6 << 30, "minimum {minimum}");
+}

@@ -4,6 +4,11 @@
 //! usage: gen_model OUT.gguf [--preset mixtral-8x7b|mixtral-8x22b] [--layers N] [--hidden N] [--ffn N]
 //!                  [--heads N] [--kv-heads N] [--experts N] [--experts-used N] [--vocab N] [--ctx N]
 //!                  [--type Q4_K_M|Q8_0|Q6_K|…] [--seed N] [--vocab-from tokenizer.json|MODEL.gguf] [--threads N]
+//!                  [--header-only]
+//!
+//! `--header-only` writes the header and extends the file to its full size without writing the
+//! weights (a sparse file: they read as zeros): the shape and size of a model too large for the
+//! disk, for what reads only headers (`webmoe inspect`, the GPU budget arithmetic).
 //!
 //! Without a preset: a Mixtral-shaped model scaled down to 8 layers of hidden 1024, 8 experts,
 //! top-2, Q4_K_M. The other options override the preset's fields, whatever their order.
@@ -18,7 +23,7 @@ use webmoe::synthetic::{Generator, Mix, Spec, Vocab, PRESETS};
 
 const USAGE: &str = "usage: gen_model OUT.gguf [--preset NAME] [--layers N] [--hidden N] [--ffn N] [--heads N]
                  [--kv-heads N] [--experts N] [--experts-used N] [--vocab N] [--ctx N] [--type TYPE]
-                 [--seed N] [--vocab-from tokenizer.json|MODEL.gguf] [--threads N]";
+                 [--seed N] [--vocab-from tokenizer.json|MODEL.gguf] [--threads N] [--header-only]";
 
 struct Options {
     out: PathBuf,
@@ -27,6 +32,8 @@ struct Options {
     /// Whether `--vocab` was given (it must then agree with `--vocab-from`).
     vocab_given: bool,
     threads: usize,
+    /// Write the header and a sparse rest, no weights.
+    header_only: bool,
 }
 
 fn parse(args: &[String]) -> Result<Options, String> {
@@ -34,8 +41,9 @@ fn parse(args: &[String]) -> Result<Options, String> {
         Some(a) if !a.starts_with('-') => PathBuf::from(a),
         _ => return Err(format!("give the output file name first\n{USAGE}")),
     };
+    let header_only = args.iter().any(|a| a == "--header-only");
     let mut pairs = Vec::new();
-    let mut it = args[1..].iter();
+    let mut it = args[1..].iter().filter(|a| *a != "--header-only");
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         pairs.push((flag.as_str(), value.as_str()));
@@ -46,7 +54,7 @@ fn parse(args: &[String]) -> Result<Options, String> {
         spec = Spec::preset(name).ok_or_else(|| format!("unknown preset {name:?}; presets: {}", PRESETS.join(", ")))?;
     }
     let default_threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(4);
-    let mut o = Options { out, spec, vocab_from: None, vocab_given: false, threads: default_threads };
+    let mut o = Options { out, spec, vocab_from: None, vocab_given: false, threads: default_threads, header_only };
     for (flag, value) in pairs {
         let num = || value.parse::<usize>().map_err(|_| format!("{flag} takes a number, not {value:?}"));
         let s = &mut o.spec;
@@ -154,6 +162,17 @@ fn run(args: &[String]) -> Result<(), String> {
     // leaves a file that looks whole.
     let partial = partial_name(&o.out);
     let file = std::fs::File::create(&partial).map_err(|e| format!("cannot create {}: {e}", partial.display()))?;
+    if o.header_only {
+        use std::io::Write;
+        let written = (&file).write_all(generator.header_bytes()).and_then(|_| file.set_len(total)).and_then(|_| file.sync_all());
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&partial);
+            return Err(format!("cannot write {}: {e}", o.out.display()));
+        }
+        std::fs::rename(&partial, &o.out).map_err(|e| format!("cannot rename {} to {}: {e}", partial.display(), o.out.display()))?;
+        eprintln!("wrote the header of {} ({} bytes) and extended it to {total} bytes without weights", o.out.display(), generator.header_len());
+        return Ok(());
+    }
     let mut progress = Progress::new(total);
     let start = Instant::now();
     let written = generator.write(file, &mut |n| progress.update(n)).and_then(|f| f.sync_all());

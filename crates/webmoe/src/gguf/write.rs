@@ -120,6 +120,12 @@ impl GgufHeader {
     }
 
     /// Bytes of the header, padding included: the data section's offset.
+    /// The header's bytes: magic, metadata, tensor table and the padding before the first
+    /// tensor's data.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     pub fn len(&self) -> u64 {
         self.bytes.len() as u64
     }

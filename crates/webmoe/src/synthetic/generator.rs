@@ -94,6 +94,13 @@ impl Generator {
         self.header.file_len()
     }
 
+    /// The header alone. A file of these bytes extended to [`Generator::file_len`] (sparse: every
+    /// weight zero) has the model's shape, tensor table and size, which is all that reads only
+    /// headers needs (`webmoe inspect`, the GPU budget arithmetic), at sizes no disk here holds.
+    pub fn header_bytes(&self) -> &[u8] {
+        self.header.bytes()
+    }
+
     /// Bytes of the header (the offset of the first tensor's data).
     pub fn header_len(&self) -> u64 {
         self.header.len()
