@@ -222,6 +222,9 @@ pub struct BenchArgs {
     /// Timed runs (after one warm-up run)
     #[arg(short = 'r', long = "reps", default_value_t = 3)]
     pub reps: usize,
+    /// Tokens of context before each run's prompt (as llama-bench's -d); -c must hold them
+    #[arg(short = 'd', long = "depth", default_value_t = 0)]
+    pub depth: usize,
     /// Print one JSON object
     #[arg(long = "json")]
     pub json: bool,

@@ -251,3 +251,16 @@ fn ctrl_c_stops_a_generation_within_a_token() {
     let n = j["tokens"].as_array().unwrap().len();
     assert!(n > 0 && n < 3000, "{n} tokens");
 }
+
+/// `bench --depth D` decodes after D tokens of context; a depth the context cannot hold is
+/// refused, naming -c.
+#[test]
+fn bench_runs_at_a_depth_of_context() {
+    let model = fixture("mixtral-q8_0");
+    let j = json_of(&webmoe(&["bench", "-m", &model, "-p", "2", "-n", "3", "-r", "1", "-d", "20", "-c", "32", "--json"]));
+    assert_eq!(j["depth"], 20);
+    assert!(j["decode_tok_s"].as_f64().unwrap() > 0.0, "{j}");
+    let out = webmoe(&["bench", "-m", &model, "-p", "2", "-n", "3", "-r", "1", "-d", "30", "-c", "32"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("-c sets it"), "{err}");
+}

@@ -62,12 +62,18 @@ fn median(v: &mut [f64]) -> f64 {
 /// Run a fixed prompt of ordinary token ids and greedy decoding `reps` times (after a warm-up),
 /// then measure the copy bandwidth. Leaves the engine reset, with greedy sampling.
 pub async fn run(engine: &mut Engine, o: BenchOptions) -> Result<BenchReport> {
-    let bad = |why: &str| Error::InvalidOption { option: "benchmark".into(), value: format!("{o:?}"), why: why.into() };
+    run_at_depth(engine, o, 0).await
+}
+
+/// [`run`] with `depth` tokens of context before each run's prompt (run untimed), as
+/// llama-bench's `-d`: how prompt and decode speeds hold up deep in a context.
+pub async fn run_at_depth(engine: &mut Engine, o: BenchOptions, depth: usize) -> Result<BenchReport> {
+    let bad = |why: &str| Error::InvalidOption { option: "benchmark".into(), value: format!("{o:?} at depth {depth}"), why: why.into() };
     if o.prompt == 0 || o.gen == 0 || o.reps == 0 {
         return Err(bad("prompt, gen and reps must each be at least 1"));
     }
-    if o.prompt + o.gen > engine.context_length() {
-        return Err(bad(&format!("prompt + gen exceeds the context of {} positions", engine.context_length())));
+    if depth + o.prompt + o.gen > engine.context_length() {
+        return Err(bad(&format!("depth + prompt + gen exceeds the context of {} positions (-c sets it)", engine.context_length())));
     }
     engine.set_sampling(&SamplingParams::greedy())?;
     let vocab = engine.model.config.vocab_size as u64;
@@ -75,11 +81,17 @@ pub async fn run(engine: &mut Engine, o: BenchOptions) -> Result<BenchReport> {
     let first_id = if vocab > 300 { 259 } else { 0 };
     let mut rng = Rng::new(7);
     let prompt: Vec<u32> = (0..o.prompt).map(|_| (first_id + rng.below(vocab - first_id)) as u32).collect();
+    let context: Vec<u32> = (0..depth).map(|_| (first_id + rng.below(vocab - first_id)) as u32).collect();
 
     let (mut prefill, mut ttft, mut decode) = (Vec::new(), Vec::new(), Vec::new());
     let (mut counters, mut experts) = (Default::default(), ExpertStats::default());
     for rep in 0..=o.reps {
         engine.reset();
+        if depth > 0 {
+            engine.prefill(&context).await?;
+            // The id sampled after the context is not part of it: the prompt follows the context.
+            engine.truncate(depth);
+        }
         let t = Instant::now();
         engine.prefill(&prompt).await?;
         let prefill_seconds = t.elapsed().as_secs_f64();

@@ -7,14 +7,14 @@ use crate::memory_watch::MemoryWatch;
 use serde_json::json;
 use std::io::Write;
 use web_time::Instant;
-use webmoe::bench::{run as bench, BenchOptions};
+use webmoe::bench::{run_at_depth, BenchOptions};
 
 pub fn run(a: &BenchArgs) -> CliResult<()> {
     let memory = MemoryWatch::start();
     let t = Instant::now();
     let mut engine = load(&a.model)?.engine;
     let load_seconds = t.elapsed().as_secs_f64();
-    let r = pollster::block_on(bench(&mut engine, BenchOptions { prompt: a.prompt, gen: a.gen, reps: a.reps }))?;
+    let r = pollster::block_on(run_at_depth(&mut engine, BenchOptions { prompt: a.prompt, gen: a.gen, reps: a.reps }, a.depth))?;
     let c = &engine.model.config;
     let e = &r.experts_during_decode;
     let peak_anonymous = memory.peak();
@@ -25,7 +25,7 @@ pub fn run(a: &BenchArgs) -> CliResult<()> {
             "adapter": r.adapter,
             "n_layer": c.n_layer, "n_expert": c.n_expert, "n_expert_used": c.n_expert_used,
             "expert_slots": engine.expert_slots(),
-            "prompt_tokens": r.prompt_tokens, "gen_tokens": r.gen_tokens, "reps": r.reps,
+            "prompt_tokens": r.prompt_tokens, "gen_tokens": r.gen_tokens, "reps": r.reps, "depth": a.depth,
             "load_seconds": load_seconds,
             "prefill_tok_s": r.prefill_tok_s,
             "ttft_seconds": r.ttft_seconds,
@@ -51,6 +51,9 @@ pub fn run(a: &BenchArgs) -> CliResult<()> {
     writeln!(out, "load: {load_seconds:.2} s; GPU memory {:.1} MiB", r.gpu_memory_bytes as f64 / 1048576.0)?;
     if let Some(peak) = peak_anonymous {
         writeln!(out, "peak anonymous memory of the process: {:.2} GiB", peak as f64 / (1u64 << 30) as f64)?;
+    }
+    if a.depth > 0 {
+        writeln!(out, "depth: {} tokens of context before each prompt", a.depth)?;
     }
     writeln!(out, "prompt: {} tokens at {:.2} tok/s (median of {}), time to first token {:.3} s", r.prompt_tokens, r.prefill_tok_s, r.reps, r.ttft_seconds)?;
     writeln!(
