@@ -112,6 +112,17 @@ export interface ModelInfo {
   hasChatTemplate: boolean;
   /** The GPU adapter the engine runs on. */
   adapter: string;
+  /**
+   * The GPU device's limits that bound the weights' buffers: the engine asks the adapter for its
+   * maxima (WebGPU's defaults are 256 MiB and 128 MiB, below one layer's merged experts of
+   * Mixtral 8x7B), and splits every tensor into pages of at most `bindingLimit` bytes.
+   */
+  gpuLimits: {
+    maxBufferSize: number;
+    maxStorageBufferBindingSize: number;
+    /** Bytes one storage binding of a weight page spans at most. */
+    bindingLimit: number;
+  };
 }
 
 /**
@@ -255,17 +266,21 @@ export interface GpuMemory {
 }
 
 /**
- * The expert cache: where experts are, and what it did since the model was loaded. With every
- * expert on the GPU (no `gpuBudget`, or a large one) `slots` equals `ModelInfo.experts`, every
- * choice is a hit and `residency` is null.
+ * The expert cache: where experts are, and what it did since the model was loaded. Under a
+ * `gpuBudget` too small for every expert, the experts share pools of GPU slots: layers whose
+ * expert matrices have the same types and shapes (usually all of them) use one pool, and an
+ * expert of any of those layers may take any of its slots. With every expert on the GPU (no
+ * `gpuBudget`, or a large one) `slots` is `ModelInfo.experts × ModelInfo.layers`, every choice is
+ * a hit and `residency` is null.
  */
 export interface ExpertCacheStats {
-  /** Experts each layer keeps on the GPU. */
+  /** Expert slots on the GPU, all pools together. */
   slots: number;
   /**
-   * When experts stream in: `[layer][slot]`, the expert each GPU slot of the layer holds (`null`
-   * while the slot is empty), `slots` entries per layer. An expert in no slot of its layer is
-   * uploaded when the router chooses it. `null` when every expert is resident.
+   * When experts stream in: `[layer][slot]`, for each slot of the pool the layer uses, the expert
+   * of that layer the slot holds (`null` while it is empty or holds another layer's expert). An
+   * expert of a layer in no slot is uploaded when the router chooses it. `null` when every expert
+   * is resident.
    */
   residency: (number | null)[][] | null;
   /** Chosen experts that were already on the GPU. */
@@ -320,7 +335,7 @@ export interface BenchReport {
   decodeBandwidthBytesPerSecond: number;
   /** decodeBandwidthBytesPerSecond / copyBandwidthBytesPerSecond. */
   rooflineRatio: number;
-  /** Expert slots per layer (the expert count when every expert is resident). */
+  /** Expert slots on the GPU, all pools together (experts × layers when every expert is resident). */
   expertSlots: number;
   /** Share of expert choices already resident during the timed decode steps. */
   expertHitRate: number;

@@ -188,7 +188,7 @@ test('routing(from, to) gives positions × layers × top-k experts that add up t
   const memory = stats.gpuMemory;
   assert.equal(memory.total, memory.weights + memory.kvCache + memory.scratch + memory.other, JSON.stringify(memory));
   assert.ok(memory.experts > 0 && memory.experts < memory.weights, JSON.stringify(memory));
-  assert.equal(stats.expertCache.slots, model.experts, 'every expert is resident without a budget');
+  assert.equal(stats.expertCache.slots, model.experts * model.layers, 'every expert of every layer is resident without a budget');
   assert.equal(stats.expertCache.misses, 0);
   assert.ok(stats.wasmMemory > 0);
 });
@@ -206,7 +206,8 @@ test('under a gpuBudget that holds half the experts, they stream from storage an
     return { tokens, stats, gpuBudget, tooSmall };
   }, { url: MODEL_URL, prompt: reference.tokens, greedy: GREEDY });
   const cache = out.stats.expertCache;
-  assert.ok(cache.slots >= 2 && cache.slots < 8, `${cache.slots} slots per layer`);
+  // 2 layers of 8 experts share the slots; one token needs its 2 experts of a layer at a time.
+  assert.ok(cache.slots >= 2 && cache.slots < 16, `${cache.slots} expert slots`);
   assert.ok(cache.misses > 0, `the cache missed ${cache.misses} times`);
   assert.ok(out.stats.gpuMemory.total <= out.gpuBudget, `GPU memory ${out.stats.gpuMemory.total} within the budget ${out.gpuBudget}`);
   assert.deepEqual(out.tokens, reference.greedy, `streaming experts: ${firstDifference(out.tokens, reference.greedy)}`);

@@ -59,8 +59,12 @@ export function generateInPage(page, { url, prompt, load = {}, options = {} }) {
   );
 }
 
-/** Path of the native CLI, built (debug profile) when missing or out of date. */
+/**
+ * Path of the native CLI: WEBMOE_CLI when set (a `webmoe` binary built already), else built
+ * (debug profile) when missing or out of date.
+ */
 export function nativeCli() {
+  if (process.env.WEBMOE_CLI) return process.env.WEBMOE_CLI;
   execFileSync('cargo', ['build', '--quiet', '-p', 'webmoe-cli'], { cwd: REPO_ROOT, stdio: 'inherit' });
   return path.join(process.env.CARGO_TARGET_DIR || path.join(REPO_ROOT, 'target'), 'debug', 'webmoe');
 }

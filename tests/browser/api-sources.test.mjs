@@ -75,6 +75,14 @@ test('a File loads in place: IndexedDB untouched, logits equal to the URL load, 
   assert.match(file.model.key, /^file:model\.gguf:\d+:\d+$/);
   assert.equal(file.maxDiff, 0, 'the same logits as the URL load');
   assert.deepEqual(file.phases, ['upload'], 'nothing downloaded or verified');
+  // The device was asked for the adapter's maxima, not WebGPU's defaults (256 MiB buffers, 128 MiB bindings).
+  const adapter = await page.evaluate(async () => {
+    const { limits } = await navigator.gpu.requestAdapter({ powerPreference: 'high-performance' });
+    return { maxBufferSize: limits.maxBufferSize, maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize };
+  });
+  const { bindingLimit, ...requested } = file.model.gpuLimits;
+  assert.deepEqual(requested, adapter, 'the limits the engine requested are the adapter\'s');
+  assert.equal(bindingLimit, Math.floor(Math.min(adapter.maxBufferSize, adapter.maxStorageBufferBindingSize, 2 ** 32 - 256) / 256) * 256);
   const last = file.events.at(-1);
   assert.equal(last.loaded, last.total, JSON.stringify(last));
   assert.equal(last.etaSeconds, 0, `the last upload event: ${JSON.stringify(last)}`);

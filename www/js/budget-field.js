@@ -1,6 +1,7 @@
 // The GPU memory budget of the next load (`Engine.load`'s `gpuBudget`): empty for every expert on
 // the GPU, or a size in MiB or GiB. A budget smaller than the model's experts makes the engine keep
-// some experts of each layer on the GPU and stream the others in as the router picks them.
+// some of the experts on the GPU (in slots the layers share) and stream the others in as the router
+// picks them.
 
 export class BudgetField {
   /**

@@ -7,8 +7,10 @@
 /**
  * @typedef {object} CacheFigures     what the expert cache panel shows
  * @property {number} experts         experts per layer
- * @property {number} slots           experts per layer on the GPU
- * @property {(number|null)[][]|null} residency  [layer][slot] → expert held; null: all resident
+ * @property {number} layers          layers of the model
+ * @property {number} slots           expert slots on the GPU, in pools shared by the layers
+ * @property {(number|null)[][]|null} residency  [layer][slot of its pool] → expert of the layer
+ *   held (null: empty or another layer's); null: all resident
  * @property {number} hits
  * @property {number} misses
  * @property {number} hitRate         hits / (hits + misses)
@@ -26,6 +28,7 @@ export class ExpertCacheMonitor {
     this.onUpdate = onUpdate;
     this.engine = null;
     this.experts = 0;
+    this.layers = 0;
     this.streaming = false;
     /** The reply's first reading: per-token figures count from it. */
     this.baseline = null;
@@ -37,6 +40,7 @@ export class ExpertCacheMonitor {
   setEngine(engine, model) {
     this.engine = engine;
     this.experts = model ? model.experts : 0;
+    this.layers = model ? model.layers : 0;
     this.streaming = false;
     this.baseline = null;
     if (!engine) this.onUpdate(null);
@@ -66,12 +70,13 @@ export class ExpertCacheMonitor {
   /** Figures read elsewhere (`engine.stats()` after the load or a reply). */
   show(stats) {
     const cache = stats.expertCache;
-    this.streaming = this.experts > 1 && cache.slots < this.experts;
+    this.streaming = this.experts > 1 && cache.residency !== null;
     if (stats.generatedTokens > 0 && !this.baseline) this.baseline = { tokens: stats.generatedTokens, bytes: cache.bytesUploaded };
     const base = this.baseline;
     const decoded = base ? stats.generatedTokens - base.tokens : 0;
     this.onUpdate({
       experts: this.experts,
+      layers: this.layers,
       slots: cache.slots,
       residency: cache.residency,
       hits: cache.hits,

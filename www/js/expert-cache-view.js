@@ -1,5 +1,6 @@
-// The expert cache panel beside the routing heatmap: how many experts of each layer are on the
-// GPU and what streaming the others costs (hits and misses, bytes uploaded, prefetches, stalls).
+// The expert cache panel beside the routing heatmap: how many expert slots are on the GPU (in
+// pools the layers share) and what streaming the others costs (hits and misses, bytes uploaded,
+// prefetches, stalls).
 
 import { showDefinitions } from './definition-list.js';
 import { formatBytes, formatDuration } from './format.js';
@@ -28,8 +29,9 @@ export class ExpertCacheView {
       this.list.hidden = true;
       return;
     }
-    const { experts, slots } = figures;
-    const streaming = experts > 1 && slots < experts;
+    const { experts, layers, slots } = figures;
+    const streaming = experts > 1 && figures.residency !== null;
+    const all = experts * layers;
     this.list.hidden = !streaming;
     if (experts <= 1) {
       this.summary.textContent = 'A dense model has no experts to stream: all its weights are on the GPU.';
@@ -37,8 +39,8 @@ export class ExpertCacheView {
       this.summary.textContent = `All ${experts} experts of each layer are on the GPU: nothing streams. Set a GPU memory budget before loading to stream experts in.`;
     } else {
       this.summary.textContent =
-        `${slots} of ${experts} experts of each layer are on the GPU (marked in the heatmap); ` +
-        'the others stream in from the browser’s storage when the router picks them.';
+        `${slots} of the ${all} experts fit on the GPU, in slots the ${layers} layers share (those there now are marked in the heatmap); ` +
+        'the others stream in from where the model is read (this browser’s storage, the file or the server) when the router picks them.';
     }
     if (!streaming) {
       this.list.replaceChildren();
@@ -46,7 +48,7 @@ export class ExpertCacheView {
     }
     const choices = figures.hits + figures.misses;
     const rows = [
-      ['Slots per layer', `${slots} of ${experts} experts`],
+      ['Expert slots', `${slots} of ${all} experts`],
       ['Hits', String(figures.hits)],
       ['Misses', String(figures.misses)],
       ['Hit rate', choices > 0 ? `${percent(figures.hitRate)} of ${choices} choices` : '—'],
@@ -64,7 +66,8 @@ export class ExpertCacheView {
 /**
  * Where each expert is, for the heatmap: [layer][expert] → "resident" (in a GPU slot) or
  * "streamed" (uploaded when chosen); null when every expert is resident.
- * @param {(number|null)[][]|null} residency [layer][slot] → the expert the slot holds
+ * @param {(number|null)[][]|null} residency [layer][slot of its pool] → the layer's expert the slot
+ *   holds (null: empty or another layer's)
  * @param {number} experts experts per layer
  * @returns {("resident"|"streamed")[][]|null}
  */

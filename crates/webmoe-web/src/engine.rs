@@ -63,6 +63,18 @@ struct ModelInfo {
     has_chat_template: bool,
     /// The GPU adapter, for reports.
     adapter: String,
+    /// The device's limits that bound how weights are split, as the engine requested them (the
+    /// adapter's maxima) and the bytes one storage binding of a weight page may span.
+    gpu_limits: GpuLimits,
+}
+
+/// `ModelInfo.gpuLimits`.
+#[derive(Serialize, Clone)]
+#[serde(rename_all = "camelCase")]
+struct GpuLimits {
+    max_buffer_size: f64,
+    max_storage_buffer_binding_size: f64,
+    binding_limit: f64,
 }
 
 /// One generated token, as `nextChunk` resolves it.
@@ -116,6 +128,11 @@ impl WasmEngine {
             trained_context_length: c.context_length,
             has_chat_template: tokenizer.chat_template().is_some(),
             adapter: engine.gpu.describe(),
+            gpu_limits: GpuLimits {
+                max_buffer_size: engine.gpu.limits.max_buffer_size as f64,
+                max_storage_buffer_binding_size: engine.gpu.limits.max_storage_buffer_binding_size as f64,
+                binding_limit: engine.gpu.binding_limit as f64,
+            },
         };
         let inner =
             Inner { engine: RefCell::new(Some(engine)), tokenizer, generation: RefCell::new(None), info, failure };

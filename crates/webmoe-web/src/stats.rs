@@ -52,14 +52,16 @@ impl From<&MemoryReport> for GpuMemory {
     }
 }
 
-/// The expert cache: slots per layer, which expert each slot holds, and what it did since the
-/// model was loaded. With every expert resident, `slots` is the expert count, every choice is a
-/// hit and `residency` is `None`.
+/// The expert cache: its slots (in pools the layers share), which expert of each layer each slot
+/// of its pool holds, and what it did since the model was loaded. With every expert resident,
+/// `slots` is the expert count times the layers, every choice is a hit and `residency` is `None`.
 #[derive(Serialize, Debug, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ExpertCache {
+    /// Slots of every pool together.
     pub slots: usize,
-    /// `[layer][slot]`: the expert the slot holds (`None`: empty), when experts stream in.
+    /// `[layer][slot]`: for each slot of the layer's pool, the layer's expert it holds (`None`:
+    /// empty or another layer's), when experts stream in.
     /// Serialized with `None` as `null` (see [`Stats::to_js`]).
     pub residency: Option<Vec<Vec<Option<u32>>>>,
     pub hits: f64,
