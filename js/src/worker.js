@@ -162,9 +162,11 @@ const operations = {
           return part.read(offset, length);
         },
       }));
+      // The engine reports after each matrix: the phase starts now, before the first one.
+      const uploadStarted = Date.now();
       let upload = null;
       const onUpload = (loaded, total) => {
-        upload ??= progressCounter((progress) => post({ id, type: 'progress', progress }), 'upload', total);
+        upload ??= progressCounter((progress) => post({ id, type: 'progress', progress }), 'upload', total, 0, uploadStarted);
         upload.set(loaded);
       };
       engine = await WasmEngine.load({ parts }, options, onUpload);

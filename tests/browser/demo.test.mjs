@@ -8,6 +8,10 @@
 // same reply streams while the cache figures update, and the heatmap marks the experts on the GPU
 // (the slots are shared by the layers: each layer's marks count the slots holding its experts).
 // A dense model shows a note instead of a heatmap. Without WebGPU the page says what is needed.
+// A GGUF opened from disk (the file input, as a user picks it) is read in place: nothing is stored.
+// A URL larger than the browser lets the site store is loaded from the server without storing it.
+// The Mixtral 8x7B Instruct preset points at the public file. The page is served below a path of
+// its own (BASE), as any static host may serve it, so every address it uses must be relative.
 //
 // Needs pkg/ (scripts/build-npm); the WebGPU tests are skipped without it. Set
 // WEBMOE_DEMO_SCREENSHOT=/some/file.png to keep a screenshot of the page after the reply.
@@ -15,10 +19,12 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { REPO_ROOT, launchBrowser, startServer, stopAll } from './harness.mjs';
+import { REPO_ROOT, launchBrowser, startServer, stats, stopAll } from './harness.mjs';
 import { nativeCli } from './api-helpers.mjs';
+import { MIXTRAL_8X7B_URL, PRESETS } from '../../www/js/presets.js';
 
 const FIXTURE = 'mixtral-realvocab-q8_0';
 const reference = JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'tests/fixtures/oracle', FIXTURE, 'reference.json'), 'utf8'));
@@ -29,16 +35,30 @@ const EXPERTS = 8;
 const TOP_K = 2;
 const packageMissing = fs.existsSync(path.join(REPO_ROOT, 'pkg', 'index.js')) ? false : 'pkg/ is not built; run scripts/build-npm';
 
+/** Where the demo is served: scripts/demo's layout (the page, pkg/, models/, fixtures/) below a path. */
+const BASE = '/some/path/demo';
+const FIXTURE_FILE = path.join(REPO_ROOT, 'tests/fixtures/oracle', FIXTURE, 'model.gguf');
+/** A folder of large models made by the tests, served at BASE/big. */
+const big = fs.mkdtempSync(path.join(os.tmpdir(), 'webmoe-demo-'));
+
 let server;
 
 before(async () => {
   server = await startServer({
-    root: 'www',
-    mounts: { '/pkg': 'pkg', '/models': 'models', '/fixtures': 'tests/fixtures/oracle' },
+    mounts: {
+      [BASE]: 'www',
+      [`${BASE}/pkg`]: 'pkg',
+      [`${BASE}/models`]: 'models',
+      [`${BASE}/fixtures`]: 'tests/fixtures/oracle',
+      [`${BASE}/big`]: big,
+    },
   });
 });
 
-after(stopAll);
+after(async () => {
+  await stopAll();
+  fs.rmSync(big, { recursive: true, force: true });
+});
 
 /** Open the page and wait until it has started; page errors are collected in `errors`. */
 async function openDemo({ webgpu }) {
@@ -46,7 +66,7 @@ async function openDemo({ webgpu }) {
   const errors = [];
   page.on('pageerror', (error) => errors.push(error.message));
   page.setDefaultTimeout(120_000);
-  await page.goto(`${server.url}/`);
+  await page.goto(`${server.url}${BASE}/`);
   await page.waitForSelector('body[data-ready]');
   return { page, errors };
 }
@@ -262,5 +282,63 @@ test('without WebGPU, the page says what is needed and offers no model to load',
   if (!packageMissing) {
     assert.equal(await page.getByRole('button', { name: /Tiny MoE, Mixtral vocabulary/ }).isDisabled(), true, 'model choices are disabled without WebGPU');
   }
+  assert.deepEqual(errors, [], 'the page should raise no errors');
+});
+
+/** Ids of the reply's tokens, and the models the page lists as stored. */
+async function replyAndStored(page) {
+  const ids = await page.$$eval('#transcript .tok', (spans) => spans.map((span) => Number(span.dataset.tokenId)));
+  const stored = await page.evaluate(async () => (await (await import(new URL('pkg/index.js', document.baseURI).href)).Engine.listCached()).length);
+  return { ids, stored };
+}
+
+test('a GGUF opened from disk is read in place: the reply is the reference, nothing is stored', { skip: packageMissing, timeout: 300_000 }, async () => {
+  const { page, errors } = await openDemo({ webgpu: true });
+  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
+  await page.setInputFiles('#model-file', FIXTURE_FILE);
+  await page.waitForFunction(() => /is loaded/.test(document.getElementById('load-status').textContent));
+  assert.match(await page.textContent('#load-status'), /read in place from the file on disk, nothing stored/);
+  const upload = await page.textContent('.progress-row[data-phase="upload"] output');
+  assert.match(upload, /100%/, `the read-and-upload bar ends at 100%, shows "${upload}"`);
+  assert.equal(await page.textContent('.progress-row[data-phase="download"] output'), '—', 'nothing downloaded');
+  await send(page, reference.tokens_text, { temperature: 0, 'repeat-penalty': 1, 'max-tokens': 4 });
+  assert.equal(await page.evaluate(async () => (await navigator.storage.estimate()).usage), usage, 'storage usage unchanged');
+  const { ids, stored } = await replyAndStored(page);
+  assert.deepEqual(ids, reference.greedy.slice(0, 4), 'the reply is the reference greedy continuation');
+  assert.equal(stored, 0, 'nothing is stored');
+  assert.equal(await page.isVisible('#cached-empty'), true, 'the stored list stays empty');
+  assert.deepEqual(errors, [], 'the page should raise no errors');
+});
+
+test('a URL too large to store loads from the server without storing it; the Mixtral 8x7B preset is the public file', { skip: packageMissing, timeout: 300_000 }, async () => {
+  const { page, errors } = await openDemo({ webgpu: true });
+  const mixtral = PRESETS.find((preset) => preset.url === MIXTRAL_8X7B_URL);
+  assert.ok(mixtral, 'a preset for Mixtral 8x7B Instruct');
+  assert.equal(
+    MIXTRAL_8X7B_URL,
+    'https://huggingface.co/TheBloke/Mixtral-8x7B-Instruct-v0.1-GGUF/resolve/main/mixtral-8x7b-instruct-v0.1.Q4_K_M.gguf',
+  );
+  assert.equal(await page.getAttribute(`button[data-url="${MIXTRAL_8X7B_URL}"]`, 'data-url'), MIXTRAL_8X7B_URL, 'its button is on the page');
+  for (const preset of PRESETS.filter((p) => p !== mixtral)) assert.ok(!/^\/|^[a-z]+:/.test(preset.url), `${preset.url} is relative`);
+
+  // The fixture followed by zeros up to 1 GiB more than the quota (a sparse file): refused for
+  // storage, read from the server instead, exactly as the 26 GB preset is with a 10 GiB quota.
+  const quota = await page.evaluate(async () => (await navigator.storage.estimate()).quota);
+  const huge = path.join(big, 'huge.gguf');
+  fs.copyFileSync(FIXTURE_FILE, huge);
+  fs.truncateSync(huge, quota + 2 ** 30);
+  await page.fill('#model-url', 'big/huge.gguf');
+  await page.click('#url-form button[type="submit"]');
+  await page.waitForFunction(() => /is loaded/.test(document.getElementById('load-status').textContent));
+  const status = await page.textContent('#load-status');
+  assert.match(status, /read from the server, nothing stored/, status);
+  assert.match(status, /too large to store in this browser/, status);
+  await send(page, reference.tokens_text, { temperature: 0, 'repeat-penalty': 1, 'max-tokens': 4 });
+  const { ids, stored } = await replyAndStored(page);
+  assert.deepEqual(ids, reference.greedy.slice(0, 4), 'the reply is the reference greedy continuation');
+  assert.equal(stored, 0, 'nothing is stored');
+  const requests = (await stats(server)).filter((request) => request.path === `${BASE}/big/huge.gguf`);
+  assert.ok(requests.length > 0 && requests.every((request) => request.status === 206), 'Range requests only');
+  assert.equal(await page.isVisible('#error-banner'), false, 'no error shown: the fallback is automatic');
   assert.deepEqual(errors, [], 'the page should raise no errors');
 });

@@ -7,6 +7,7 @@ import { ChatView } from './chat-view.js';
 import { ErrorView, isAbort } from './error-view.js';
 import { ExpertCacheMonitor } from './expert-cache-monitor.js';
 import { ExpertCacheView, residencyByExpert } from './expert-cache-view.js';
+import { formatBytes } from './format.js';
 import { describeFinish, streamReply } from './generation.js';
 import { ModelPicker } from './model-picker.js';
 import { ProgressView } from './progress-view.js';
@@ -17,6 +18,18 @@ import { SpeedMeter } from './speed-meter.js';
 import { StatsView } from './stats-view.js';
 
 const byId = (id) => document.getElementById(id);
+
+/** Where the loaded engine reads its model, as the load status says it (`engine.model.readFrom`). */
+const READ_FROM = {
+  storage: 'read from this browser’s storage',
+  file: 'read in place from the file on disk, nothing stored',
+  network: 'read from the server, nothing stored',
+};
+
+/** A URL or the URLs of a split model, as opposed to Files. */
+function isUrlSource(source) {
+  return typeof source === 'string' || (Array.isArray(source) && typeof source[0] === 'string');
+}
 
 export class DemoApp {
   /** @param {object} webmoe the package module: `{ Engine, … }` */
@@ -130,7 +143,12 @@ export class DemoApp {
     await this.refreshCached();
   }
 
-  /** @param {string|string[]|File} source @param {string} label */
+  /**
+   * Load a model: a URL is stored in this browser, unless it is larger than the browser lets this
+   * site store (the engine refuses it with QuotaExceededError before downloading anything): it is
+   * then read from the server as needed, storing nothing. A File is read in place.
+   * @param {string|string[]|File|File[]} source @param {string} label
+   */
   async load(source, label) {
     if (this.loading) return;
     const gpuBudget = this.budget.read();
@@ -142,19 +160,28 @@ export class DemoApp {
     this.picker.setEnabled(false);
     byId('cancel-load').hidden = false;
     this.progress.reset();
-    this.progress.say(`Loading ${label} with ${BudgetField.describe(gpuBudget)}…`);
+    const local = !isUrlSource(source);
+    this.progress.say(`Loading ${label}${local ? ' from disk, in place' : ''} with ${BudgetField.describe(gpuBudget)}…`);
     const started = performance.now();
+    const options = { signal: controller.signal, onProgress: (report) => this.progress.update(report), gpuBudget };
+    let note = '';
     try {
-      const engine = await this.Engine.load(source, {
-        signal: controller.signal,
-        onProgress: (report) => this.progress.update(report),
-        gpuBudget,
-      });
+      let engine;
+      try {
+        engine = await this.Engine.load(source, options);
+      } catch (error) {
+        if (local || error.name !== 'QuotaExceededError') throw error;
+        const { needed, available } = error.details;
+        note = ` It is too large to store in this browser (${formatBytes(needed)}, ${formatBytes(available)} available), so it is read from the server as needed and nothing is stored.`;
+        this.progress.reset();
+        this.progress.say(`Loading ${label} from the server without storing it (it needs ${formatBytes(needed)}, this site may store ${formatBytes(available)})…`);
+        engine = await this.Engine.load(source, { ...options, store: false });
+      }
       this.engine = engine;
       this.model = { ...engine.model, label };
       this.progress.finish();
       const seconds = ((performance.now() - started) / 1000).toFixed(1);
-      this.progress.say(`${label} is loaded (${seconds} s).`);
+      this.progress.say(`${label} is loaded (${seconds} s, ${READ_FROM[engine.model.readFrom] || 'ready'}).${note}`);
       this.modelReady();
     } catch (error) {
       this.progress.say(isAbort(error) ? 'Loading was cancelled. Load again to resume the download.' : `${label} could not be loaded.`);

@@ -39,3 +39,11 @@ export function formatDuration(seconds) {
   if (seconds < 1) return `${Math.round(seconds * 1000)} ms`;
   return `${seconds.toFixed(seconds >= 100 ? 0 : 2)} s`;
 }
+
+/** Seconds left as "about 40 s left", "about 3 min left", "about 1.5 h left"; "" when unknown. */
+export function formatTimeLeft(seconds) {
+  if (seconds === null || seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return '';
+  if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s left`;
+  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min left`;
+  return `about ${(seconds / 3600).toFixed(1)} h left`;
+}

@@ -1,5 +1,6 @@
 // The model panel: a URL (or the URLs of a split model), one-click presets, the models stored in
-// this browser (load or delete), and a GGUF file dropped on the page or chosen with the file picker.
+// this browser (load or delete), and a GGUF file (or the parts of a split one) opened from disk:
+// dropped on the page or chosen with the file picker, and read in place.
 
 import { formatBytes, formatPercent } from './format.js';
 import { DEFAULT_MODEL_URL, PRESETS } from './presets.js';
@@ -19,7 +20,7 @@ export class ModelPicker {
   /**
    * @param {object} elements the panel's elements (see index.html)
    * @param {object} handlers
-   * @param {(source: string|string[]|File, label: string) => void} handlers.onLoad
+   * @param {(source: string|string[]|File|File[], label: string) => void} handlers.onLoad
    * @param {(model: CachedModel) => void} handlers.onDelete
    * @param {(message: string) => void} handlers.onInvalid a choice that cannot be loaded, and why
    */
@@ -70,6 +71,7 @@ export class ModelPicker {
     list.replaceChildren();
     for (const preset of PRESETS) {
       const button = choiceButton(preset.label, preset.detail);
+      button.dataset.url = preset.url;
       button.addEventListener('click', () => {
         this.elements.urlField.value = preset.url;
         this.onLoad(new URL(preset.url, window.location.href).href, preset.label);
@@ -92,8 +94,8 @@ export class ModelPicker {
 
       const load = choiceButton(name, describeCached(model));
       load.title = (model.sources || [model.key]).join('\n');
-      // An imported file is found again by its name, size and date: the store needs the File
-      // itself, so the button asks for it (the bytes then come from storage, not from disk).
+      // A stored file (stored with store: true) is found by its name, size and date: the button
+      // asks for the File itself, which is then read in place.
       load.addEventListener('click', () => (isImport(model) ? this.elements.fileInput.click() : this.onLoad(cachedSource(model), name)));
 
       const remove = document.createElement('button');
@@ -134,19 +136,21 @@ export class ModelPicker {
     });
   }
 
-  /** @param {FileList} files */
+  /**
+   * Load a file from disk, or the parts of a split model (`…-00001-of-00003.gguf` and the others,
+   * chosen or dropped together; the engine puts them in order by name).
+   * @param {FileList} files
+   */
   loadFiles(files) {
     if (!files || files.length === 0) return;
-    if (files.length > 1) {
-      this.onInvalid('Drop one .gguf file at a time. A split model loads from its URLs (enter them one per line).');
+    const chosen = Array.from(files);
+    const other = chosen.find((file) => !file.name.toLowerCase().endsWith('.gguf'));
+    if (other) {
+      this.onInvalid(`${other.name} is not a .gguf file. Choose a GGUF model file, or every part of a split one.`);
       return;
     }
-    const [file] = files;
-    if (!file.name.toLowerCase().endsWith('.gguf')) {
-      this.onInvalid(`${file.name} is not a .gguf file. Choose a GGUF model file.`);
-      return;
-    }
-    this.onLoad(file, file.name);
+    const label = chosen.length === 1 ? chosen[0].name : `${chosen[0].name} and ${chosen.length - 1} more parts`;
+    this.onLoad(chosen.length === 1 ? chosen[0] : chosen, label);
   }
 }
 

@@ -1,7 +1,7 @@
-// The loading panel: one progress bar per phase (download, verify, GPU upload) with bytes and
-// percent, and a status line.
+// The loading panel: one progress bar per phase (download, verify, read and upload to the GPU) with
+// bytes, percent and the time left, and a status line.
 
-import { formatBytes, formatPercent } from './format.js';
+import { formatBytes, formatPercent, formatTimeLeft } from './format.js';
 
 export class ProgressView {
   /**
@@ -29,9 +29,10 @@ export class ProgressView {
 
   /**
    * Show one progress report.
-   * @param {{phase: string, loaded: number, total: number}} report bytes done and expected
+   * @param {{phase: string, loaded: number, total: number, etaSeconds?: number|null}} report bytes
+   *   done and expected, and the phase's time left when known
    */
-  update({ phase, loaded, total }) {
+  update({ phase, loaded, total, etaSeconds }) {
     const entry = this.rows.get(phase);
     if (!entry) return;
     const known = total > 0;
@@ -39,8 +40,9 @@ export class ProgressView {
     if (known) entry.bar.value = Math.min(loaded, total);
     else entry.bar.removeAttribute('value');
     const percent = formatPercent(loaded, total);
+    const left = known && loaded < total ? formatTimeLeft(etaSeconds) : '';
     entry.figures.textContent = known
-      ? `${formatBytes(loaded)} of ${formatBytes(total)}${percent ? ` (${percent})` : ''}`
+      ? `${formatBytes(loaded)} of ${formatBytes(total)}${percent ? ` (${percent})` : ''}${left ? ` · ${left}` : ''}`
       : formatBytes(loaded);
     const done = known && loaded >= total;
     entry.row.classList.toggle('done', done);

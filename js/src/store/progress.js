@@ -26,13 +26,13 @@ const MIN_ESTIMATE_MS = 500;
  * @param {number} total bytes of the phase
  * @param {number} [loaded] bytes already done when the phase starts (a resumed download); they do
  *   not count towards the speed
+ * @param {number} [started] when the phase started (ms since the epoch), if before this call
  * @returns {{add: (bytes: number) => void, set: (loaded: number) => void, finish: () => void}} `add`
  *   takes negative counts too (the bytes of a failed attempt that will be fetched again); `set`
  *   gives the bytes done so far instead
  * @throws nothing: an error thrown by `onProgress` is reported as uncaught and the work goes on
  */
-export function progressCounter(onProgress, phase, total, loaded = 0) {
-  const started = Date.now();
+export function progressCounter(onProgress, phase, total, loaded = 0, started = Date.now()) {
   const initial = loaded;
   let done = loaded;
   let lastEmit = 0;
