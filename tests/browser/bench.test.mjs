@@ -1,5 +1,6 @@
 // The browser benchmark: www/bench.html through scripts/bench-browser.mjs prints the same figures as
 // `webmoe bench`, and a resident MoE model decodes with one submit and one read-back per token.
+// With --file the model is given as a local file (read in place) and a budget can take units.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,4 +25,21 @@ test('bench.html reports speed, per-token GPU work and bandwidth for a MoE model
   assert.equal(r.expertSlots, 16, 'every expert of the 2 layers resident');
   assert.ok(r.weightBytesPerToken > 0 && r.copyBandwidthBytesPerSecond > 0 && r.rooflineRatio > 0, JSON.stringify(r));
   assert.ok(r.loadSeconds > 0);
+  assert.equal(r.readFrom, 'storage');
+  assert.ok(Math.abs(r.secondsPerToken * r.decodeTokensPerSecond - 1) < 1e-9, JSON.stringify(r));
+  assert.ok(r.wasmMemoryBytes > 0, JSON.stringify(r));
+});
+
+test('bench-browser --file reads the model in place, under a budget given in units', { timeout: 600_000 }, async () => {
+  const model = path.join(REPO_ROOT, 'tests/fixtures/oracle/mixtral-q8_0/model.gguf');
+  const script = path.join(REPO_ROOT, 'scripts/bench-browser.mjs');
+  // 2 MiB: the resident weights and a few of the 2.4 MB model's experts.
+  const args = [script, model, '--file', '--gpu-budget', '2MiB', '--context', '64', '--prompt', '4', '--gen', '3', '--reps', '1'];
+  const { stdout } = await run('node', args, { cwd: REPO_ROOT, maxBuffer: 1 << 20 });
+  const r = JSON.parse(stdout);
+  assert.equal(r.readFrom, 'file');
+  assert.deepEqual(r.model, ['model.gguf']);
+  assert.ok(r.expertSlots < 16, `experts stream under the budget: ${r.expertSlots} slots`);
+  assert.ok(r.expertHitRate >= 0 && r.expertHitRate <= 1, JSON.stringify(r));
+  assert.ok(r.secondsPerToken > 0 && r.wasmMemoryBytes > 0, JSON.stringify(r));
 });
