@@ -1,25 +1,37 @@
-// RoPE on the queries and keys of each token, and the append of its keys and values to the cache.
+// The queries and keys of each token made ready for attention, and the append of its keys and
+// values to the cache. For each query head and each kv head of the token:
 //
-// GGUF stores Q/K rows so that RoPE rotates adjacent pairs: for each head and pair i < rope_pairs,
-//   (x[2i], x[2i+1]) ← (x[2i]·cos − x[2i+1]·sin, x[2i]·sin + x[2i+1]·cos),  angle = pos · θ^(−2i/rope_dim)
-// with cos/sin precomputed on the CPU per (pos, i). Pairs past rope_pairs are left as they are.
-// The cache holds (max_ctx, kv_dim) values per layer, f16 pairs packed in a u32 (KV_F16) or f32.
+//   x = x + b                                              (BIAS: b laid out like a q | k | v row)
+//   x = x / sqrt(mean(x²) + eps) · norm_w                  (QK_NORM, q and k only: RMSNorm over the
+//                                                            head's head_dim values, q_norm / k_norm)
+//   (x[a], x[b]) ← (x[a]·cos − x[b]·sin, x[a]·sin + x[b]·cos)   (q and k, pairs i < rope_pairs)
+//
+// with angle = pos · θ^(−2i/rope_dim) (cos/sin precomputed on the CPU per (pos, i)) and the pair
+// (a, b) = (2i, 2i + 1) (llama.cpp's "normal" RoPE; GGUF stores llama Q/K rows permuted for it) or
+// (i, i + rope_pairs) with NEOX (rotate-half: qwen2, qwen3). Dims past 2·rope_pairs keep their value.
+// Rotated queries are written back in place; keys and values go to the cache, which holds
+// (max_ctx, kv_dim) values per layer, f16 pairs packed in a u32 (KV_F16) or f32.
 // Queries, keys and values come in one buffer, each token's row holding q at 0, k at k_offset
 // and v at v_offset (the fused projection's output).
 //
-// Grid: (1, n_tokens); 256 invocations stride over the pairs.
+// Grid: (n_head + n_head_kv, n_tokens). Workgroup x < n_head is query head x; the others are kv
+// head x − n_head (its key, then its value). 64 invocations stride over the head's values, held
+// in workgroup memory between the steps (head_dim ≤ 256).
 
 override KV_F16: bool = true;
+override NEOX: bool = false;
+override BIAS: bool = false;
+override QK_NORM: bool = false;
 
 struct Params {
     n_head: u32,
     n_head_kv: u32,
-    head_dim: u32,
+    head_dim: u32,     // even, ≤ 256
     rope_pairs: u32,   // rope_dim / 2
     qkv_stride: u32,   // elements between tokens' rows
     k_offset: u32,
     v_offset: u32,
-    _pad: u32,
+    eps: f32,          // QK_NORM epsilon
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -28,14 +40,14 @@ struct Params {
 @group(0) @binding(3) var<storage, read_write> qkv: array<f32>;      // (n_tokens, qkv_stride): q | k | v
 @group(0) @binding(4) var<storage, read_write> k_cache: array<u32>;  // (max_ctx, kv_dim) f16 pairs or f32
 @group(0) @binding(5) var<storage, read_write> v_cache: array<u32>;
+@group(0) @binding(6) var<storage, read> bias: array<f32>;           // (qkv_stride): q | k | v biases
+@group(0) @binding(7) var<storage, read> q_norm: array<f32>;         // (head_dim)
+@group(0) @binding(8) var<storage, read> k_norm: array<f32>;         // (head_dim)
 
-fn rotated(a: f32, b: f32, pos: u32, i: u32) -> vec2<f32> {
-    if (i >= p.rope_pairs) {
-        return vec2<f32>(a, b);
-    }
-    let cs = rope[pos * p.rope_pairs + i];
-    return vec2<f32>(a * cs.x - b * cs.y, a * cs.y + b * cs.x);
-}
+const WG: u32 = 64u;
+const MAX_HEAD_DIM: u32 = 256u;
+var<workgroup> head: array<f32, MAX_HEAD_DIM>;
+var<workgroup> partial: array<f32, WG>;
 
 fn store_pair(cache_is_k: bool, index: u32, val: vec2<f32>) {
     // index: the pair's position in the cache, counted in pairs
@@ -56,28 +68,81 @@ fn store_pair(cache_is_k: bool, index: u32, val: vec2<f32>) {
     }
 }
 
-@compute @workgroup_size(256)
+// Element `e` of this token's row, with its bias.
+fn biased(row: u32, e: u32) -> f32 {
+    var v = qkv[row + e];
+    if (BIAS) {
+        v += bias[e];
+    }
+    return v;
+}
+
+@compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let t = wg.y;
     if (t >= step.n_tokens) {
         return;
     }
     let pos = step.pos0 + t;
-    let half_dim = p.head_dim / 2u;
-    let q_pairs = p.n_head * half_dim;
-    let kv_pairs = p.n_head_kv * half_dim;
+    let hd = p.head_dim;
     let row = t * p.qkv_stride;
-    for (var j = lid; j < q_pairs; j += 256u) {
-        let o = row + 2u * j;
-        let r = rotated(qkv[o], qkv[o + 1u], pos, j % half_dim);
-        qkv[o] = r.x;
-        qkv[o + 1u] = r.y;
+    let is_q = wg.x < p.n_head;
+    let g = wg.x - select(p.n_head, 0u, is_q);   // the kv head, when not a query head
+    let offset = select(p.k_offset + g * hd, wg.x * hd, is_q);
+    // The kv head's cache pairs start here.
+    let cache_pair = pos * p.n_head_kv * (hd / 2u) + g * (hd / 2u);
+
+    if (!is_q) {
+        let vo = p.v_offset + g * hd;
+        for (var j = lid; j < hd / 2u; j += WG) {
+            store_pair(false, cache_pair + j, vec2<f32>(biased(row, vo + 2u * j), biased(row, vo + 2u * j + 1u)));
+        }
     }
-    for (var j = lid; j < kv_pairs; j += 256u) {
-        let ko = row + p.k_offset + 2u * j;
-        let vo = row + p.v_offset + 2u * j;
-        let cache_pair = pos * kv_pairs + j;
-        store_pair(true, cache_pair, rotated(qkv[ko], qkv[ko + 1u], pos, j % half_dim));
-        store_pair(false, cache_pair, vec2<f32>(qkv[vo], qkv[vo + 1u]));
+
+    var ss = 0.0;
+    for (var d = lid; d < hd; d += WG) {
+        let v = biased(row, offset + d);
+        head[d] = v;
+        ss += v * v;
+    }
+    if (QK_NORM) {
+        partial[lid] = ss;
+        workgroupBarrier();
+        for (var s = WG / 2u; s > 0u; s >>= 1u) {
+            if (lid < s) {
+                partial[lid] += partial[lid + s];
+            }
+            workgroupBarrier();
+        }
+        let scale = inverseSqrt(partial[0] / f32(hd) + p.eps);
+        for (var d = lid; d < hd; d += WG) {
+            head[d] *= scale * select(k_norm[d], q_norm[d], is_q);
+        }
+    }
+    workgroupBarrier();
+
+    for (var i = lid; i < p.rope_pairs; i += WG) {
+        var a = 2u * i;
+        var b = 2u * i + 1u;
+        if (NEOX) {
+            a = i;
+            b = i + p.rope_pairs;
+        }
+        let cs = rope[pos * p.rope_pairs + i];
+        let x = head[a];
+        let y = head[b];
+        head[a] = x * cs.x - y * cs.y;
+        head[b] = x * cs.y + y * cs.x;
+    }
+    workgroupBarrier();
+
+    if (is_q) {
+        for (var d = lid; d < hd; d += WG) {
+            qkv[row + offset + d] = head[d];
+        }
+    } else {
+        for (var j = lid; j < hd / 2u; j += WG) {
+            store_pair(true, cache_pair + j, vec2<f32>(head[2u * j], head[2u * j + 1u]));
+        }
     }
 }

@@ -66,6 +66,8 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
             "gguf_version": g.version,
             "metadata": g.metadata.iter().map(|(k, v)| (k.clone(), json!(short(v)))).collect::<serde_json::Map<_, _>>(),
             "model": {
+                "architecture": c.arch.name(),
+                "features": model.features(),
                 "name": c.name, "n_embd": c.n_embd, "n_layer": c.n_layer, "n_head": c.n_head, "n_head_kv": c.n_head_kv,
                 "head_dim": c.head_dim, "n_ff": c.n_ff, "n_expert": c.n_expert, "n_expert_used": c.n_expert_used,
                 "vocab_size": c.vocab_size, "rope_theta": c.rope_theta, "rms_eps": c.rms_eps, "context_length": c.context_length,
@@ -95,8 +97,9 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
     }
     writeln!(out, "file: {} ({} bytes, GGUF v{})", a.file.display(), g.file_len, g.version)?;
     writeln!(out, 
-        "model: {} — llama architecture, {} layers, hidden {}, {} heads ({} KV) of {}, FFN {}, vocab {}, context {}",
+        "model: {} — {} architecture, {} layers, hidden {}, {} heads ({} KV) of {}, FFN {}, vocab {}, context {}",
         c.name.as_deref().unwrap_or("(unnamed)"),
+        c.arch,
         c.n_layer,
         c.n_embd,
         c.n_head,
@@ -106,6 +109,7 @@ pub fn run(a: &InspectArgs) -> CliResult<()> {
         c.vocab_size,
         c.context_length
     )?;
+    writeln!(out, "features: {}", model.features().join(", "))?;
     if c.is_moe() {
         writeln!(out, "experts: {} per layer, {} used per token", c.n_expert, c.n_expert_used)?;
     } else {

@@ -140,7 +140,8 @@ pub(super) fn allocation(model: &Model, options: &EngineOptions, binding_limit: 
     // Sizes that scale with metadata fields (context, widths, vocabulary) are summed in u128: a
     // damaged or absurd header must get an error here, not a wrapped size that looks small.
     let wide = |v: usize| v as u128;
-    let vectors = 4 * wide(c.n_embd) * (1 + 2 * wide(c.n_layer));
+    // Norms and biases, f32: their lengths come from the file's own tensors.
+    let vectors = 4 * (wide(l.output_norm.len) + l.layers.iter().flat_map(|ly| ly.vectors()).map(|v| wide(v.len)).sum::<u128>());
     let kv_cache = 2 * wide(c.n_layer) * wide(max_ctx) * wide(c.kv_dim()) * if options.kv_type == KvType::F16 { 2 } else { 4 };
     let batch = wide(fitting_batch(c, options.batch.min(max_ctx), binding_limit).unwrap_or(1));
     let (per_token, _) = scratch_per_token(c);

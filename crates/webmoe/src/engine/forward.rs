@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! h = rms_norm(x) · attn_norm          (first adding the previous MoE layer's Σ_j w_j · y_j to x)
-//! q | k | v = W_qkv h;  rope(q, k);  K[pos], V[pos] = k, v
+//! q | k | v = W_qkv h (+ b_qkv);  q, k = rms_norm per head (qwen3);  rope(q, k);  K[pos], V[pos] = k, v
 //! x += Wo · attention(q, K[..=pos], V[..=pos])
 //! dense:  h = rms_norm(x) · ffn_norm;  x += down(silu(gate h) · up h)
 //! MoE:    h = rms_norm(x) · ffn_norm;  routes = top_k(softmax(W_router h))     (one kernel)
@@ -23,7 +23,7 @@ use crate::kernels::matmul::{matmul, Grouped, Matmul};
 use crate::kernels::matvec::{matvec, Epilogue, Matvec, Routed};
 use crate::kernels::moe_group::{moe_group, ExpertGroups};
 use crate::kernels::rms_norm::{rms_norm, Combine};
-use crate::kernels::rope_kv::{rope_kv, HeadShape};
+use crate::kernels::rope_kv::{rope_kv, HeadNorm, HeadShape, RopeKv};
 use crate::kernels::router::{router, Norm, RouteLog};
 use crate::kernels::swiglu::swiglu;
 use crate::kernels::{attention::attention, embed::embed, KernelEnv};
@@ -188,7 +188,21 @@ impl Bound<'_> {
         for part in &l.qkv {
             out.extend(self.project(kernels, Projection::new(&part.weights, &s.h, &s.qkv).rows_of(shape.qkv_dim(), part.offset))?);
         }
-        out.push(rope_kv(gpu, env, shape, c.rope_dim as u32, self.rope_table, &s.qkv, k_cache, v_cache, self.kv.f16)?);
+        // q, k, v (+= biases); q, k = rms_norm per head (· q_norm, k_norm); rope(q, k); K[pos], V[pos] = k, v
+        let qk_norm = l.qk_norm.as_ref().map(|[q, k]| HeadNorm { q, k, eps: c.rms_eps });
+        let r = RopeKv {
+            shape,
+            rope_dim: c.rope_dim as u32,
+            mode: c.features.rope,
+            table: self.rope_table,
+            qkv: &s.qkv,
+            k_cache,
+            v_cache,
+            kv_f16: self.kv.f16,
+            bias: l.qkv_bias.as_ref(),
+            qk_norm,
+        };
+        out.push(rope_kv(gpu, env, &r)?);
         out.push(attention(gpu, env, shape, &s.qkv, shape.qkv_dim(), k_cache, v_cache, &s.att, self.kv.f16)?);
         out.extend(self.project(kernels, Projection::new(&l.wo, &s.att, &s.x).epilogue(Epilogue::Add, None))?);
         Ok(())

@@ -1,4 +1,4 @@
-//! The model's weights on the GPU: matrices in their block format, norm vectors as f32.
+//! The model's weights on the GPU: matrices in their block format, norm and bias vectors as f32.
 //!
 //! Projections that read the same input are stacked by rows when their types agree, so one
 //! dispatch computes them together: q | k | v (or the subset that shares a type), and an FFN's
@@ -48,6 +48,10 @@ impl Ffn {
 pub struct LayerWeights {
     pub attn_norm: StorageBuffer,
     pub qkv: Vec<QkvPart>,
+    /// q | k | v biases, laid out like a row of the stacked projections' output.
+    pub qkv_bias: Option<StorageBuffer>,
+    /// Per-head RMSNorm weights of the queries and of the keys.
+    pub qk_norm: Option<[StorageBuffer; 2]>,
     pub wo: GpuMatrix,
     pub ffn_norm: StorageBuffer,
     pub router: Option<GpuMatrix>,
@@ -234,9 +238,19 @@ impl Weights {
                 ffns.push(up.ffn(&stacking, &ly.ffn.down, None).await?);
                 ffn_of_layer[i] = ffns.len() - 1;
             }
+            let qkv_bias = match &ly.qkv_bias {
+                Some(b) => Some(vectors(gpu, source, "qkv bias", &[&b.q, &b.k, &b.v]).await?),
+                None => None,
+            };
+            let qk_norm = match &ly.qk_norm {
+                Some(n) => Some([vector(gpu, source, &n.q).await?, vector(gpu, source, &n.k).await?]),
+                None => None,
+            };
             layers.push(LayerWeights {
                 attn_norm: vector(gpu, source, &ly.attn_norm).await?,
                 qkv,
+                qkv_bias,
+                qk_norm,
                 wo: up.matrix(&ly.wo).await?,
                 ffn_norm: vector(gpu, source, &ly.ffn_norm).await?,
                 router: match &ly.ffn.router {
@@ -288,15 +302,27 @@ impl Weights {
             all.push(&l.wo);
             all.extend(l.router.as_ref());
         }
-        let vectors = self.output_norm.len + self.layers.iter().map(|l| l.attn_norm.len + l.ffn_norm.len).sum::<u64>();
+        let layer_vectors = |l: &LayerWeights| {
+            let norms = l.qk_norm.as_ref().map_or(0, |[q, k]| q.len + k.len);
+            l.attn_norm.len + l.ffn_norm.len + l.qkv_bias.as_ref().map_or(0, |b| b.len) + norms
+        };
+        let vectors = self.output_norm.len + self.layers.iter().map(layer_vectors).sum::<u64>();
         all.iter().map(|m| m.gpu_bytes()).sum::<u64>() + self.ffns.iter().map(Ffn::gpu_bytes).sum::<u64>() + vectors
     }
 }
 
-/// A norm vector, dequantized on the CPU and uploaded as f32.
+/// A norm or bias vector, dequantized on the CPU and uploaded as f32.
 async fn vector<S: ByteSource>(gpu: &Gpu, source: &S, v: &Vector) -> Result<StorageBuffer> {
-    let mut raw = vec![0u8; (v.range.end - v.range.start) as usize];
-    source.read_at(v.range.start, &mut raw).await?;
-    let values = quant::dequantize_to_vec(v.ty, &raw)?;
-    Ok(StorageBuffer::with_data(gpu, &v.name, bytemuck::cast_slice(&values)))
+    vectors(gpu, source, &v.name, &[v]).await
+}
+
+/// Vectors dequantized and uploaded one after the other as one f32 buffer.
+async fn vectors<S: ByteSource>(gpu: &Gpu, source: &S, label: &str, vs: &[&Vector]) -> Result<StorageBuffer> {
+    let mut values = Vec::new();
+    for v in vs {
+        let mut raw = vec![0u8; (v.range.end - v.range.start) as usize];
+        source.read_at(v.range.start, &mut raw).await?;
+        values.extend(quant::dequantize_to_vec(v.ty, &raw)?);
+    }
+    Ok(StorageBuffer::with_data(gpu, label, bytemuck::cast_slice(&values)))
 }

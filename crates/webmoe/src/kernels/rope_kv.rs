@@ -1,7 +1,9 @@
-//! RoPE and the KV-cache append (shaders/rope_kv.wgsl), and the cos/sin table it reads.
+//! The queries and keys made ready for attention — biases, per-head RMSNorm, RoPE — and the
+//! KV-cache append (shaders/rope_kv.wgsl), with the cos/sin table it reads.
 
 use super::KernelEnv;
 use crate::gpu::{Dispatch, Gpu, GpuError, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
+use crate::model::RopeMode;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -13,7 +15,7 @@ struct Params {
     qkv_stride: u32,
     k_offset: u32,
     v_offset: u32,
-    _pad: u32,
+    eps: f32,
 }
 
 /// The shape of one layer's attention.
@@ -41,7 +43,7 @@ impl HeadShape {
 
 /// cos/sin of `pos · theta^(−2i/rope_dim)` for every position < `max_ctx` and pair
 /// i < rope_dim / 2, interleaved: (max_ctx, rope_dim / 2, 2). Computed in f64 and rounded once,
-/// because GPU sin/cos lose accuracy at large angles.
+/// because GPU sin/cos lose accuracy at large angles. Both pairings read the same table.
 pub fn rope_table(max_ctx: usize, rope_dim: usize, theta: f32) -> Vec<f32> {
     let pairs = rope_dim / 2;
     let mut t = Vec::with_capacity(max_ctx * pairs * 2);
@@ -55,39 +57,72 @@ pub fn rope_table(max_ctx: usize, rope_dim: usize, theta: f32) -> Vec<f32> {
     t
 }
 
-/// Rotate the queries in place and write rotated keys and the values into the caches at
-/// positions `pos0 .. pos0 + n_tokens`. `qkv` holds each token's q | k | v row
-/// ([`HeadShape::qkv_dim`] elements). The caches hold f16 pairs when `kv_f16`, else f32.
-#[allow(clippy::too_many_arguments)]
-pub fn rope_kv(
-    gpu: &Gpu,
-    env: &KernelEnv,
-    shape: HeadShape,
-    rope_dim: u32,
-    table: &StorageBuffer,
-    qkv: &StorageBuffer,
-    k_cache: &StorageBuffer,
-    v_cache: &StorageBuffer,
-    kv_f16: bool,
-) -> Result<Dispatch, GpuError> {
-    let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::RopeKv).constant("KV_F16", kv_f16 as u32))?;
+/// Per-head RMSNorm weights of the queries and the keys (`head_dim` values each).
+pub struct HeadNorm<'a> {
+    pub q: &'a StorageBuffer,
+    pub k: &'a StorageBuffer,
+    pub eps: f32,
+}
+
+/// One layer's step from projections to cache.
+pub struct RopeKv<'a> {
+    pub shape: HeadShape,
+    /// Dims of each head RoPE rotates (even, at most `head_dim`), and how it pairs them.
+    pub rope_dim: u32,
+    pub mode: RopeMode,
+    /// [`rope_table`] for the cache's positions.
+    pub table: &'a StorageBuffer,
+    /// Each token's q | k | v row ([`HeadShape::qkv_dim`] elements).
+    pub qkv: &'a StorageBuffer,
+    pub k_cache: &'a StorageBuffer,
+    pub v_cache: &'a StorageBuffer,
+    /// The caches hold f16 pairs, else f32.
+    pub kv_f16: bool,
+    /// q | k | v biases, laid out like a row of `qkv`, added first.
+    pub bias: Option<&'a StorageBuffer>,
+    /// RMSNorm of every query and key head after the biases, before RoPE.
+    pub qk_norm: Option<HeadNorm<'a>>,
+}
+
+/// Biases, q/k norms and RoPE on the queries in place; the keys so treated and the biased values
+/// written into the caches at positions `pos0 .. pos0 + n_tokens`.
+pub fn rope_kv(gpu: &Gpu, env: &KernelEnv, r: &RopeKv) -> Result<Dispatch, GpuError> {
+    let shape = r.shape;
+    let key = PipelineKey::new(Kernel::RopeKv)
+        .constant("KV_F16", r.kv_f16 as u32)
+        .constant("NEOX", (r.mode == RopeMode::Neox) as u32)
+        .constant("BIAS", r.bias.is_some() as u32)
+        .constant("QK_NORM", r.qk_norm.is_some() as u32);
+    let pipeline = gpu.pipeline(&key)?;
     let params = Params {
         n_head: shape.n_head,
         n_head_kv: shape.n_head_kv,
         head_dim: shape.head_dim,
-        rope_pairs: rope_dim / 2,
+        rope_pairs: r.rope_dim / 2,
         qkv_stride: shape.qkv_dim(),
         k_offset: shape.q_dim(),
         v_offset: shape.q_dim() + shape.kv_dim(),
-        _pad: 0,
+        eps: r.qk_norm.as_ref().map_or(0.0, |n| n.eps),
     };
     let params = UniformBuffer::new(gpu, "rope_kv params", &params);
+    let bias = r.bias.unwrap_or(&env.unused);
+    let (q_norm, k_norm) = r.qk_norm.as_ref().map_or((&env.unused, &env.unused), |n| (n.q, n.k));
     let bind_group = gpu.bind_group(
         "rope_kv",
         &pipeline,
-        &[env.step.binding(), params.binding(), table.binding(), qkv.binding(), k_cache.binding(), v_cache.binding()],
+        &[
+            env.step.binding(),
+            params.binding(),
+            r.table.binding(),
+            r.qkv.binding(),
+            r.k_cache.binding(),
+            r.v_cache.binding(),
+            bias.binding(),
+            q_norm.binding(),
+            k_norm.binding(),
+        ],
     );
-    Ok(Dispatch { label: "rope_kv", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
+    Ok(Dispatch { label: "rope_kv", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: shape.n_head + shape.n_head_kv, per_token: 1 } })
 }
 
 #[cfg(test)]
@@ -95,50 +130,105 @@ mod tests {
     use super::*;
     use crate::kernels::testing::*;
     use crate::kernels::Step;
-    use crate::synthetic::Rng;
     use crate::reference::ops;
+    use crate::synthetic::Rng;
+
+    /// What the kernel does to one token's q | k | v, on the CPU: biases, per-head norms, RoPE.
+    #[allow(clippy::too_many_arguments)]
+    fn cpu(row: &[f32], shape: HeadShape, rope_dim: usize, mode: RopeMode, pos: usize, theta: f32, bias: Option<&[f32]>, norm: Option<(&[f32], &[f32])>) -> Vec<f32> {
+        let (qd, kvd, hd) = (shape.q_dim() as usize, shape.kv_dim() as usize, shape.head_dim as usize);
+        let mut row = row.to_vec();
+        if let Some(b) = bias {
+            row.iter_mut().zip(b).for_each(|(x, b)| *x += b);
+        }
+        let (q, kv) = row.split_at_mut(qd);
+        let k = &mut kv[..kvd];
+        if let Some((nq, nk)) = norm {
+            ops::rms_norm_heads(q, nq, 1e-6);
+            ops::rms_norm_heads(k, nk, 1e-6);
+        }
+        ops::rope(q, hd, rope_dim, pos, theta, mode);
+        ops::rope(k, hd, rope_dim, pos, theta, mode);
+        row
+    }
 
     #[test]
     fn rotates_queries_and_appends_keys_and_values() {
         let gpu = gpu();
         let env = KernelEnv::new(gpu);
         let mut rng = Rng::new(4);
-        let shape = HeadShape { n_head: 4, n_head_kv: 2, head_dim: 10 };
-        // rope_dim < head_dim: the last pairs of each head pass through unrotated.
-        let (rope_dim, theta, max_ctx, pos0, t) = (6u32, 10000.0f32, 40usize, 29u32, 3usize);
-        let (qd, kvd) = (40usize, 20usize);
-        let (q, k, v) = (rng.vec(t * qd), rng.vec(t * kvd), rng.vec(t * kvd));
-        // Each token's row: q | k | v.
-        let qkv: Vec<f32> = (0..t).flat_map(|r| [&q[r * qd..(r + 1) * qd], &k[r * kvd..(r + 1) * kvd], &v[r * kvd..(r + 1) * kvd]].concat()).collect();
-        let table = f32_buffer(gpu, &rope_table(max_ctx, rope_dim as usize, theta));
-        for kv_f16 in [false, true] {
-            let qkvb = f32_buffer(gpu, &qkv);
-            let words = max_ctx * kvd / if kv_f16 { 2 } else { 1 };
-            let (kc, vc) = (u32_buffer(gpu, &vec![0; words]), u32_buffer(gpu, &vec![0; words]));
-            let d = rope_kv(gpu, &env, shape, rope_dim, &table, &qkvb, &kc, &vc, kv_f16).unwrap();
-            run(gpu, &env, Step { pos0, n_tokens: t as u32, ..Default::default() }, &[d]);
-            let (mut want_q, mut want_k) = (q.clone(), k.clone());
-            for r in 0..t {
-                let pos = pos0 as usize + r;
-                ops::rope(&mut want_q[r * qd..(r + 1) * qd], 10, rope_dim as usize, pos, theta);
-                ops::rope(&mut want_k[r * kvd..(r + 1) * kvd], 10, rope_dim as usize, pos, theta);
-            }
-            let got = read_f32(gpu, &qkvb);
-            let got_q: Vec<f32> = (0..t).flat_map(|r| got[r * (qd + 2 * kvd)..r * (qd + 2 * kvd) + qd].to_vec()).collect();
-            assert_close("q", &got_q, &want_q, 1e-5);
-            let decode = |words: Vec<u32>| -> Vec<f32> {
-                if kv_f16 {
-                    words.iter().flat_map(|&w| [half::f16::from_bits(w as u16).to_f32(), half::f16::from_bits((w >> 16) as u16).to_f32()]).collect()
-                } else {
-                    words.iter().map(|&w| f32::from_bits(w)).collect()
+        let (theta, max_ctx, pos0, t) = (10000.0f32, 40usize, 29u32, 3usize);
+        // rope_dim < head_dim: the last pairs of each head pass through unrotated. 200 > 64 values
+        // per head: invocations stride. Every combination of the steps runs.
+        for (shape, rope_dim) in [(HeadShape { n_head: 4, n_head_kv: 2, head_dim: 10 }, 6u32), (HeadShape { n_head: 3, n_head_kv: 1, head_dim: 200 }, 200)] {
+            let (qd, kvd, hd, stride) = (shape.q_dim() as usize, shape.kv_dim() as usize, shape.head_dim as usize, shape.qkv_dim() as usize);
+            let qkv = rng.vec(t * stride);
+            let bias_values: Vec<f32> = rng.vec(stride);
+            let (nq, nk): (Vec<f32>, Vec<f32>) = (rng.vec(hd), rng.vec(hd));
+            let table = f32_buffer(gpu, &rope_table(max_ctx, rope_dim as usize, theta));
+            let (bias_b, nq_b, nk_b) = (f32_buffer(gpu, &bias_values), f32_buffer(gpu, &nq), f32_buffer(gpu, &nk));
+            for mode in [RopeMode::Interleaved, RopeMode::Neox] {
+                for (with_bias, with_norm) in [(false, false), (true, false), (false, true), (true, true)] {
+                    for kv_f16 in [false, true] {
+                        let label = format!("hd={hd} {mode:?} bias={with_bias} norm={with_norm} f16={kv_f16}");
+                        let qkvb = f32_buffer(gpu, &qkv);
+                        let words = max_ctx * kvd / if kv_f16 { 2 } else { 1 };
+                        let (kc, vc) = (u32_buffer(gpu, &vec![0; words]), u32_buffer(gpu, &vec![0; words]));
+                        let r = RopeKv {
+                            shape,
+                            rope_dim,
+                            mode,
+                            table: &table,
+                            qkv: &qkvb,
+                            k_cache: &kc,
+                            v_cache: &vc,
+                            kv_f16,
+                            bias: with_bias.then_some(&bias_b),
+                            qk_norm: with_norm.then_some(HeadNorm { q: &nq_b, k: &nk_b, eps: 1e-6 }),
+                        };
+                        run(gpu, &env, Step { pos0, n_tokens: t as u32, ..Default::default() }, &[rope_kv(gpu, &env, &r).unwrap()]);
+                        let want: Vec<Vec<f32>> = (0..t)
+                            .map(|r| {
+                                let bias = with_bias.then_some(&bias_values[..]);
+                                let norm = with_norm.then_some((&nq[..], &nk[..]));
+                                cpu(&qkv[r * stride..(r + 1) * stride], shape, rope_dim as usize, mode, pos0 as usize + r, theta, bias, norm)
+                            })
+                            .collect();
+                        let got = read_f32(gpu, &qkvb);
+                        let got_q: Vec<f32> = (0..t).flat_map(|r| got[r * stride..r * stride + qd].to_vec()).collect();
+                        let want_q: Vec<f32> = want.iter().flat_map(|w| w[..qd].to_vec()).collect();
+                        assert_close(&format!("q {label}"), &got_q, &want_q, 1e-5);
+                        let decode = |words: Vec<u32>| -> Vec<f32> {
+                            if kv_f16 {
+                                words.iter().flat_map(|&w| [half::f16::from_bits(w as u16).to_f32(), half::f16::from_bits((w >> 16) as u16).to_f32()]).collect()
+                            } else {
+                                words.iter().map(|&w| f32::from_bits(w)).collect()
+                            }
+                        };
+                        let (got_k, got_v) = (decode(read_u32(gpu, &kc)), decode(read_u32(gpu, &vc)));
+                        let tol = if kv_f16 { 1e-3 } else { 1e-5 };
+                        let span = pos0 as usize * kvd..(pos0 as usize + t) * kvd;
+                        let want_k: Vec<f32> = want.iter().flat_map(|w| w[qd..qd + kvd].to_vec()).collect();
+                        let want_v: Vec<f32> = want.iter().flat_map(|w| w[qd + kvd..].to_vec()).collect();
+                        assert_close(&format!("k cache {label}"), &got_k[span.clone()], &want_k, tol);
+                        assert_close(&format!("v cache {label}"), &got_v[span.clone()], &want_v, tol);
+                        assert!(got_k[..span.start].iter().all(|&x| x == 0.0), "{label}: positions before pos0 untouched");
+                    }
                 }
-            };
-            let (got_k, got_v) = (decode(read_u32(gpu, &kc)), decode(read_u32(gpu, &vc)));
-            let tol = if kv_f16 { 1e-3 } else { 1e-5 };
-            let span = pos0 as usize * kvd..(pos0 as usize + t) * kvd;
-            assert_close(&format!("k cache f16={kv_f16}"), &got_k[span.clone()], &want_k, tol);
-            assert_close(&format!("v cache f16={kv_f16}"), &got_v[span.clone()], &v, tol);
-            assert!(got_k[..span.start].iter().all(|&x| x == 0.0), "positions before pos0 untouched");
+            }
         }
+    }
+
+    /// The two pairings differ, so a kernel that used one for the other fails above; here they
+    /// are told apart on a head where the answer is known: (1, 0, 0, 0) at angle π/2 for pair 0.
+    #[test]
+    fn neox_pairs_dimension_i_with_i_plus_half() {
+        let mut x = vec![1.0f32, 0.0, 0.0, 0.0];
+        // theta^0 = 1: pair 0 turns by pos radians; pos 2 is far from any multiple of π/2 away.
+        ops::rope(&mut x, 4, 4, 2, 10000.0, RopeMode::Neox);
+        assert!((x[0] - 2f32.cos()).abs() < 1e-6 && (x[2] - 2f32.sin()).abs() < 1e-6 && x[1] == 0.0 && x[3] == 0.0, "{x:?}");
+        let mut y = vec![1.0f32, 0.0, 0.0, 0.0];
+        ops::rope(&mut y, 4, 4, 2, 10000.0, RopeMode::Interleaved);
+        assert!((y[0] - 2f32.cos()).abs() < 1e-6 && (y[1] - 2f32.sin()).abs() < 1e-6 && y[2] == 0.0, "{y:?}");
     }
 }

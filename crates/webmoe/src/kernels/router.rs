@@ -119,7 +119,7 @@ mod tests {
                 assert_close("normed state", &got_h[r * cols..(r + 1) * cols], &h, 1e-5);
                 let mut logits = vec![0f32; n_expert];
                 ops::matvec(&w, &h, &mut logits);
-                let want = ops::top_k_routing(&logits, k);
+                let want = ops::route(&logits, k, crate::model::Routing::TopKThenSoftmax);
                 for (j, &(e, wt)) in want.iter().enumerate() {
                     let (ge, gw) = (got[(r * k + j) * 2], f32::from_bits(got[(r * k + j) * 2 + 1]));
                     assert_eq!(ge as usize, e, "E={n_expert} k={k} token {r} route {j}: expert");

@@ -1,5 +1,7 @@
-//! Model hyper-parameters from GGUF metadata.
+//! Model hyper-parameters from GGUF metadata, read under the architecture's key prefix
+//! (`qwen3moe.expert_count`) and checked against what the architecture allows.
 
+use super::arch::{Architecture, Features, Need, Routing};
 use super::error::ModelError;
 use crate::gguf::Gguf;
 
@@ -7,16 +9,18 @@ use crate::gguf::Gguf;
 pub const MAX_EXPERTS: usize = 64;
 pub const MAX_EXPERTS_USED: usize = 8;
 
-/// The shape of a `llama`-architecture model, with or without experts.
+/// The shape of a model, with or without experts, and the steps of its forward pass.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelConfig {
+    pub arch: Architecture,
+    pub features: Features,
     pub name: Option<String>,
     /// Hidden size (H).
     pub n_embd: usize,
     pub n_layer: usize,
     pub n_head: usize,
     pub n_head_kv: usize,
-    /// Query/key/value width of one head.
+    /// Query/key/value width of one head (`attention.key_length`, else H / n_head).
     pub head_dim: usize,
     /// Leading dims of each head that RoPE rotates (usually `head_dim`).
     pub rope_dim: usize,
@@ -49,110 +53,91 @@ impl ModelConfig {
     }
 
     pub fn from_gguf(g: &Gguf) -> Result<ModelConfig, ModelError> {
-        let arch = g.str("general.architecture")?;
-        if arch != "llama" {
-            return Err(ModelError::UnknownArchitecture { arch: arch.into() });
-        }
+        let arch_name = g.str("general.architecture")?;
+        let arch = Architecture::from_name(arch_name).ok_or_else(|| ModelError::UnknownArchitecture { arch: arch_name.into() })?;
+        let spec = arch.spec();
         let key = |k: &str| format!("{arch}.{k}");
         let required = |k: &str| -> Result<usize, ModelError> { to_usize(&key(k), g.u64(&key(k))?) };
         let optional = |k: &str| -> Result<Option<usize>, ModelError> {
             g.u64_opt(&key(k))?.map(|v| to_usize(&key(k), v)).transpose()
         };
+        let bad = |k: &str, v: &dyn std::fmt::Display, why: &str| ModelError::BadValue { key: key(k), value: v.to_string(), why: why.into() };
 
         let n_embd = required("embedding_length")?;
         let n_layer = required("block_count")?;
-        let n_ff = required("feed_forward_length")?;
         let n_head = required("attention.head_count")?;
         let n_head_kv = optional("attention.head_count_kv")?.unwrap_or(n_head);
         let context_length = required("context_length")?;
-        let n_expert_key = optional("expert_count")?;
-        let n_expert_used_key = optional("expert_used_count")?;
-
-        let bad = |k: &str, v: usize, why: &str| ModelError::BadValue { key: key(k), value: v.to_string(), why: why.into() };
-        for (k, v) in [
-            ("embedding_length", n_embd),
-            ("block_count", n_layer),
-            ("feed_forward_length", n_ff),
-            ("attention.head_count", n_head),
-            ("attention.head_count_kv", n_head_kv),
-            ("context_length", context_length),
-        ] {
+        for (k, v) in
+            [("embedding_length", n_embd), ("block_count", n_layer), ("attention.head_count", n_head), ("attention.head_count_kv", n_head_kv), ("context_length", context_length)]
+        {
             if v == 0 {
-                return Err(bad(k, v, "it must be positive"));
+                return Err(bad(k, &v, "it must be positive"));
             }
         }
         if n_head % n_head_kv != 0 {
-            return Err(bad("attention.head_count_kv", n_head_kv, &format!("it must divide the head count {n_head}")));
+            return Err(bad("attention.head_count_kv", &n_head_kv, &format!("it must divide the head count {n_head}")));
         }
         let head_dim = match optional("attention.key_length")? {
+            Some(0) => return Err(bad("attention.key_length", &0, "it must be positive")),
             Some(k) => k,
             None if n_embd % n_head == 0 => n_embd / n_head,
-            None => return Err(bad("attention.head_count", n_head, &format!("it must divide the embedding length {n_embd}"))),
+            None => return Err(bad("attention.head_count", &n_head, &format!("it must divide the embedding length {n_embd}"))),
         };
         if let Some(v) = optional("attention.value_length")? {
             if v != head_dim {
-                return Err(bad("attention.value_length", v, &format!("webmoe needs it equal to the key length {head_dim}")));
+                return Err(bad("attention.value_length", &v, &format!("webmoe needs it equal to the key length {head_dim}")));
             }
         }
         if head_dim % 2 != 0 {
-            return Err(bad("attention.key_length", head_dim, "RoPE needs an even head dimension"));
+            return Err(bad("attention.key_length", &head_dim, "RoPE needs an even head dimension"));
         }
         // The query width (n_head × head_dim, the widest of the attention projections) is a row
         // count the kernels index with 32-bit numbers, and a usize of the 32-bit browser build.
         if n_head.checked_mul(head_dim).is_none_or(|width| width > i32::MAX as usize) {
             let why = format!("{n_head} heads of {head_dim} values are implausibly wide");
-            return Err(bad("attention.head_count", n_head, &why));
+            return Err(bad("attention.head_count", &n_head, &why));
         }
         let rope_dim = optional("rope.dimension_count")?.unwrap_or(head_dim);
         if rope_dim > head_dim || rope_dim % 2 != 0 {
-            return Err(bad("rope.dimension_count", rope_dim, &format!("it must be even and at most the head dimension {head_dim}")));
+            return Err(bad("rope.dimension_count", &rope_dim, &format!("it must be even and at most the head dimension {head_dim}")));
         }
+        if spec.strict_keys && rope_dim != head_dim {
+            return Err(bad("rope.dimension_count", &rope_dim, &format!("{arch} rotates whole heads of {head_dim}")));
+        }
+        check_rope_scaling(g, arch)?;
 
-        let (n_expert, n_expert_used) = match (n_expert_key, n_expert_used_key) {
-            (None | Some(0), None | Some(0)) => (1, 1),
-            (None | Some(0), Some(u)) => {
-                return Err(bad("expert_used_count", u, &format!("{} is missing or zero", key("expert_count"))))
-            }
-            (Some(e), Some(u)) => {
-                if e > MAX_EXPERTS {
-                    return Err(bad("expert_count", e, &format!("webmoe supports at most {MAX_EXPERTS} experts per layer")));
-                }
-                if u == 0 || u > e {
-                    return Err(bad("expert_used_count", u, &format!("it must be between 1 and the expert count {e}")));
-                }
-                if u > MAX_EXPERTS_USED {
-                    return Err(bad("expert_used_count", u, &format!("webmoe supports at most {MAX_EXPERTS_USED} experts per token")));
-                }
-                (e, u)
-            }
-            (Some(e), None) => return Err(bad("expert_count", e, &format!("{} is missing", key("expert_used_count")))),
-        };
+        let (n_expert, n_expert_used) = experts(arch, spec.experts, optional("expert_count")?, optional("expert_used_count")?)?;
+        let n_ff = ffn_width(arch, spec.expert_width_key && n_expert > 1, n_expert_used, optional("feed_forward_length")?, optional("expert_feed_forward_length")?)?;
+        if n_expert > 1 {
+            check_routing(g, arch, spec.routing)?;
+        }
 
         let rope_theta = g.f64_opt(&key("rope.freq_base"))?.unwrap_or(10_000.0) as f32;
         if !(rope_theta.is_finite() && rope_theta > 0.0) {
-            return Err(ModelError::BadValue { key: key("rope.freq_base"), value: rope_theta.to_string(), why: "it must be a positive number".into() });
+            return Err(bad("rope.freq_base", &rope_theta, "it must be a positive number"));
         }
-        let rms_eps = g.f64_opt(&key("attention.layer_norm_rms_epsilon"))?.unwrap_or(1e-5) as f32;
+        let eps_key = "attention.layer_norm_rms_epsilon";
+        let rms_eps = match g.f64_opt(&key(eps_key))? {
+            Some(eps) => eps as f32,
+            None if spec.strict_keys => {
+                return Err(ModelError::MissingKey { key: key(eps_key), why: format!("{arch} models give their RMSNorm epsilon") })
+            }
+            None => 1e-5,
+        };
         if !(rms_eps.is_finite() && rms_eps >= 0.0) {
-            return Err(ModelError::BadValue {
-                key: key("attention.layer_norm_rms_epsilon"),
-                value: rms_eps.to_string(),
-                why: "it must be a non-negative number".into(),
-            });
+            return Err(bad(eps_key, &rms_eps, "it must be a non-negative number"));
         }
 
-        let vocab_size = match optional("vocab_size")? {
-            Some(v) => v,
-            None => match g.array_opt("tokenizer.ggml.tokens")? {
-                Some(tokens) => tokens.len(),
-                None => g.tensor("token_embd.weight").map(|t| t.n_rows() as usize).unwrap_or(0),
-            },
+        let qkv_bias = match spec.qkv_bias {
+            Need::Required => true,
+            Need::Optional => ["q", "k", "v"].iter().any(|p| g.tensor(&format!("blk.0.attn_{p}.bias")).is_some()),
+            Need::No => false,
         };
-        if vocab_size == 0 {
-            return Err(ModelError::BadValue { key: key("vocab_size"), value: "0".into(), why: "the model has no vocabulary".into() });
-        }
 
         Ok(ModelConfig {
+            arch,
+            features: Features { rope: spec.rope, qkv_bias, qk_norm: spec.qk_norm, routing: spec.routing },
             name: g.str_opt("general.name")?.map(str::to_string),
             n_embd,
             n_layer,
@@ -163,12 +148,132 @@ impl ModelConfig {
             n_ff,
             n_expert,
             n_expert_used,
-            vocab_size,
+            vocab_size: vocab_size(g, &key("vocab_size"))?,
             rope_theta,
             rms_eps,
             context_length,
         })
     }
+}
+
+/// (experts per layer, experts per token) from `expert_count` / `expert_used_count`, as the
+/// architecture allows them.
+fn experts(arch: Architecture, need: Need, count: Option<usize>, used: Option<usize>) -> Result<(usize, usize), ModelError> {
+    let key = |k: &str| format!("{arch}.{k}");
+    let bad = |k: &str, v: usize, why: String| ModelError::BadValue { key: key(k), value: v.to_string(), why };
+    let count = count.filter(|&e| e > 0);
+    match need {
+        Need::No => match (count, used) {
+            (Some(e), _) => return Err(bad("expert_count", e, format!("a {arch} model has no experts"))),
+            (None, Some(u)) if u > 0 => return Err(bad("expert_used_count", u, format!("a {arch} model has no experts"))),
+            _ => return Ok((1, 1)),
+        },
+        Need::Required if count.is_none() => {
+            return Err(ModelError::MissingKey { key: key("expert_count"), why: format!("a {arch} model has experts") })
+        }
+        _ => {}
+    }
+    match (count, used) {
+        (None, None | Some(0)) => Ok((1, 1)),
+        (None, Some(u)) => Err(bad("expert_used_count", u, format!("{} is missing or zero", key("expert_count")))),
+        (Some(e), None) => Err(bad("expert_count", e, format!("{} is missing", key("expert_used_count")))),
+        (Some(e), Some(u)) => {
+            if e > MAX_EXPERTS {
+                return Err(bad("expert_count", e, format!("webmoe supports at most {MAX_EXPERTS} experts per layer")));
+            }
+            if u == 0 || u > e {
+                return Err(bad("expert_used_count", u, format!("it must be between 1 and the expert count {e}")));
+            }
+            if u > MAX_EXPERTS_USED {
+                return Err(bad("expert_used_count", u, format!("webmoe supports at most {MAX_EXPERTS_USED} experts per token")));
+            }
+            Ok((e, u))
+        }
+    }
+}
+
+/// The FFN width of one expert (or of the dense FFN). With `expert_key` the architecture gives
+/// its experts their own width, `expert_feed_forward_length`, falling back to
+/// `feed_forward_length / expert_used_count` as llama.cpp does.
+fn ffn_width(arch: Architecture, expert_key: bool, n_used: usize, dense: Option<usize>, expert: Option<usize>) -> Result<usize, ModelError> {
+    let key = |k: &str| format!("{arch}.{k}");
+    let (k, width) = match (expert_key, expert, dense) {
+        (true, Some(w), _) => ("expert_feed_forward_length", w),
+        (true, None, Some(d)) => ("feed_forward_length", d / n_used),
+        (true, None, None) => {
+            return Err(ModelError::MissingKey { key: key("expert_feed_forward_length"), why: "it gives the width of each expert".into() })
+        }
+        (false, _, Some(d)) => ("feed_forward_length", d),
+        (false, _, None) => return Err(ModelError::MissingKey { key: key("feed_forward_length"), why: "it gives the FFN width".into() }),
+    };
+    if width == 0 {
+        return Err(ModelError::BadValue { key: key(k), value: width.to_string(), why: "the FFN width must be positive".into() });
+    }
+    Ok(width)
+}
+
+/// Keys that would change how the router weighs its experts must agree with what the
+/// architecture computes (llama.cpp fixes these per architecture and ignores the keys).
+fn check_routing(g: &Gguf, arch: Architecture, routing: Routing) -> Result<(), ModelError> {
+    let key = |k: &str| format!("{arch}.{k}");
+    if let Some(norm) = g.bool_opt(&key("expert_weights_norm"))? {
+        if norm != routing.weights_sum_to_one() {
+            let why = if norm { format!("{arch} does not renormalise its top-k weights") } else { format!("{arch} renormalises its top-k weights") };
+            return Err(ModelError::BadValue { key: key("expert_weights_norm"), value: norm.to_string(), why });
+        }
+    }
+    // llama.cpp's LLAMA_EXPERT_GATING_FUNC_TYPE_SOFTMAX.
+    if let Some(f) = g.u64_opt(&key("expert_gating_func"))? {
+        if f != 1 {
+            return Err(ModelError::BadValue { key: key("expert_gating_func"), value: f.to_string(), why: format!("{arch} routes by softmax (1)") });
+        }
+    }
+    if let Some(s) = g.f64_opt(&key("expert_weights_scale"))? {
+        if s != 0.0 && s != 1.0 {
+            return Err(ModelError::BadValue { key: key("expert_weights_scale"), value: s.to_string(), why: format!("{arch} does not scale its expert weights") });
+        }
+    }
+    Ok(())
+}
+
+/// RoPE scaling (linear, YaRN) changes every angle; webmoe does not apply it yet, so a file that
+/// asks for it is refused rather than run with the wrong angles.
+fn check_rope_scaling(g: &Gguf, arch: Architecture) -> Result<(), ModelError> {
+    let key = |k: &str| format!("{arch}.{k}");
+    let factor = g.f64_opt(&key("rope.scaling.factor"))?;
+    if let Some(ty) = g.str_opt(&key("rope.scaling.type"))? {
+        if ty != "none" && factor.is_some_and(|f| f != 0.0 && f != 1.0) {
+            return Err(ModelError::BadValue {
+                key: key("rope.scaling.type"),
+                value: ty.into(),
+                why: format!("webmoe does not apply RoPE scaling (factor {}) yet", factor.unwrap_or(1.0)),
+            });
+        }
+    }
+    if let Some(s) = g.f64_opt(&key("rope.scale_linear"))? {
+        if s != 0.0 && s != 1.0 {
+            return Err(ModelError::BadValue { key: key("rope.scale_linear"), value: s.to_string(), why: "webmoe does not apply RoPE scaling yet".into() });
+        }
+    }
+    Ok(())
+}
+
+pub(super) const TOKENS: &str = "tokenizer.ggml.tokens";
+
+/// The vocabulary size: `{arch}.vocab_size`, else the tokenizer's token count, else the
+/// embedding's rows. The layout checks both counts against the embedding.
+fn vocab_size(g: &Gguf, size_key: &str) -> Result<usize, ModelError> {
+    let size = match g.u64_opt(size_key)? {
+        Some(v) => to_usize(size_key, v)?,
+        None => match g.array_opt(TOKENS)? {
+            Some(tokens) => tokens.len(),
+            None => g.tensor("token_embd.weight").map(|t| t.n_rows() as usize).unwrap_or(0),
+        },
+    };
+    if size == 0 {
+        return Err(ModelError::BadValue { key: size_key.into(), value: "0".into(), why: "the model has no vocabulary".into() });
+    }
+    Ok(size)
 }
 
 fn to_usize(key: &str, v: u64) -> Result<usize, ModelError> {

@@ -7,10 +7,12 @@ use crate::quant::QuantError;
 pub enum ModelError {
     #[error(transparent)]
     Metadata(#[from] GgufError),
-    #[error("architecture {arch:?} is not supported; webmoe runs the \"llama\" architecture (Llama, Mistral, Mixtral and merged MoE models)")]
+    #[error("architecture {arch:?} is not supported; webmoe runs \"llama\" (Llama, Mistral, Mixtral and merged MoE models), \"qwen2\", \"qwen3\" and \"qwen3moe\"")]
     UnknownArchitecture { arch: String },
     #[error("{key} is {value}: {why}")]
     BadValue { key: String, value: String, why: String },
+    #[error("{key} is missing: {why}")]
+    MissingKey { key: String, why: String },
     #[error("tensor {name:?} is missing; the file is not a complete {what}")]
     MissingTensor { name: String, what: String },
     #[error("tensor {name:?} has shape {found:?}, but the metadata implies {expected:?}")]
@@ -19,10 +21,14 @@ pub enum ModelError {
     WrongTensorType { name: String, ty: GgmlType, why: String },
     #[error("tensor {name:?}: {source}")]
     Unsupported { name: String, source: QuantError },
-    #[error("the file has expert tensors ({name:?}) but no llama.expert_count; it is damaged or from an unsupported converter")]
-    ExpertsWithoutCount { name: String },
-    #[error("llama.expert_count is {count}, but layer {layer} has no expert tensors (blk.{layer}.ffn_gate_exps.weight or blk.{layer}.ffn_gate.0.weight)")]
-    CountWithoutExperts { count: u64, layer: usize },
-    #[error("the vocabulary has {tokens} tokens but token_embd.weight has {rows} rows")]
-    VocabMismatch { tokens: u64, rows: u64 },
+    #[error("the file has expert tensors ({name:?}) but no {key}; it is damaged or from an unsupported converter")]
+    ExpertsWithoutCount { name: String, key: String },
+    #[error("{key} is {count}, but layer {layer} has no expert tensors (blk.{layer}.ffn_gate_exps.weight or blk.{layer}.ffn_gate.0.weight)")]
+    CountWithoutExperts { key: String, count: u64, layer: usize },
+    #[error("{key} gives a vocabulary of {tokens} tokens, but token_embd.weight has {rows} rows")]
+    VocabMismatch { key: String, tokens: u64, rows: u64 },
+    /// llama.cpp refuses a file with tensors its architecture does not read ("wrong number of
+    /// tensors"); running it without them would compute another function.
+    #[error("tensor {name:?} is not part of a {arch} model as webmoe runs it (it does not apply {what})")]
+    UnusedTensor { name: String, arch: String, what: String },
 }

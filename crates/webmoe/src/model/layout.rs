@@ -1,10 +1,14 @@
-//! Where each weight of a `llama`-architecture model lives in the file, checked against the
-//! config: names, shapes and types, for dense models and both expert layouts.
+//! Where each weight of a model lives in the file, checked against the config: names, shapes and
+//! types, for dense models and both expert layouts, with the biases and norms its features add.
+//! Every tensor of the file must be one the model reads.
 
-use super::config::ModelConfig;
+use super::arch::QkNorm;
+use super::config::{ModelConfig, TOKENS};
 use super::error::ModelError;
 use crate::gguf::{GgmlType, Gguf, TensorInfo};
 use crate::quant;
+use std::cell::RefCell;
+use std::collections::HashSet;
 use std::ops::Range;
 
 /// A weight matrix used as `y = W x`: `rows` outputs of `cols` inputs each, stored row-major in
@@ -43,7 +47,7 @@ impl Matrix {
     }
 }
 
-/// A weight vector (norm scales), read whole and kept as f32.
+/// A weight vector (norm scales, biases), read whole and kept as f32.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Vector {
     pub name: String,
@@ -63,16 +67,48 @@ pub struct Ffn {
     pub down: Matrix,
 }
 
+/// `blk.N.attn_{q,k,v}.bias`: added to the projections (q_dim, kv_dim, kv_dim values).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QkvBias {
+    pub q: Vector,
+    pub k: Vector,
+    pub v: Vector,
+}
+
+/// `blk.N.attn_{q,k}_norm.weight`: RMSNorm weights of each query and key head (head_dim values).
+#[derive(Clone, Debug, PartialEq)]
+pub struct QkNormWeights {
+    pub q: Vector,
+    pub k: Vector,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct LayerLayout {
     pub attn_norm: Vector,
-    /// Q/K rows are stored permuted for interleaved-pair RoPE, as GGUF converters write them.
+    /// Q/K rows as the architecture's RoPE pairs them (permuted for interleaved pairs in llama
+    /// files, as GGUF converters write them; the checkpoint's order for NEOX).
     pub wq: Matrix,
     pub wk: Matrix,
     pub wv: Matrix,
+    pub qkv_bias: Option<QkvBias>,
+    pub qk_norm: Option<QkNormWeights>,
     pub wo: Matrix,
     pub ffn_norm: Vector,
     pub ffn: Ffn,
+}
+
+impl LayerLayout {
+    /// The layer's vectors (norms and biases), for sizes.
+    pub fn vectors(&self) -> Vec<&Vector> {
+        let mut v = vec![&self.attn_norm, &self.ffn_norm];
+        if let Some(b) = &self.qkv_bias {
+            v.extend([&b.q, &b.k, &b.v]);
+        }
+        if let Some(n) = &self.qk_norm {
+            v.extend([&n.q, &n.k]);
+        }
+        v
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -88,24 +124,34 @@ pub struct ModelLayout {
 
 impl ModelLayout {
     pub fn from_gguf(g: &Gguf, c: &ModelConfig) -> Result<ModelLayout, ModelError> {
+        let t = Tensors { g, used: RefCell::new(HashSet::new()) };
         let h = c.n_embd as u64;
         let v = c.vocab_size as u64;
-        let embd_rows = find(g, "token_embd.weight", "model")?.n_rows();
-        if embd_rows != v {
-            return Err(ModelError::VocabMismatch { tokens: v, rows: embd_rows });
-        }
-        let token_embd = matrix(g, "token_embd.weight", &[h, v], "model")?;
-        let (output, tied_output) = match g.tensor("output.weight") {
-            Some(_) => (matrix(g, "output.weight", &[h, v], "model")?, false),
-            None => (token_embd.clone(), true),
-        };
-        let output_norm = vector(g, "output_norm.weight", c.n_embd)?;
-        if !c.is_moe() {
-            if let Some(t) = g.tensors.iter().find(|t| t.name.contains("_exps.") || t.name.contains("ffn_gate_inp")) {
-                return Err(ModelError::ExpertsWithoutCount { name: t.name.clone() });
+        // A vocabulary that is not the embedding's rows could sample ids the tokenizer lacks, or
+        // miss some; llama.cpp refuses it (token_embd is created with the token count's rows).
+        let embd_rows = t.find("token_embd.weight", "model")?.n_rows();
+        let token_count = g.array_opt(TOKENS)?.map(|a| a.len() as u64);
+        let size_key = format!("{}.vocab_size", c.arch);
+        let size_source = if g.get(&size_key).is_some() { size_key } else { TOKENS.to_string() };
+        for (key, tokens) in [(size_source, Some(v)), (TOKENS.to_string(), token_count)] {
+            if let Some(tokens) = tokens.filter(|&n| n != embd_rows) {
+                return Err(ModelError::VocabMismatch { key, tokens, rows: embd_rows });
             }
         }
-        let layers = (0..c.n_layer).map(|i| layer(g, c, i)).collect::<Result<_, _>>()?;
+        let token_embd = t.matrix("token_embd.weight", &[h, v], "model")?;
+        // Without output.weight the lm_head is the embedding (llama.cpp's TENSOR_DUPLICATED).
+        let (output, tied_output) = match g.tensor("output.weight") {
+            Some(_) => (t.matrix("output.weight", &[h, v], "model")?, false),
+            None => (token_embd.clone(), true),
+        };
+        let output_norm = t.vector("output_norm.weight", c.n_embd)?;
+        if !c.is_moe() {
+            if let Some(x) = g.tensors.iter().find(|x| x.name.contains("_exps.") || x.name.contains("ffn_gate_inp")) {
+                return Err(ModelError::ExpertsWithoutCount { name: x.name.clone(), key: format!("{}.expert_count", c.arch) });
+            }
+        }
+        let layers = (0..c.n_layer).map(|i| t.layer(c, i)).collect::<Result<_, _>>()?;
+        t.check_all_used(c)?;
         Ok(ModelLayout { token_embd, output_norm, output, tied_output, layers })
     }
 
@@ -124,50 +170,132 @@ impl ModelLayout {
     }
 }
 
-fn layer(g: &Gguf, c: &ModelConfig, i: usize) -> Result<LayerLayout, ModelError> {
-    let (h, q, kv, f) = (c.n_embd as u64, c.q_dim() as u64, c.kv_dim() as u64, c.n_ff as u64);
-    let name = |s: &str| format!("blk.{i}.{s}.weight");
-    let what = "layer";
-    let ffn = if c.is_moe() {
-        let e = c.n_expert as u64;
-        let router = matrix(g, &name("ffn_gate_inp"), &[h, e], what)?;
-        let (gate, up, down) = if g.tensor(&name("ffn_gate_exps")).is_some() {
-            (
-                matrix(g, &name("ffn_gate_exps"), &[h, f, e], what)?,
-                matrix(g, &name("ffn_up_exps"), &[h, f, e], what)?,
-                matrix(g, &name("ffn_down_exps"), &[f, h, e], what)?,
-            )
-        } else if g.tensor(&name("ffn_gate.0")).is_some() {
-            (
-                split_experts(g, i, "ffn_gate", c.n_expert, &[h, f])?,
-                split_experts(g, i, "ffn_up", c.n_expert, &[h, f])?,
-                split_experts(g, i, "ffn_down", c.n_expert, &[f, h])?,
-            )
-        } else {
-            return Err(ModelError::CountWithoutExperts { count: e, layer: i });
-        };
-        Ffn { router: Some(router), gate, up, down }
-    } else {
-        Ffn {
-            router: None,
-            gate: matrix(g, &name("ffn_gate"), &[h, f], what)?,
-            up: matrix(g, &name("ffn_up"), &[h, f], what)?,
-            down: matrix(g, &name("ffn_down"), &[f, h], what)?,
-        }
-    };
-    Ok(LayerLayout {
-        attn_norm: vector(g, &name("attn_norm"), c.n_embd)?,
-        wq: matrix(g, &name("attn_q"), &[h, q], what)?,
-        wk: matrix(g, &name("attn_k"), &[h, kv], what)?,
-        wv: matrix(g, &name("attn_v"), &[h, kv], what)?,
-        wo: matrix(g, &name("attn_output"), &[q, h], what)?,
-        ffn_norm: vector(g, &name("ffn_norm"), c.n_embd)?,
-        ffn,
-    })
+/// The file's tensors, and the names the layout has read so far.
+struct Tensors<'g> {
+    g: &'g Gguf,
+    used: RefCell<HashSet<String>>,
 }
 
-fn find<'a>(g: &'a Gguf, name: &str, what: &str) -> Result<&'a TensorInfo, ModelError> {
-    g.tensor(name).ok_or_else(|| ModelError::MissingTensor { name: name.into(), what: what.into() })
+impl Tensors<'_> {
+    fn layer(&self, c: &ModelConfig, i: usize) -> Result<LayerLayout, ModelError> {
+        let (h, q, kv, f) = (c.n_embd as u64, c.q_dim() as u64, c.kv_dim() as u64, c.n_ff as u64);
+        let name = |s: &str| format!("blk.{i}.{s}.weight");
+        let what = "layer";
+        let ffn = if c.is_moe() {
+            let e = c.n_expert as u64;
+            let router = self.matrix(&name("ffn_gate_inp"), &[h, e], what)?;
+            let (gate, up, down) = if self.g.tensor(&name("ffn_gate_exps")).is_some() {
+                (
+                    self.matrix(&name("ffn_gate_exps"), &[h, f, e], what)?,
+                    self.matrix(&name("ffn_up_exps"), &[h, f, e], what)?,
+                    self.matrix(&name("ffn_down_exps"), &[f, h, e], what)?,
+                )
+            } else if self.g.tensor(&name("ffn_gate.0")).is_some() {
+                (
+                    self.split_experts(i, "ffn_gate", c.n_expert, &[h, f])?,
+                    self.split_experts(i, "ffn_up", c.n_expert, &[h, f])?,
+                    self.split_experts(i, "ffn_down", c.n_expert, &[f, h])?,
+                )
+            } else {
+                return Err(ModelError::CountWithoutExperts { key: format!("{}.expert_count", c.arch), count: e, layer: i });
+            };
+            Ffn { router: Some(router), gate, up, down }
+        } else {
+            Ffn {
+                router: None,
+                gate: self.matrix(&name("ffn_gate"), &[h, f], what)?,
+                up: self.matrix(&name("ffn_up"), &[h, f], what)?,
+                down: self.matrix(&name("ffn_down"), &[f, h], what)?,
+            }
+        };
+        let bias = |s: &str, len: u64| self.vector(&format!("blk.{i}.attn_{s}.bias"), len as usize);
+        let qkv_bias = match c.features.qkv_bias {
+            true => Some(QkvBias { q: bias("q", q)?, k: bias("k", kv)?, v: bias("v", kv)? }),
+            false => None,
+        };
+        let qk_norm = match c.features.qk_norm {
+            QkNorm::PerHead => Some(QkNormWeights { q: self.vector(&name("attn_q_norm"), c.head_dim)?, k: self.vector(&name("attn_k_norm"), c.head_dim)? }),
+            QkNorm::None => None,
+        };
+        Ok(LayerLayout {
+            attn_norm: self.vector(&name("attn_norm"), c.n_embd)?,
+            wq: self.matrix(&name("attn_q"), &[h, q], what)?,
+            wk: self.matrix(&name("attn_k"), &[h, kv], what)?,
+            wv: self.matrix(&name("attn_v"), &[h, kv], what)?,
+            qkv_bias,
+            qk_norm,
+            wo: self.matrix(&name("attn_output"), &[q, h], what)?,
+            ffn_norm: self.vector(&name("ffn_norm"), c.n_embd)?,
+            ffn,
+        })
+    }
+
+    fn find(&self, name: &str, what: &str) -> Result<&TensorInfo, ModelError> {
+        let t = self.g.tensor(name).ok_or_else(|| ModelError::MissingTensor { name: name.into(), what: what.into() })?;
+        self.used.borrow_mut().insert(name.to_string());
+        Ok(t)
+    }
+
+    /// A tensor left over is one the forward pass would ignore: refused, naming what it is.
+    fn check_all_used(&self, c: &ModelConfig) -> Result<(), ModelError> {
+        let used = self.used.borrow();
+        let Some(t) = self.g.tensors.iter().find(|t| !used.contains(&t.name)) else { return Ok(()) };
+        let kind = t.name.split('.').filter(|p| *p != "blk" && p.parse::<u64>().is_err()).collect::<Vec<_>>().join(".");
+        let what = match kind.as_str() {
+            "rope_freqs.weight" => "RoPE frequency factors",
+            "attn_output.bias" | "output.bias" => "output biases",
+            "attn_q.bias" | "attn_k.bias" | "attn_v.bias" => "q/k/v biases to this architecture",
+            "attn_q_norm.weight" | "attn_k_norm.weight" => "q/k norms to this architecture",
+            k if k.contains("shexp") => "shared experts",
+            _ => "this tensor",
+        };
+        Err(ModelError::UnusedTensor { name: t.name.clone(), arch: c.arch.to_string(), what: what.into() })
+    }
+
+    fn matrix(&self, name: &str, shape: &[u64], what: &str) -> Result<Matrix, ModelError> {
+        let t = self.find(name, what)?;
+        check(t, shape)?;
+        let experts = shape.get(2).copied().unwrap_or(1);
+        let range = self.g.tensor_range(t);
+        let slab = t.size / experts;
+        Ok(Matrix {
+            name: name.into(),
+            ty: t.ty,
+            cols: shape[0] as usize,
+            rows: shape[1] as usize,
+            experts: (0..experts).map(|e| range.start + e * slab..range.start + (e + 1) * slab).collect(),
+        })
+    }
+
+    /// The legacy layout: one tensor per expert, `blk.N.ffn_gate.E.weight`. All must share a type.
+    fn split_experts(&self, layer: usize, kind: &str, n_expert: usize, shape: &[u64]) -> Result<Matrix, ModelError> {
+        let mut experts = Vec::with_capacity(n_expert);
+        let mut first: Option<&TensorInfo> = None;
+        for e in 0..n_expert {
+            let name = format!("blk.{layer}.{kind}.{e}.weight");
+            let t = self.find(&name, "layer (legacy per-expert layout)")?;
+            check(t, shape)?;
+            if let Some(f) = first {
+                if f.ty != t.ty {
+                    return Err(ModelError::WrongTensorType {
+                        name,
+                        ty: t.ty,
+                        why: format!("expert 0 of this layer is {}; all experts of a matrix must share a type", f.ty),
+                    });
+                }
+            }
+            first.get_or_insert(t);
+            experts.push(self.g.tensor_range(t));
+        }
+        let first = first.ok_or_else(|| ModelError::MissingTensor { name: format!("blk.{layer}.{kind}.0.weight"), what: "layer".into() })?;
+        Ok(Matrix { name: first.name.clone(), ty: first.ty, cols: shape[0] as usize, rows: shape[1] as usize, experts })
+    }
+
+    fn vector(&self, name: &str, len: usize) -> Result<Vector, ModelError> {
+        let t = self.find(name, "model")?;
+        check(t, &[len as u64])?;
+        Ok(Vector { name: name.into(), ty: t.ty, len, range: self.g.tensor_range(t) })
+    }
 }
 
 /// Shapes agree when they match after dropping trailing 1s (`[256]` and `[256, 1]` are the same).
@@ -181,49 +309,4 @@ fn check(t: &TensorInfo, expected: &[u64]) -> Result<(), ModelError> {
         return Err(ModelError::WrongShape { name: t.name.clone(), found: t.dims.clone(), expected: expected.to_vec() });
     }
     quant::check_supported(t.ty).map_err(|source| ModelError::Unsupported { name: t.name.clone(), source })
-}
-
-fn matrix(g: &Gguf, name: &str, shape: &[u64], what: &str) -> Result<Matrix, ModelError> {
-    let t = find(g, name, what)?;
-    check(t, shape)?;
-    let experts = shape.get(2).copied().unwrap_or(1);
-    let range = g.tensor_range(t);
-    let slab = t.size / experts;
-    Ok(Matrix {
-        name: name.into(),
-        ty: t.ty,
-        cols: shape[0] as usize,
-        rows: shape[1] as usize,
-        experts: (0..experts).map(|e| range.start + e * slab..range.start + (e + 1) * slab).collect(),
-    })
-}
-
-/// The legacy layout: one tensor per expert, `blk.N.ffn_gate.E.weight`. All must share a type.
-fn split_experts(g: &Gguf, layer: usize, kind: &str, n_expert: usize, shape: &[u64]) -> Result<Matrix, ModelError> {
-    let mut experts = Vec::with_capacity(n_expert);
-    let mut first: Option<&TensorInfo> = None;
-    for e in 0..n_expert {
-        let name = format!("blk.{layer}.{kind}.{e}.weight");
-        let t = find(g, &name, "layer (legacy per-expert layout)")?;
-        check(t, shape)?;
-        if let Some(f) = first {
-            if f.ty != t.ty {
-                return Err(ModelError::WrongTensorType {
-                    name,
-                    ty: t.ty,
-                    why: format!("expert 0 of this layer is {}; all experts of a matrix must share a type", f.ty),
-                });
-            }
-        }
-        first.get_or_insert(t);
-        experts.push(g.tensor_range(t));
-    }
-    let first = first.ok_or_else(|| ModelError::MissingTensor { name: format!("blk.{layer}.{kind}.0.weight"), what: "layer".into() })?;
-    Ok(Matrix { name: first.name.clone(), ty: first.ty, cols: shape[0] as usize, rows: shape[1] as usize, experts })
-}
-
-fn vector(g: &Gguf, name: &str, len: usize) -> Result<Vector, ModelError> {
-    let t = find(g, name, "model")?;
-    check(t, &[len as u64])?;
-    Ok(Vector { name: name.into(), ty: t.ty, len, range: g.tensor_range(t) })
 }

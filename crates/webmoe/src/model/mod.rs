@@ -1,13 +1,15 @@
 //! A model as webmoe runs it: hyper-parameters from metadata and the file location of every
 //! weight, validated before any GPU work starts.
 
+mod arch;
 mod config;
 mod error;
 mod layout;
 
+pub use arch::{Architecture, Features, QkNorm, RopeMode, Routing};
 pub use config::{ModelConfig, MAX_EXPERTS, MAX_EXPERTS_USED};
 pub use error::ModelError;
-pub use layout::{Ffn, LayerLayout, Matrix, ModelLayout, Vector};
+pub use layout::{Ffn, LayerLayout, Matrix, ModelLayout, QkNormWeights, QkvBias, Vector};
 
 use crate::gguf::Gguf;
 
@@ -23,6 +25,16 @@ impl Model {
         let config = ModelConfig::from_gguf(g)?;
         let layout = ModelLayout::from_gguf(g, &config)?;
         Ok(Model { config, layout })
+    }
+
+    /// The architecture's features in words, for `webmoe inspect`: "NEOX RoPE, q/k/v biases, …,
+    /// tied output".
+    pub fn features(&self) -> Vec<String> {
+        let mut out = self.config.features.describe(self.config.is_moe());
+        if self.layout.tied_output {
+            out.push("tied output".into());
+        }
+        out
     }
 }
 

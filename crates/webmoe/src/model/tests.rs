@@ -1,5 +1,6 @@
 use super::*;
 use crate::gguf::{GgmlType, Gguf, GgufWriter, Value};
+use crate::model::{Architecture, Features, QkNorm, RopeMode, Routing};
 
 fn load(case: &str) -> Model {
     let path = format!("{}/../../tests/fixtures/oracle/{case}/model.gguf", env!("CARGO_MANIFEST_DIR"));
@@ -56,16 +57,25 @@ fn every_oracle_model_loads() {
 
 /// A minimal valid dense model, to be broken one key or tensor at a time.
 fn tiny(edit: impl Fn(&mut Vec<(String, Value)>, &mut Vec<(String, Vec<u64>, GgmlType)>)) -> Result<Model, ModelError> {
+    tiny_arch("llama", edit)
+}
+
+/// [`tiny`] of architecture `arch`: its keys under that prefix, with the tensors and keys its
+/// features need (qwen2: q/k/v biases; qwen3: q/k norms; both: the RMS epsilon).
+fn tiny_arch(arch: &str, edit: impl Fn(&mut Vec<(String, Value)>, &mut Vec<(String, Vec<u64>, GgmlType)>)) -> Result<Model, ModelError> {
     let mut meta: Vec<(String, Value)> = vec![
-        ("general.architecture".into(), Value::String("llama".into())),
-        ("llama.embedding_length".into(), Value::U32(8)),
-        ("llama.block_count".into(), Value::U32(1)),
-        ("llama.feed_forward_length".into(), Value::U32(16)),
-        ("llama.attention.head_count".into(), Value::U32(2)),
-        ("llama.attention.head_count_kv".into(), Value::U32(1)),
-        ("llama.context_length".into(), Value::U32(64)),
-        ("llama.vocab_size".into(), Value::U32(10)),
+        ("general.architecture".into(), Value::String(arch.into())),
+        (format!("{arch}.embedding_length"), Value::U32(8)),
+        (format!("{arch}.block_count"), Value::U32(1)),
+        (format!("{arch}.feed_forward_length"), Value::U32(16)),
+        (format!("{arch}.attention.head_count"), Value::U32(2)),
+        (format!("{arch}.attention.head_count_kv"), Value::U32(1)),
+        (format!("{arch}.context_length"), Value::U32(64)),
+        (format!("{arch}.vocab_size"), Value::U32(10)),
     ];
+    if arch != "llama" {
+        meta.push((format!("{arch}.attention.layer_norm_rms_epsilon"), Value::F32(1e-6)));
+    }
     let mut tensors: Vec<(String, Vec<u64>, GgmlType)> = vec![
         ("token_embd.weight".into(), vec![8, 10], GgmlType::F32),
         ("output_norm.weight".into(), vec![8], GgmlType::F32),
@@ -79,6 +89,16 @@ fn tiny(edit: impl Fn(&mut Vec<(String, Value)>, &mut Vec<(String, Vec<u64>, Ggm
         ("blk.0.ffn_up.weight".into(), vec![8, 16], GgmlType::F32),
         ("blk.0.ffn_down.weight".into(), vec![16, 8], GgmlType::F32),
     ];
+    if arch == "qwen2" {
+        for (p, n) in [("q", 8), ("k", 4), ("v", 4)] {
+            tensors.push((format!("blk.0.attn_{p}.bias"), vec![n], GgmlType::F32));
+        }
+    }
+    if arch == "qwen3" {
+        for p in ["q", "k"] {
+            tensors.push((format!("blk.0.attn_{p}_norm.weight"), vec![4], GgmlType::F32));
+        }
+    }
     edit(&mut meta, &mut tensors);
     let mut w = GgufWriter::new();
     for (k, v) in meta {
@@ -168,4 +188,81 @@ fn wrong_shapes_and_types_name_the_tensor() {
     .unwrap_err()
     .to_string();
     assert!(e.contains("blk.0.attn_q.weight") && e.contains("IQ2_XS"), "{e}");
+}
+
+#[test]
+fn qwen2_fixture_has_biases_neox_rope_and_a_tied_output() {
+    let m = load("qwen2-q8_0");
+    let c = &m.config;
+    assert_eq!(c.arch, Architecture::Qwen2);
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax });
+    assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_expert), (256, 4, 2, 64, 512, 1));
+    assert_eq!(c.rms_eps, 1e-6);
+    assert!(m.layout.tied_output);
+    let b = m.layout.layers[1].qkv_bias.as_ref().unwrap();
+    assert_eq!((b.q.len, b.k.len, b.v.len), (256, 128, 128));
+    assert!(m.layout.layers[0].qk_norm.is_none());
+    assert_eq!(m.features(), ["NEOX RoPE", "q/k/v biases", "tied output"]);
+}
+
+#[test]
+fn each_architecture_checks_its_own_keys_and_tensors() {
+    assert!(tiny_arch("qwen2", |_, _| {}).is_ok());
+    let err = |arch: &str, f: &dyn Fn(&mut Vec<(String, Value)>, &mut Vec<(String, Vec<u64>, GgmlType)>)| tiny_arch(arch, f).unwrap_err().to_string();
+    let e = err("qwen2", &|_, t| t.retain(|x| x.0 != "blk.0.attn_k.bias"));
+    assert!(e.contains("blk.0.attn_k.bias") && e.contains("missing"), "{e}");
+    let e = err("qwen2", &|_, t| t.iter_mut().for_each(|x| if x.0 == "blk.0.attn_v.bias" { x.1 = vec![8] }));
+    assert!(e.contains("blk.0.attn_v.bias") && e.contains("[8]"), "{e}");
+    let e = err("qwen2", &|m, _| m.retain(|x| !x.0.ends_with("layer_norm_rms_epsilon")));
+    assert!(e.contains("qwen2.attention.layer_norm_rms_epsilon is missing"), "{e}");
+    let e = err("qwen2", &|m, _| m.push(("qwen2.expert_count".into(), Value::U32(4))));
+    assert!(e.contains("qwen2.expert_count is 4") && e.contains("no experts"), "{e}");
+    let e = err("qwen2", &|m, _| m.push(("qwen2.rope.dimension_count".into(), Value::U32(2))));
+    assert!(e.contains("qwen2.rope.dimension_count is 2") && e.contains("whole heads of 4"), "{e}");
+    let e = err("qwen2", &|m, _| {
+        m.push(("qwen2.rope.scaling.type".into(), Value::String("yarn".into())));
+        m.push(("qwen2.rope.scaling.factor".into(), Value::F32(4.0)));
+    });
+    assert!(e.contains("qwen2.rope.scaling.type is yarn") && e.contains("RoPE scaling"), "{e}");
+    // Keys under another architecture's prefix are not this one's.
+    let e = err("qwen2", &|m, _| m.iter_mut().for_each(|x| x.0 = x.0.replace("qwen2.block_count", "llama.block_count")));
+    assert!(e.contains("qwen2.block_count"), "{e}");
+    let e = err("mistral9", &|_, _| {});
+    assert!(e.contains("\"mistral9\"") && e.contains("qwen3moe"), "{e}");
+}
+
+#[test]
+fn a_tensor_the_architecture_does_not_read_is_refused() {
+    let err = |arch: &str, f: &dyn Fn(&mut Vec<(String, Value)>, &mut Vec<(String, Vec<u64>, GgmlType)>)| tiny_arch(arch, f).unwrap_err().to_string();
+    let e = err("llama", &|_, t| t.push(("blk.0.attn_output.bias".into(), vec![8], GgmlType::F32)));
+    assert!(e.contains("blk.0.attn_output.bias") && e.contains("output biases"), "{e}");
+    let e = err("llama", &|_, t| t.push(("rope_freqs.weight".into(), vec![2], GgmlType::F32)));
+    assert!(e.contains("rope_freqs.weight") && e.contains("RoPE frequency factors"), "{e}");
+    let e = err("qwen2", &|_, t| t.push(("blk.0.attn_q_norm.weight".into(), vec![4], GgmlType::F32)));
+    assert!(e.contains("blk.0.attn_q_norm.weight") && e.contains("qwen2"), "{e}");
+    // llama reads q/k/v biases when a file has them, in every layer.
+    let m = tiny(|_, t| {
+        for (p, n) in [("q", 8), ("k", 4), ("v", 4)] {
+            t.push((format!("blk.0.attn_{p}.bias"), vec![n], GgmlType::F32));
+        }
+    })
+    .unwrap();
+    assert!(m.config.features.qkv_bias && m.layout.layers[0].qkv_bias.is_some());
+    let e = err("llama", &|_, t| t.push(("blk.0.attn_q.bias".into(), vec![8], GgmlType::F32)));
+    assert!(e.contains("blk.0.attn_k.bias") && e.contains("missing"), "{e}");
+}
+
+#[test]
+fn a_vocabulary_unlike_the_embedding_is_refused() {
+    let tokens = |n: usize| Value::Array(crate::gguf::Array::String((0..n).map(|i| format!("t{i}")).collect()));
+    let e = tiny(|m, _| {
+        m.retain(|x| x.0 != "llama.vocab_size");
+        m.push(("tokenizer.ggml.tokens".into(), tokens(12)));
+    })
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("tokenizer.ggml.tokens gives a vocabulary of 12 tokens") && e.contains("10 rows"), "{e}");
+    let e = tiny(|m, _| m.push(("tokenizer.ggml.tokens".into(), tokens(9)))).unwrap_err().to_string();
+    assert!(e.contains("tokenizer.ggml.tokens gives a vocabulary of 9 tokens") && e.contains("10 rows"), "{e}");
+    assert_eq!(tiny(|m, _| m.push(("tokenizer.ggml.tokens".into(), tokens(10)))).unwrap().config.vocab_size, 10);
 }

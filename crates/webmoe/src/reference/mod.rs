@@ -1,21 +1,23 @@
 //! The plain f32 CPU forward pass: the oracle the GPU engine is tested against.
 //!
 //! Weights are dequantized exactly (see [`crate::quant`]), activations and the KV cache are f32,
-//! and every step follows the textbook formula:
+//! and every step follows the textbook formula, the model's [`Features`] choosing the variants:
 //!
 //! ```text
 //! x = embd[token]
 //! for each layer:
-//!     h = rms_norm(x) * attn_norm;  q, k, v = Wq h, Wk h, Wv h;  rope(q, k)
+//!     h = rms_norm(x) * attn_norm;  q, k, v = Wq h (+ bq), Wk h (+ bk), Wv h (+ bv)
+//!     q, k = rms_norm(q_head) * q_norm, rms_norm(k_head) * k_norm      (per-head q/k norm)
+//!     rope(q, k)                                                    (interleaved or NEOX pairs)
 //!     x += Wo · attention(q, K[0..=pos], V[0..=pos])
 //!     h = rms_norm(x) * ffn_norm
-//!     x += Σ_{(e, w) ∈ top_k(softmax(W_router h))} w · down_e(silu(gate_e h) * up_e h)
+//!     x += Σ_{(e, w) ∈ route(W_router h)} w · down_e(silu(gate_e h) * up_e h)
 //! logits = W_out · (rms_norm(x) * output_norm)
 //! ```
 
 pub mod ops;
 
-use crate::model::{Matrix, Model, ModelConfig, Vector};
+use crate::model::{Features, Matrix, Model, ModelConfig, Vector};
 use crate::quant::{self, QuantError};
 
 /// A model with its non-expert weights dequantized to f32, row-major, and its experts read from
@@ -35,6 +37,10 @@ struct ReferenceLayer {
     wq: Vec<f32>,
     wk: Vec<f32>,
     wv: Vec<f32>,
+    /// q | k | v biases.
+    bias: Option<[Vec<f32>; 3]>,
+    /// Per-head q and k norm weights.
+    qk_norm: Option<[Vec<f32>; 2]>,
     wo: Vec<f32>,
     ffn_norm: Vec<f32>,
     router: Option<Vec<f32>>,
@@ -83,6 +89,8 @@ impl<'f> ReferenceModel<'f> {
                     wq: dense(file, &ly.wq)?,
                     wk: dense(file, &ly.wk)?,
                     wv: dense(file, &ly.wv)?,
+                    bias: ly.qkv_bias.as_ref().map(|b| Ok::<_, QuantError>([vector(file, &b.q)?, vector(file, &b.k)?, vector(file, &b.v)?])).transpose()?,
+                    qk_norm: ly.qk_norm.as_ref().map(|n| Ok::<_, QuantError>([vector(file, &n.q)?, vector(file, &n.k)?])).transpose()?,
                     wo: dense(file, &ly.wo)?,
                     ffn_norm: vector(file, &ly.ffn_norm)?,
                     router: ly.ffn.router.as_ref().map(|r| dense(file, r)).transpose()?,
@@ -123,8 +131,18 @@ impl<'f> ReferenceModel<'f> {
                 ops::matvec(&ly.wq, &h, &mut q);
                 ops::matvec(&ly.wk, &h, &mut k);
                 ops::matvec(&ly.wv, &h, &mut v);
-                ops::rope(&mut q, c.head_dim, c.rope_dim, pos, c.rope_theta);
-                ops::rope(&mut k, c.head_dim, c.rope_dim, pos, c.rope_theta);
+                if let Some([bq, bk, bv]) = &ly.bias {
+                    for (x, b) in [(&mut q, bq), (&mut k, bk), (&mut v, bv)] {
+                        x.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                    }
+                }
+                if let Some([nq, nk]) = &ly.qk_norm {
+                    ops::rms_norm_heads(&mut q, nq, c.rms_eps);
+                    ops::rms_norm_heads(&mut k, nk, c.rms_eps);
+                }
+                let Features { rope, routing, .. } = c.features;
+                ops::rope(&mut q, c.head_dim, c.rope_dim, pos, c.rope_theta, rope);
+                ops::rope(&mut k, c.head_dim, c.rope_dim, pos, c.rope_theta, rope);
                 keys[li].extend_from_slice(&k);
                 values[li].extend_from_slice(&v);
                 let mut att = vec![0f32; c.q_dim()];
@@ -138,7 +156,7 @@ impl<'f> ReferenceModel<'f> {
                     Some(router) => {
                         let mut r = vec![0f32; c.n_expert];
                         ops::matvec(router, &h, &mut r);
-                        ops::top_k_routing(&r, c.n_expert_used)
+                        ops::route(&r, c.n_expert_used, routing)
                     }
                     None => vec![(0, 1.0)],
                 };

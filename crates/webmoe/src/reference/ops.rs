@@ -1,6 +1,8 @@
 //! Plain f32 building blocks of the forward pass. They are the CPU references that the GPU
 //! kernels are tested against, so they favour clarity and numerical care over speed.
 
+use crate::model::{RopeMode, Routing};
+
 /// `out[i] = x[i] / sqrt(mean(x²) + eps) * w[i]`. The mean is accumulated in f64.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
     let ms = x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() / x.len() as f64;
@@ -23,18 +25,35 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum::<f64>() as f32
 }
 
-/// RoPE on interleaved pairs, as GGUF stores Q and K (llama.cpp's "normal" RoPE): for each head
-/// and each pair i < rope_dim/2, rotate (x[2i], x[2i+1]) by pos · theta^(-2i/rope_dim).
-pub fn rope(x: &mut [f32], head_dim: usize, rope_dim: usize, pos: usize, theta: f32) {
+/// RoPE on each head of `x` at position `pos`: for each pair i < rope_dim/2, rotate
+/// (x[a], x[b]) by pos · theta^(-2i/rope_dim), where (a, b) = (2i, 2i+1) for interleaved pairs
+/// (llama.cpp's "normal" RoPE, as GGUF stores llama Q and K) and (i, i + rope_dim/2) for NEOX.
+/// Dimensions past `rope_dim` are left as they are.
+pub fn rope(x: &mut [f32], head_dim: usize, rope_dim: usize, pos: usize, theta: f32, mode: RopeMode) {
+    let half = rope_dim / 2;
     for head in x.chunks_exact_mut(head_dim) {
-        for i in 0..rope_dim / 2 {
+        for i in 0..half {
             let freq = (theta as f64).powf(-2.0 * i as f64 / rope_dim as f64);
             let angle = pos as f64 * freq;
             let (sin, cos) = (angle.sin() as f32, angle.cos() as f32);
-            let (a, b) = (head[2 * i], head[2 * i + 1]);
-            head[2 * i] = a * cos - b * sin;
-            head[2 * i + 1] = a * sin + b * cos;
+            let (ia, ib) = match mode {
+                RopeMode::Interleaved => (2 * i, 2 * i + 1),
+                RopeMode::Neox => (i, i + half),
+            };
+            let (a, b) = (head[ia], head[ib]);
+            head[ia] = a * cos - b * sin;
+            head[ib] = a * sin + b * cos;
         }
+    }
+}
+
+/// RMSNorm of every `head_dim` values of `x` in place, each head scaled by the same `w`.
+pub fn rms_norm_heads(x: &mut [f32], w: &[f32], eps: f32) {
+    let head_dim = w.len();
+    let mut out = vec![0f32; head_dim];
+    for head in x.chunks_exact_mut(head_dim) {
+        rms_norm(head, w, eps, &mut out);
+        head.copy_from_slice(&out);
     }
 }
 
@@ -56,16 +75,38 @@ pub fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())
 }
 
-/// The top-k entries of `logits` (ties to the lower index) and their weights: a softmax over the
-/// k selected logits, which equals the renormalised top-k of the full softmax.
-pub fn top_k_routing(logits: &[f32], k: usize) -> Vec<(usize, f32)> {
-    let mut order: Vec<usize> = (0..logits.len()).collect();
-    // Stable sort by descending logit keeps the lower index first among equals.
-    order.sort_by(|&a, &b| logits[b].total_cmp(&logits[a]));
-    let chosen = &order[..k.min(order.len())];
-    let mut w: Vec<f32> = chosen.iter().map(|&e| logits[e]).collect();
-    softmax(&mut w);
-    chosen.iter().copied().zip(w).collect()
+/// The experts a router's `logits` choose, best first, and their weights, in the order
+/// `routing` names:
+/// - top-k then softmax: the top-k logits (ties to the lower index), weights = softmax over the
+///   k selected logits;
+/// - softmax then top-k: p = softmax over every logit, the top-k of p (ties to the lower index),
+///   weights p[top], divided by their sum when renormalised.
+pub fn route(logits: &[f32], k: usize, routing: Routing) -> Vec<(usize, f32)> {
+    match routing {
+        Routing::TopKThenSoftmax => {
+            let chosen = top_k(logits, k);
+            let mut w: Vec<f32> = chosen.iter().map(|&e| logits[e]).collect();
+            softmax(&mut w);
+            chosen.into_iter().zip(w).collect()
+        }
+        Routing::SoftmaxThenTopK { renormalise } => {
+            let mut p = logits.to_vec();
+            softmax(&mut p);
+            let chosen = top_k(&p, k);
+            let sum = chosen.iter().map(|&e| p[e] as f64).sum::<f64>();
+            let scale = if renormalise { 1.0 / sum } else { 1.0 };
+            chosen.into_iter().map(|e| (e, (p[e] as f64 * scale) as f32)).collect()
+        }
+    }
+}
+
+/// Indices of the k largest values, largest first, the lower index first among equals.
+fn top_k(values: &[f32], k: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    // A stable sort by descending value keeps the lower index first among equals.
+    order.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
+    order.truncate(k);
+    order
 }
 
 /// Causal attention of one query position over cached keys and values, with grouped-query

@@ -55,3 +55,8 @@ fn matches_oracle_k_quant_mixes() {
         check(case);
     }
 }
+
+#[test]
+fn matches_oracle_qwen2_biases_and_tied_output() {
+    check("qwen2-q8_0");
+}

@@ -1,0 +1,186 @@
+//! The architectures webmoe runs, by the name GGUF files give them (`general.architecture`), and
+//! what each one fixes about its forward pass, as llama.cpp computes it.
+//!
+//! Architecture differences are data: one forward pass (the GPU engine's and the CPU reference's)
+//! whose steps the [`Features`] of a model select. An architecture fixes some of them (its RoPE
+//! pairing, whether q/k are normed per head, how its router weighs the chosen experts), and says
+//! which tensors and keys a file of it must, may or must not have.
+
+/// `general.architecture` values webmoe runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Architecture {
+    /// Llama, Mistral, Mixtral and merged MoE models, SmolLM.
+    Llama,
+    /// Dense Qwen 2 / 2.5: q/k/v biases.
+    Qwen2,
+    /// Dense Qwen 3: per-head q/k RMSNorm, head size from `attention.key_length`.
+    Qwen3,
+    /// Qwen 3 MoE (Qwen3-30B-A3B, Qwen3-235B-A22B): qwen3's attention, 128 experts of top-8.
+    Qwen3Moe,
+}
+
+impl Architecture {
+    pub const ALL: [Architecture; 4] = [Architecture::Llama, Architecture::Qwen2, Architecture::Qwen3, Architecture::Qwen3Moe];
+
+    pub fn from_name(name: &str) -> Option<Architecture> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+
+    /// The `general.architecture` value, which is also the prefix of the architecture's keys.
+    pub fn name(self) -> &'static str {
+        match self {
+            Architecture::Llama => "llama",
+            Architecture::Qwen2 => "qwen2",
+            Architecture::Qwen3 => "qwen3",
+            Architecture::Qwen3Moe => "qwen3moe",
+        }
+    }
+
+    /// What the architecture fixes (llama.cpp's `llama_model_rope_type`, its tensor lists and the
+    /// arguments of its `build_moe_ffn` call).
+    pub(super) fn spec(self) -> ArchSpec {
+        match self {
+            Architecture::Llama => ArchSpec {
+                rope: RopeMode::Interleaved,
+                qkv_bias: Need::Optional,
+                qk_norm: QkNorm::None,
+                experts: Need::Optional,
+                routing: Routing::TopKThenSoftmax,
+                expert_width_key: false,
+                strict_keys: false,
+            },
+            Architecture::Qwen2 => ArchSpec {
+                rope: RopeMode::Neox,
+                qkv_bias: Need::Required,
+                qk_norm: QkNorm::None,
+                experts: Need::No,
+                routing: Routing::TopKThenSoftmax,
+                expert_width_key: false,
+                strict_keys: true,
+            },
+            Architecture::Qwen3 => ArchSpec {
+                rope: RopeMode::Neox,
+                qkv_bias: Need::No,
+                qk_norm: QkNorm::PerHead,
+                experts: Need::No,
+                routing: Routing::TopKThenSoftmax,
+                expert_width_key: false,
+                strict_keys: true,
+            },
+            // llama.cpp's qwen3moe graph hard-codes softmax gating with renormalised top-k weights
+            // (it ignores the Hugging Face `norm_topk_prob` flag; every released model sets it).
+            Architecture::Qwen3Moe => ArchSpec {
+                rope: RopeMode::Neox,
+                qkv_bias: Need::No,
+                qk_norm: QkNorm::PerHead,
+                experts: Need::Required,
+                routing: Routing::SoftmaxThenTopK { renormalise: true },
+                expert_width_key: true,
+                strict_keys: true,
+            },
+        }
+    }
+}
+
+impl std::fmt::Display for Architecture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How RoPE pairs the dimensions of a head (llama.cpp's rope types).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum RopeMode {
+    /// `LLAMA_ROPE_TYPE_NORM`: adjacent pairs (2i, 2i + 1). GGUF converters permute the Q/K rows
+    /// of Hugging Face llama checkpoints so that this equals their rotate-half.
+    Interleaved,
+    /// `LLAMA_ROPE_TYPE_NEOX`: pairs (i, i + rope_dim / 2), rotate-half on the stored rows.
+    Neox,
+}
+
+/// Normalisation of the queries and keys after their projection, before RoPE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QkNorm {
+    None,
+    /// RMSNorm over each head's `head_dim` values, weights `attn_q_norm` / `attn_k_norm` of length
+    /// `head_dim` shared by every head (qwen3, qwen3moe).
+    PerHead,
+}
+
+/// How the router turns its logits into the chosen experts and their weights. Both orders choose
+/// the same experts (softmax is monotonic); with renormalisation they give the same weights too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Routing {
+    /// The top-k logits (ties to the lower expert), weights = softmax over those k (Mixtral).
+    TopKThenSoftmax,
+    /// p = softmax over every expert; the top-k of p; weights p[top], divided by their sum when
+    /// `renormalise` (qwen3moe) or not (qwen2moe, olmoe).
+    SoftmaxThenTopK { renormalise: bool },
+}
+
+impl Routing {
+    /// Whether the chosen weights sum to 1.
+    pub fn weights_sum_to_one(self) -> bool {
+        !matches!(self, Routing::SoftmaxThenTopK { renormalise: false })
+    }
+}
+
+/// Whether a file of an architecture has a kind of tensor or key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Need {
+    No,
+    Optional,
+    Required,
+}
+
+/// What an architecture fixes, before a file's metadata says the rest.
+pub(super) struct ArchSpec {
+    pub rope: RopeMode,
+    /// `blk.N.attn_{q,k,v}.bias`.
+    pub qkv_bias: Need,
+    pub qk_norm: QkNorm,
+    /// `expert_count` / `ffn_*_exps`.
+    pub experts: Need,
+    pub routing: Routing,
+    /// Experts have their own width, `expert_feed_forward_length` (the dense width
+    /// `feed_forward_length` is another layer's).
+    pub expert_width_key: bool,
+    /// Keys llama.cpp requires for the architecture are required here too (the RMS epsilon;
+    /// `rope.dimension_count`, when present, must equal the head size). The `llama` family keeps
+    /// the defaults older files rely on.
+    pub strict_keys: bool,
+}
+
+/// The steps of the forward pass a model takes, fixed by its architecture and its file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Features {
+    pub rope: RopeMode,
+    /// q/k/v projections add biases (`blk.N.attn_{q,k,v}.bias`, in every layer).
+    pub qkv_bias: bool,
+    pub qk_norm: QkNorm,
+    pub routing: Routing,
+}
+
+impl Features {
+    /// The features in words, for `webmoe inspect`: "NEOX RoPE, q/k/v biases, …".
+    pub fn describe(&self, moe: bool) -> Vec<String> {
+        let mut out = vec![match self.rope {
+            RopeMode::Interleaved => "interleaved RoPE".to_string(),
+            RopeMode::Neox => "NEOX RoPE".to_string(),
+        }];
+        if self.qkv_bias {
+            out.push("q/k/v biases".into());
+        }
+        if self.qk_norm == QkNorm::PerHead {
+            out.push("per-head q/k RMSNorm".into());
+        }
+        if moe {
+            out.push(match self.routing {
+                Routing::TopKThenSoftmax => "router top-k then softmax".into(),
+                Routing::SoftmaxThenTopK { renormalise: true } => "router softmax then top-k, renormalised".into(),
+                Routing::SoftmaxThenTopK { renormalise: false } => "router softmax then top-k, not renormalised".into(),
+            });
+        }
+        out
+    }
+}
