@@ -93,6 +93,11 @@ fn qwen2_biases_neox_rope_tied_output() {
 }
 
 #[test]
+fn qwen3_per_head_qk_norms_and_a_head_size_of_its_own() {
+    check_case("qwen3-q8_0", &GpuOptions::default());
+}
+
+#[test]
 fn weights_split_across_16_kib_bindings() {
     // One expert's 18 KiB gate matrix spans two pages, and the 512-row embedding and lm_head are
     // split into five.
@@ -114,7 +119,8 @@ fn bad_requests_are_refused_with_clear_errors() {
 
 #[test]
 fn footprint_predicts_what_the_engine_allocates() {
-    for case in ["mixtral-q4_0", "dense-llama-q8_0", "mixtral-realvocab-q8_0"] {
+    // The qwen cases add biases and q/k norms to the weights.
+    for case in ["mixtral-q4_0", "dense-llama-q8_0", "mixtral-realvocab-q8_0", "qwen2-q8_0", "qwen3-q8_0"] {
         let e = engine(case, KvType::F16, &GpuOptions::default());
         let options = EngineOptions { kv_type: KvType::F16, batch: 5, context_length: Some(32), ..Default::default() };
         let predicted = footprint(&e.model, &options, e.gpu.binding_limit).unwrap();

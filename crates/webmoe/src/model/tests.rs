@@ -266,3 +266,33 @@ fn a_vocabulary_unlike_the_embedding_is_refused() {
     assert!(e.contains("tokenizer.ggml.tokens gives a vocabulary of 9 tokens") && e.contains("10 rows"), "{e}");
     assert_eq!(tiny(|m, _| m.push(("tokenizer.ggml.tokens".into(), tokens(10)))).unwrap().config.vocab_size, 10);
 }
+
+#[test]
+fn qwen3_fixture_has_per_head_qk_norms_and_its_own_head_size() {
+    let m = load("qwen3-q8_0");
+    let c = &m.config;
+    assert_eq!(c.arch, Architecture::Qwen3);
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::PerHead, routing: Routing::TopKThenSoftmax });
+    // key_length 64 with 8 heads: queries are 512 wide in a 256-wide model.
+    assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.q_dim(), c.rope_dim), (256, 8, 4, 64, 512, 64));
+    let l = &m.layout.layers[0];
+    assert_eq!((l.wq.rows, l.wo.cols), (512, 512));
+    let n = l.qk_norm.as_ref().unwrap();
+    assert_eq!((n.q.len, n.k.len), (64, 64));
+    assert!(m.layout.tied_output);
+    assert_eq!(m.features(), ["NEOX RoPE", "per-head q/k RMSNorm", "tied output"]);
+}
+
+#[test]
+fn qwen3_needs_its_qk_norms_of_one_head() {
+    assert!(tiny_arch("qwen3", |_, _| {}).is_ok());
+    let e = tiny_arch("qwen3", |_, t| t.retain(|x| x.0 != "blk.0.attn_k_norm.weight")).unwrap_err().to_string();
+    assert!(e.contains("blk.0.attn_k_norm.weight") && e.contains("missing"), "{e}");
+    // A norm over the whole projection (olmoe's) is not qwen3's.
+    let e = tiny_arch("qwen3", |_, t| t.iter_mut().for_each(|x| if x.0 == "blk.0.attn_q_norm.weight" { x.1 = vec![8] })).unwrap_err().to_string();
+    assert!(e.contains("blk.0.attn_q_norm.weight") && e.contains("[8]") && e.contains("[4]"), "{e}");
+    let e = tiny_arch("qwen3", |_, t| t.push(("blk.0.attn_q.bias".into(), vec![8], GgmlType::F32))).unwrap_err().to_string();
+    assert!(e.contains("blk.0.attn_q.bias") && e.contains("not part of a qwen3 model"), "{e}");
+    let e = tiny_arch("qwen3", |m, _| m.push(("qwen3.attention.value_length".into(), Value::U32(6)))).unwrap_err().to_string();
+    assert!(e.contains("qwen3.attention.value_length is 6"), "{e}");
+}

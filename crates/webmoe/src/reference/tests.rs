@@ -60,3 +60,8 @@ fn matches_oracle_k_quant_mixes() {
 fn matches_oracle_qwen2_biases_and_tied_output() {
     check("qwen2-q8_0");
 }
+
+#[test]
+fn matches_oracle_qwen3_qk_norms_and_head_dim() {
+    check("qwen3-q8_0");
+}
