@@ -6,7 +6,8 @@
 //! q | k | v = W_qkv h (+ b_qkv);  q, k = rms_norm per head (qwen3);  rope(q, k);  K[pos], V[pos] = k, v
 //! x += Wo · attention(q, K[..=pos], V[..=pos])
 //! dense:  h = rms_norm(x) · ffn_norm;  x += down(silu(gate h) · up h)
-//! MoE:    h = rms_norm(x) · ffn_norm;  routes = top_k(softmax(W_router h))     (one kernel)
+//! MoE:    h = rms_norm(x) · ffn_norm;  routes = route(W_router h)     (one kernel; the model's
+//!         routing order: top-k then softmax, or softmax then top-k, renormalised or not)
 //!         y_j = down_e(silu(gate_e h) · up_e h) for each route j = (e, w_j)
 //! ```
 //!
@@ -232,11 +233,11 @@ impl Bound<'_> {
         let k = c.n_expert_used as u32;
         let log = RouteLog { buffer: self.route_log, positions: self.kv.max_ctx as u32, n_layer: c.n_layer as u32, layer: i as u32 };
         let norm = Norm { weight: &l.ffn_norm, eps: c.rms_eps, h: &s.h };
-        front.push(router(gpu, env, router_w, k, &s.x, &norm, &s.routes, &log)?);
+        front.push(router(gpu, env, router_w, k, c.features.routing, &s.x, &norm, &s.routes, &log)?);
         if let (Some(p), Some(next_router), Some(next)) = (&self.prediction, next.and_then(|n| n.router.as_ref()), next) {
             let log = RouteLog { buffer: p.log, positions: 1, n_layer: 1, layer: 0 };
             let norm = Norm { weight: &next.ffn_norm, eps: c.rms_eps, h: p.h };
-            front.push(router(gpu, env, next_router, k, &s.x, &norm, p.routes, &log)?);
+            front.push(router(gpu, env, next_router, k, c.features.routing, &s.x, &norm, p.routes, &log)?);
         }
         if kernels == Kernels::Matmul {
             experts.push(moe_group(gpu, env, &s.routes, self.groups)?);

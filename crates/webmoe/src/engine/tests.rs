@@ -98,6 +98,11 @@ fn qwen3_per_head_qk_norms_and_a_head_size_of_its_own() {
 }
 
 #[test]
+fn qwen3moe_16_experts_top4() {
+    check_case("qwen3moe-16x-top4-q8_0", &GpuOptions::default());
+}
+
+#[test]
 fn weights_split_across_16_kib_bindings() {
     // One expert's 18 KiB gate matrix spans two pages, and the 512-row embedding and lm_head are
     // split into five.
@@ -159,18 +164,19 @@ fn mixtral_q6_k() {
 #[test]
 fn routing_log_matches_the_reference_choices() {
     use crate::reference::ReferenceModel;
-    let case = "mixtral-q8_0";
-    let c = oracle(case);
-    let bytes = model_bytes(case);
-    let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
-    let (_, want) = ReferenceModel::load(&model, &bytes).unwrap().forward(&c.tokens);
-    let mut e = engine(case, KvType::F32, &GpuOptions::default());
-    pollster::block_on(e.logits(&c.tokens)).unwrap();
-    let got = pollster::block_on(e.routing(0..c.tokens.len())).unwrap();
-    for (pos, (g, w)) in got.iter().zip(&want).enumerate() {
-        for (layer, (gl, wl)) in g.iter().zip(w).enumerate() {
-            let wl: Vec<u32> = wl.iter().map(|&(e, _)| e as u32).collect();
-            assert_eq!(gl, &wl, "position {pos} layer {layer}");
+    for case in ["mixtral-q8_0", "qwen3moe-16x-top4-q8_0"] {
+        let c = oracle(case);
+        let bytes = model_bytes(case);
+        let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+        let (_, want) = ReferenceModel::load(&model, &bytes).unwrap().forward(&c.tokens);
+        let mut e = engine(case, KvType::F32, &GpuOptions::default());
+        pollster::block_on(e.logits(&c.tokens)).unwrap();
+        let got = pollster::block_on(e.routing(0..c.tokens.len())).unwrap();
+        for (pos, (g, w)) in got.iter().zip(&want).enumerate() {
+            for (layer, (gl, wl)) in g.iter().zip(w).enumerate() {
+                let wl: Vec<u32> = wl.iter().map(|&(e, _)| e as u32).collect();
+                assert_eq!(gl, &wl, "{case}: position {pos} layer {layer}");
+            }
         }
     }
 }
@@ -256,6 +262,13 @@ fn check_budgets(label: &str, bytes: &[u8], tokens: &[u32]) {
 #[test]
 fn streamed_experts_give_the_same_output_on_reference_models() {
     for case in ["mixtral-q8_0", "moe-4x-top2-q8_0", "moe-8x-top1-q8_0", "mixtral-q4_k_m"] {
+        check_budgets(case, &model_bytes(case), &oracle(case).tokens);
+    }
+}
+
+#[test]
+fn streamed_experts_give_the_same_output_on_qwen3moe() {
+    for case in ["qwen3moe-16x-top4-q8_0"] {
         check_budgets(case, &model_bytes(case), &oracle(case).tokens);
     }
 }

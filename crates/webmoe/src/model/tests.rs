@@ -2,10 +2,13 @@ use super::*;
 use crate::gguf::{GgmlType, Gguf, GgufWriter, Value};
 use crate::model::{Architecture, Features, QkNorm, RopeMode, Routing};
 
-fn load(case: &str) -> Model {
+fn model_bytes_of(case: &str) -> Vec<u8> {
     let path = format!("{}/../../tests/fixtures/oracle/{case}/model.gguf", env!("CARGO_MANIFEST_DIR"));
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-    Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap_or_else(|e| panic!("{case}: {e}"))
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn load(case: &str) -> Model {
+    Model::from_gguf(&Gguf::parse(&model_bytes_of(case)).unwrap()).unwrap_or_else(|e| panic!("{case}: {e}"))
 }
 
 #[test]
@@ -295,4 +298,50 @@ fn qwen3_needs_its_qk_norms_of_one_head() {
     assert!(e.contains("blk.0.attn_q.bias") && e.contains("not part of a qwen3 model"), "{e}");
     let e = tiny_arch("qwen3", |m, _| m.push(("qwen3.attention.value_length".into(), Value::U32(6)))).unwrap_err().to_string();
     assert!(e.contains("qwen3.attention.value_length is 6"), "{e}");
+}
+
+#[test]
+fn qwen3moe_fixture_routes_by_softmax_then_renormalised_top_k() {
+    let m = load("qwen3moe-16x-top4-q8_0");
+    let c = &m.config;
+    assert_eq!(c.arch, Architecture::Qwen3Moe);
+    assert_eq!(c.features.routing, Routing::SoftmaxThenTopK { renormalise: true });
+    assert_eq!(c.features.qk_norm, QkNorm::PerHead);
+    // The expert width is expert_feed_forward_length (96), not feed_forward_length (768).
+    assert_eq!((c.n_expert, c.n_expert_used, c.n_ff, c.head_dim, c.q_dim()), (16, 4, 96, 64, 512));
+    let l = &m.layout.layers[0];
+    assert_eq!((l.ffn.gate.rows, l.ffn.down.cols, l.ffn.gate.n_experts()), (96, 96, 16));
+    assert!(!m.layout.tied_output);
+    assert_eq!(m.features(), ["NEOX RoPE", "per-head q/k RMSNorm", "router softmax then top-k, renormalised"]);
+}
+
+#[test]
+fn qwen3moe_keys_are_checked_against_its_routing() {
+    let base = model_bytes_of("qwen3moe-16x-top4-q8_0");
+    let edited = |f: &dyn Fn(&mut Vec<(String, Value)>)| {
+        let g = Gguf::parse(&base).unwrap();
+        let mut meta = g.metadata.clone();
+        f(&mut meta);
+        let mut w = GgufWriter::new();
+        for (k, v) in meta {
+            w.meta(&k, v);
+        }
+        for t in &g.tensors {
+            let r = g.tensor_range(t);
+            w.tensor(&t.name, &t.dims, t.ty, base[r.start as usize..r.end as usize].to_vec());
+        }
+        Model::from_gguf(&Gguf::parse(&w.to_bytes()).unwrap())
+    };
+    assert!(edited(&|_| {}).is_ok());
+    assert!(edited(&|m| m.push(("qwen3moe.expert_weights_norm".into(), Value::Bool(true)))).is_ok());
+    let e = edited(&|m| m.push(("qwen3moe.expert_weights_norm".into(), Value::Bool(false)))).unwrap_err().to_string();
+    assert!(e.contains("qwen3moe.expert_weights_norm is false") && e.contains("renormalises"), "{e}");
+    let e = edited(&|m| m.push(("qwen3moe.expert_gating_func".into(), Value::U32(2)))).unwrap_err().to_string();
+    assert!(e.contains("qwen3moe.expert_gating_func is 2") && e.contains("softmax"), "{e}");
+    let e = edited(&|m| m.retain(|x| x.0 != "qwen3moe.expert_count")).unwrap_err().to_string();
+    assert!(e.contains("qwen3moe.expert_count is missing") && e.contains("has experts"), "{e}");
+    // Without expert_feed_forward_length llama.cpp takes feed_forward_length / expert_used_count
+    // (768 / 4 = 192), which the experts' tensors do not have.
+    let e = edited(&|m| m.retain(|x| x.0 != "qwen3moe.expert_feed_forward_length")).unwrap_err().to_string();
+    assert!(e.contains("blk.0.ffn_gate_exps.weight") && e.contains("192"), "{e}");
 }

@@ -65,3 +65,8 @@ fn matches_oracle_qwen2_biases_and_tied_output() {
 fn matches_oracle_qwen3_qk_norms_and_head_dim() {
     check("qwen3-q8_0");
 }
+
+#[test]
+fn matches_oracle_qwen3moe_softmax_then_renormalised_top_k() {
+    check("qwen3moe-16x-top4-q8_0");
+}
