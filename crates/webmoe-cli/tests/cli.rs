@@ -129,6 +129,24 @@ fn inspect_reports_the_type_mix_of_each_k_quant_file() {
     }
 }
 
+/// `inspect` names each architecture and the steps of its forward pass that its file selects.
+#[test]
+fn inspect_names_the_architecture_and_its_features() {
+    let cases: &[(&str, &str, &[&str])] = &[
+        ("mixtral-q8_0", "llama", &["interleaved RoPE", "router top-k then softmax"]),
+        ("qwen3moe-16x-top4-q8_0", "qwen3moe", &["NEOX RoPE", "per-head q/k RMSNorm", "router softmax then top-k, renormalised"]),
+        ("olmoe-64x-top8-q8_0", "olmoe", &["NEOX RoPE", "q/k RMSNorm over the whole projection", "router softmax then top-k, not renormalised"]),
+    ];
+    for (case, arch, features) in cases {
+        let j = json_of(&webmoe(&["inspect", &fixture(case), "--json"]));
+        assert_eq!(j["model"]["architecture"], *arch, "{case}");
+        let got: Vec<&str> = j["model"]["features"].as_array().unwrap_or_else(|| panic!("{case}: {j}")).iter().filter_map(|f| f.as_str()).collect();
+        assert_eq!(&got, features, "{case}");
+        let text = String::from_utf8(webmoe(&["inspect", &fixture(case)]).stdout).unwrap();
+        assert!(text.contains(&format!("{arch} architecture")) && text.contains(&format!("features: {}", features.join(", "))), "{case}: {text}");
+    }
+}
+
 #[test]
 fn logits_and_greedy_ids_match_the_reference() {
     let case = "mixtral-q4_k_m";

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! h = rms_norm(x) · attn_norm          (first adding the previous MoE layer's Σ_j w_j · y_j to x)
-//! q | k | v = W_qkv h (+ b_qkv);  q, k = rms_norm per head (qwen3);  rope(q, k);  K[pos], V[pos] = k, v
+//! q | k | v = W_qkv h (+ b_qkv);  q, k = rms_norm per head (qwen3) or whole (olmoe);  rope(q, k);  K[pos], V[pos] = k, v
 //! x += Wo · attention(q, K[..=pos], V[..=pos])
 //! dense:  h = rms_norm(x) · ffn_norm;  x += down(silu(gate h) · up h)
 //! MoE:    h = rms_norm(x) · ffn_norm;  routes = route(W_router h)     (one kernel; the model's
@@ -28,7 +28,7 @@ use crate::kernels::rope_kv::{rope_kv, HeadNorm, HeadShape, RopeKv};
 use crate::kernels::router::{router, Norm, RouteLog};
 use crate::kernels::swiglu::swiglu;
 use crate::kernels::{attention::attention, embed::embed, KernelEnv};
-use crate::model::ModelConfig;
+use crate::model::{ModelConfig, QkNorm};
 
 /// One layer's dispatches, split where an expert cache must act: `front` ends with the router
 /// (its routes are what the cache needs to know), `experts` runs the chosen experts.
@@ -190,7 +190,8 @@ impl Bound<'_> {
             out.extend(self.project(kernels, Projection::new(&part.weights, &s.h, &s.qkv).rows_of(shape.qkv_dim(), part.offset))?);
         }
         // q, k, v (+= biases); q, k = rms_norm per head (· q_norm, k_norm); rope(q, k); K[pos], V[pos] = k, v
-        let qk_norm = l.qk_norm.as_ref().map(|[q, k]| HeadNorm { q, k, eps: c.rms_eps });
+        let whole = c.features.qk_norm == QkNorm::Whole;
+        let qk_norm = l.qk_norm.as_ref().map(|[q, k]| HeadNorm { q, k, eps: c.rms_eps, whole });
         let r = RopeKv {
             shape,
             rope_dim: c.rope_dim as u32,

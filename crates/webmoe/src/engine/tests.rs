@@ -103,6 +103,11 @@ fn qwen3moe_16_experts_top4() {
 }
 
 #[test]
+fn olmoe_whole_projection_qk_norms_64_experts_top8_not_renormalised() {
+    check_case("olmoe-64x-top8-q8_0", &GpuOptions::default());
+}
+
+#[test]
 fn weights_split_across_16_kib_bindings() {
     // One expert's 18 KiB gate matrix spans two pages, and the 512-row embedding and lm_head are
     // split into five.
@@ -164,7 +169,7 @@ fn mixtral_q6_k() {
 #[test]
 fn routing_log_matches_the_reference_choices() {
     use crate::reference::ReferenceModel;
-    for case in ["mixtral-q8_0", "qwen3moe-16x-top4-q8_0"] {
+    for case in ["mixtral-q8_0", "qwen3moe-16x-top4-q8_0", "olmoe-64x-top8-q8_0"] {
         let c = oracle(case);
         let bytes = model_bytes(case);
         let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
@@ -271,6 +276,12 @@ fn streamed_experts_give_the_same_output_on_qwen3moe() {
     for case in ["qwen3moe-16x-top4-q8_0"] {
         check_budgets(case, &model_bytes(case), &oracle(case).tokens);
     }
+}
+
+#[test]
+fn streamed_experts_give_the_same_output_on_olmoe() {
+    let case = "olmoe-64x-top8-q8_0";
+    check_budgets(case, &model_bytes(case), &oracle(case).tokens);
 }
 
 #[test]

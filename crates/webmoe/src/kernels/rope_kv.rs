@@ -16,6 +16,8 @@ struct Params {
     k_offset: u32,
     v_offset: u32,
     eps: f32,
+    units: u32,
+    _pad: [u32; 3],
 }
 
 /// The shape of one layer's attention.
@@ -57,11 +59,13 @@ pub fn rope_table(max_ctx: usize, rope_dim: usize, theta: f32) -> Vec<f32> {
     t
 }
 
-/// Per-head RMSNorm weights of the queries and the keys (`head_dim` values each).
+/// RMSNorm weights of the queries and the keys: `head_dim` values each, or with `whole` the
+/// lengths of the whole projections (q_dim, kv_dim), which the norm then runs over.
 pub struct HeadNorm<'a> {
     pub q: &'a StorageBuffer,
     pub k: &'a StorageBuffer,
     pub eps: f32,
+    pub whole: bool,
 }
 
 /// One layer's step from projections to cache.
@@ -80,7 +84,8 @@ pub struct RopeKv<'a> {
     pub kv_f16: bool,
     /// q | k | v biases, laid out like a row of `qkv`, added first.
     pub bias: Option<&'a StorageBuffer>,
-    /// RMSNorm of every query and key head after the biases, before RoPE.
+    /// RMSNorm of every query and key head (or of the whole q and k) after the biases, before
+    /// RoPE.
     pub qk_norm: Option<HeadNorm<'a>>,
 }
 
@@ -92,7 +97,10 @@ pub fn rope_kv(gpu: &Gpu, env: &KernelEnv, r: &RopeKv) -> Result<Dispatch, GpuEr
         .constant("KV_F16", r.kv_f16 as u32)
         .constant("NEOX", (r.mode == RopeMode::Neox) as u32)
         .constant("BIAS", r.bias.is_some() as u32)
-        .constant("QK_NORM", r.qk_norm.is_some() as u32);
+        .constant("QK_NORM", r.qk_norm.as_ref().map_or(0, |n| if n.whole { 2 } else { 1 }));
+    // A norm over the whole projection needs every head of a token in one workgroup.
+    let heads = shape.n_head + shape.n_head_kv;
+    let units = if r.qk_norm.as_ref().is_some_and(|n| n.whole) { heads } else { 1 };
     let pipeline = gpu.pipeline(&key)?;
     let params = Params {
         n_head: shape.n_head,
@@ -103,6 +111,8 @@ pub fn rope_kv(gpu: &Gpu, env: &KernelEnv, r: &RopeKv) -> Result<Dispatch, GpuEr
         k_offset: shape.q_dim(),
         v_offset: shape.q_dim() + shape.kv_dim(),
         eps: r.qk_norm.as_ref().map_or(0.0, |n| n.eps),
+        units,
+        _pad: [0; 3],
     };
     let params = UniformBuffer::new(gpu, "rope_kv params", &params);
     let bias = r.bias.unwrap_or(&env.unused);
@@ -122,7 +132,7 @@ pub fn rope_kv(gpu: &Gpu, env: &KernelEnv, r: &RopeKv) -> Result<Dispatch, GpuEr
             k_norm.binding(),
         ],
     );
-    Ok(Dispatch { label: "rope_kv", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: shape.n_head + shape.n_head_kv, per_token: 1 } })
+    Ok(Dispatch { label: "rope_kv", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: heads / units, per_token: 1 } })
 }
 
 #[cfg(test)]
@@ -133,7 +143,8 @@ mod tests {
     use crate::reference::ops;
     use crate::synthetic::Rng;
 
-    /// What the kernel does to one token's q | k | v, on the CPU: biases, per-head norms, RoPE.
+    /// What the kernel does to one token's q | k | v, on the CPU: biases, q/k norms (per head or
+    /// over the projection, as long as the weights), RoPE.
     #[allow(clippy::too_many_arguments)]
     fn cpu(row: &[f32], shape: HeadShape, rope_dim: usize, mode: RopeMode, pos: usize, theta: f32, bias: Option<&[f32]>, norm: Option<(&[f32], &[f32])>) -> Vec<f32> {
         let (qd, kvd, hd) = (shape.q_dim() as usize, shape.kv_dim() as usize, shape.head_dim as usize);
@@ -165,12 +176,14 @@ mod tests {
             let qkv = rng.vec(t * stride);
             let bias_values: Vec<f32> = rng.vec(stride);
             let (nq, nk): (Vec<f32>, Vec<f32>) = (rng.vec(hd), rng.vec(hd));
+            let (wq, wk): (Vec<f32>, Vec<f32>) = (rng.vec(qd), rng.vec(kvd));
             let table = f32_buffer(gpu, &rope_table(max_ctx, rope_dim as usize, theta));
             let (bias_b, nq_b, nk_b) = (f32_buffer(gpu, &bias_values), f32_buffer(gpu, &nq), f32_buffer(gpu, &nk));
+            let (wq_b, wk_b) = (f32_buffer(gpu, &wq), f32_buffer(gpu, &wk));
             for mode in [RopeMode::Interleaved, RopeMode::Neox] {
-                for (with_bias, with_norm) in [(false, false), (true, false), (false, true), (true, true)] {
+                for (with_bias, norm) in [(false, None), (true, None), (false, Some(false)), (true, Some(false)), (false, Some(true)), (true, Some(true))] {
                     for kv_f16 in [false, true] {
-                        let label = format!("hd={hd} {mode:?} bias={with_bias} norm={with_norm} f16={kv_f16}");
+                        let label = format!("hd={hd} {mode:?} bias={with_bias} norm={norm:?} (whole) f16={kv_f16}");
                         let qkvb = f32_buffer(gpu, &qkv);
                         let words = max_ctx * kvd / if kv_f16 { 2 } else { 1 };
                         let (kc, vc) = (u32_buffer(gpu, &vec![0; words]), u32_buffer(gpu, &vec![0; words]));
@@ -184,13 +197,16 @@ mod tests {
                             v_cache: &vc,
                             kv_f16,
                             bias: with_bias.then_some(&bias_b),
-                            qk_norm: with_norm.then_some(HeadNorm { q: &nq_b, k: &nk_b, eps: 1e-6 }),
+                            qk_norm: norm.map(|whole| match whole {
+                                false => HeadNorm { q: &nq_b, k: &nk_b, eps: 1e-6, whole },
+                                true => HeadNorm { q: &wq_b, k: &wk_b, eps: 1e-6, whole },
+                            }),
                         };
                         run(gpu, &env, Step { pos0, n_tokens: t as u32, ..Default::default() }, &[rope_kv(gpu, &env, &r).unwrap()]);
                         let want: Vec<Vec<f32>> = (0..t)
                             .map(|r| {
                                 let bias = with_bias.then_some(&bias_values[..]);
-                                let norm = with_norm.then_some((&nq[..], &nk[..]));
+                                let norm = norm.map(|whole| if whole { (&wq[..], &wk[..]) } else { (&nq[..], &nk[..]) });
                                 cpu(&qkv[r * stride..(r + 1) * stride], shape, rope_dim as usize, mode, pos0 as usize + r, theta, bias, norm)
                             })
                             .collect();

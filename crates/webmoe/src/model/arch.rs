@@ -17,10 +17,13 @@ pub enum Architecture {
     Qwen3,
     /// Qwen 3 MoE (Qwen3-30B-A3B, Qwen3-235B-A22B): qwen3's attention, 128 experts of top-8.
     Qwen3Moe,
+    /// OLMoE (OLMoE-1B-7B): q/k RMSNorm over the whole projection, 64 experts of top-8 whose
+    /// weights are not renormalised.
+    Olmoe,
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 4] = [Architecture::Llama, Architecture::Qwen2, Architecture::Qwen3, Architecture::Qwen3Moe];
+    pub const ALL: [Architecture; 5] = [Architecture::Llama, Architecture::Qwen2, Architecture::Qwen3, Architecture::Qwen3Moe, Architecture::Olmoe];
 
     pub fn from_name(name: &str) -> Option<Architecture> {
         Self::ALL.into_iter().find(|a| a.name() == name)
@@ -33,6 +36,7 @@ impl Architecture {
             Architecture::Qwen2 => "qwen2",
             Architecture::Qwen3 => "qwen3",
             Architecture::Qwen3Moe => "qwen3moe",
+            Architecture::Olmoe => "olmoe",
         }
     }
 
@@ -78,6 +82,17 @@ impl Architecture {
                 expert_width_key: true,
                 strict_keys: true,
             },
+            // llama.cpp's olmoe graph: softmax gating, norm_w = false, no weight scale; the
+            // experts' width is `feed_forward_length` (OLMoE's `intermediate_size`).
+            Architecture::Olmoe => ArchSpec {
+                rope: RopeMode::Neox,
+                qkv_bias: Need::No,
+                qk_norm: QkNorm::Whole,
+                experts: Need::Required,
+                routing: Routing::SoftmaxThenTopK { renormalise: false },
+                expert_width_key: false,
+                strict_keys: true,
+            },
         }
     }
 }
@@ -105,6 +120,10 @@ pub enum QkNorm {
     /// RMSNorm over each head's `head_dim` values, weights `attn_q_norm` / `attn_k_norm` of length
     /// `head_dim` shared by every head (qwen3, qwen3moe).
     PerHead,
+    /// RMSNorm over the whole query projection (n_head × head_dim values) and over the whole key
+    /// projection (n_head_kv × head_dim), before the split into heads; weights of those lengths
+    /// (olmoe).
+    Whole,
 }
 
 /// How the router turns its logits into the chosen experts and their weights. Both orders choose
@@ -171,8 +190,10 @@ impl Features {
         if self.qkv_bias {
             out.push("q/k/v biases".into());
         }
-        if self.qk_norm == QkNorm::PerHead {
-            out.push("per-head q/k RMSNorm".into());
+        match self.qk_norm {
+            QkNorm::None => {}
+            QkNorm::PerHead => out.push("per-head q/k RMSNorm".into()),
+            QkNorm::Whole => out.push("q/k RMSNorm over the whole projection".into()),
         }
         if moe {
             out.push(match self.routing {

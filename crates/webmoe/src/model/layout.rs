@@ -75,7 +75,8 @@ pub struct QkvBias {
     pub v: Vector,
 }
 
-/// `blk.N.attn_{q,k}_norm.weight`: RMSNorm weights of each query and key head (head_dim values).
+/// `blk.N.attn_{q,k}_norm.weight`: RMSNorm weights of each query and key head (head_dim values),
+/// or of the whole query and key projections (q_dim, kv_dim values).
 #[derive(Clone, Debug, PartialEq)]
 pub struct QkNormWeights {
     pub q: Vector,
@@ -215,6 +216,7 @@ impl Tensors<'_> {
         };
         let qk_norm = match c.features.qk_norm {
             QkNorm::PerHead => Some(QkNormWeights { q: self.vector(&name("attn_q_norm"), c.head_dim)?, k: self.vector(&name("attn_k_norm"), c.head_dim)? }),
+            QkNorm::Whole => Some(QkNormWeights { q: self.vector(&name("attn_q_norm"), c.q_dim())?, k: self.vector(&name("attn_k_norm"), c.kv_dim())? }),
             QkNorm::None => None,
         };
         Ok(LayerLayout {

@@ -345,3 +345,59 @@ fn qwen3moe_keys_are_checked_against_its_routing() {
     let e = edited(&|m| m.retain(|x| x.0 != "qwen3moe.expert_feed_forward_length")).unwrap_err().to_string();
     assert!(e.contains("blk.0.ffn_gate_exps.weight") && e.contains("192"), "{e}");
 }
+
+/// The fixture's metadata edited by `f` and its tensor table (names, dims) by `t`; a reshaped
+/// tensor keeps the leading bytes of its data.
+fn edited_case(case: &str, f: &dyn Fn(&mut Vec<(String, Value)>), t: &dyn Fn(&mut Vec<(String, Vec<u64>)>)) -> Result<Model, ModelError> {
+    let base = model_bytes_of(case);
+    let g = Gguf::parse(&base).unwrap();
+    let mut meta = g.metadata.clone();
+    f(&mut meta);
+    let mut table: Vec<(String, Vec<u64>)> = g.tensors.iter().map(|x| (x.name.clone(), x.dims.clone())).collect();
+    t(&mut table);
+    let mut w = GgufWriter::new();
+    for (k, v) in meta {
+        w.meta(&k, v);
+    }
+    for (name, dims) in table {
+        let src = g.tensors.iter().find(|x| x.name == name).unwrap();
+        let r = g.tensor_range(src);
+        let size = src.ty.row_bytes(dims[0]).unwrap() * (dims.iter().product::<u64>() / dims[0]);
+        let mut bytes = base[r.start as usize..r.end as usize].to_vec();
+        bytes.resize(size as usize, 0);
+        w.tensor(&name, &dims, src.ty, bytes);
+    }
+    Model::from_gguf(&Gguf::parse(&w.to_bytes()).unwrap())
+}
+
+#[test]
+fn olmoe_fixture_norms_whole_projections_and_does_not_renormalise() {
+    let m = load("olmoe-64x-top8-q8_0");
+    let c = &m.config;
+    assert_eq!(c.arch, Architecture::Olmoe);
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::Whole, routing: Routing::SoftmaxThenTopK { renormalise: false } });
+    // The experts' width is feed_forward_length; head_dim is hidden / heads.
+    assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_expert, c.n_expert_used), (128, 4, 4, 32, 64, 64, 8));
+    let n = m.layout.layers[1].qk_norm.as_ref().unwrap();
+    assert_eq!((n.q.len, n.k.len), (128, 128));
+    assert!(!m.layout.tied_output);
+    assert_eq!(m.features(), ["NEOX RoPE", "q/k RMSNorm over the whole projection", "router softmax then top-k, not renormalised"]);
+}
+
+#[test]
+fn olmoe_refuses_per_head_norms_and_renormalised_routing_by_name() {
+    let case = "olmoe-64x-top8-q8_0";
+    let same = |_: &mut Vec<(String, Vec<u64>)>| {};
+    assert!(edited_case(case, &|_| {}, &same).is_ok());
+    // qwen3's per-head norm of 32 values is not olmoe's norm over the 128-value projection.
+    let e = edited_case(case, &|_| {}, &|t| t.iter_mut().for_each(|x| if x.0 == "blk.0.attn_q_norm.weight" { x.1 = vec![32] })).unwrap_err().to_string();
+    assert!(e.contains("blk.0.attn_q_norm.weight") && e.contains("[32]") && e.contains("[128]"), "{e}");
+    let e = edited_case(case, &|_| {}, &|t| t.retain(|x| x.0 != "blk.1.attn_k_norm.weight")).unwrap_err().to_string();
+    assert!(e.contains("blk.1.attn_k_norm.weight") && e.contains("missing"), "{e}");
+    let e = edited_case(case, &|m| m.push(("olmoe.expert_weights_norm".into(), Value::Bool(true))), &same).unwrap_err().to_string();
+    assert!(e.contains("olmoe.expert_weights_norm is true") && e.contains("does not renormalise"), "{e}");
+    let e = edited_case(case, &|m| m.retain(|x| x.0 != "olmoe.attention.layer_norm_rms_epsilon"), &same).unwrap_err().to_string();
+    assert!(e.contains("olmoe.attention.layer_norm_rms_epsilon is missing"), "{e}");
+    let e = edited_case(case, &|m| m.retain(|x| x.0 != "olmoe.expert_count"), &same).unwrap_err().to_string();
+    assert!(e.contains("olmoe.expert_count is missing"), "{e}");
+}

@@ -7,7 +7,8 @@
 //! x = embd[token]
 //! for each layer:
 //!     h = rms_norm(x) * attn_norm;  q, k, v = Wq h (+ bq), Wk h (+ bk), Wv h (+ bv)
-//!     q, k = rms_norm(q_head) * q_norm, rms_norm(k_head) * k_norm      (per-head q/k norm)
+//!     q, k = rms_norm(q_head) * q_norm, rms_norm(k_head) * k_norm      (per-head q/k norm;
+//!            over all of q and all of k when the norm weights are that long)
 //!     rope(q, k)                                                    (interleaved or NEOX pairs)
 //!     x += Wo · attention(q, K[0..=pos], V[0..=pos])
 //!     h = rms_norm(x) * ffn_norm
@@ -39,7 +40,7 @@ struct ReferenceLayer {
     wv: Vec<f32>,
     /// q | k | v biases.
     bias: Option<[Vec<f32>; 3]>,
-    /// Per-head q and k norm weights.
+    /// q and k norm weights, of one head (each head normed alone) or of the whole projection.
     qk_norm: Option<[Vec<f32>; 2]>,
     wo: Vec<f32>,
     ffn_norm: Vec<f32>,
@@ -137,6 +138,7 @@ impl<'f> ReferenceModel<'f> {
                     }
                 }
                 if let Some([nq, nk]) = &ly.qk_norm {
+                    // Heads as long as the weights: one head's, or the whole projection.
                     ops::rms_norm_heads(&mut q, nq, c.rms_eps);
                     ops::rms_norm_heads(&mut k, nk, c.rms_eps);
                 }

@@ -70,3 +70,8 @@ fn matches_oracle_qwen3_qk_norms_and_head_dim() {
 fn matches_oracle_qwen3moe_softmax_then_renormalised_top_k() {
     check("qwen3moe-16x-top4-q8_0");
 }
+
+#[test]
+fn matches_oracle_olmoe_whole_qk_norms_and_top_k_not_renormalised() {
+    check("olmoe-64x-top8-q8_0");
+}
