@@ -80,6 +80,15 @@ export interface LoadOptions {
   contextLength?: number;
   /** Precision of the KV cache: 'f16' (default, half the memory) or 'f32'. */
   kvType?: 'f16' | 'f32';
+  /**
+   * Conversations the engine keeps ready (see `GenerateOptions.conversationId`), the one in the
+   * KV cache included; a whole number ≥ 1, default 1. Each conversation beyond the first is kept
+   * as a GPU copy of its KV rows while another runs: up to the KV cache's size each
+   * (`stats().gpuMemory.snapshots`; 128 KiB per position for Mixtral 8x7B with the f16 cache),
+   * outside `gpuBudget`. With 1, switching conversations runs the returning one's tokens again
+   * (only a beginning it shares with the cache, such as a system prompt, is reused).
+   */
+  maxConversations?: number;
 }
 
 /** What the engine knows about the loaded model. */
@@ -154,6 +163,16 @@ export interface GenerateOptions {
   /** Keep generating past end-of-generation tokens until `maxTokens` (for tests and benchmarks). */
   ignoreEos?: boolean;
   /**
+   * The conversation this request continues. Whatever the id, a prompt that begins with what
+   * the KV cache holds (the conversation so far and a new turn, a shared system prompt) runs only
+   * its new tokens (`stats().cachedTokens`, `usage.prompt_tokens_details.cached_tokens`). The id
+   * matters when requests alternate between conversations: the one leaving the cache is kept as
+   * a GPU snapshot and restored when its id comes back, up to `LoadOptions.maxConversations`, the
+   * least recently used dropped first. A dropped (or unkept, with the default of 1)
+   * conversation runs its tokens again when it returns. A non-empty string.
+   */
+  conversationId?: string;
+  /**
    * Cancels the generation: it stops before the next token and the iteration throws `AbortError`.
    * The engine stays usable.
    */
@@ -199,6 +218,8 @@ export interface ChatCompletionParams {
   stop?: string | string[];
   /** Cancels the completion (`AbortError`); the engine stays usable. */
   signal?: AbortSignal;
+  /** As `GenerateOptions.conversationId` (an extension). */
+  conversationId?: string;
 }
 
 /** 'stop': an end-of-generation token or a stop text; 'length': `max_tokens` reached. */
@@ -209,6 +230,10 @@ export interface CompletionUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  prompt_tokens_details: {
+    /** Of `prompt_tokens`, the leading ones the KV cache already held: they did not run again. */
+    cached_tokens: number;
+  };
 }
 
 /** The non-streaming response, as the OpenAI API's `chat.completion`. */
@@ -262,6 +287,8 @@ export interface GpuMemory {
   scratch: number;
   /** Tables and small buffers (RoPE angles, expert slot table, routing log, sampler state). */
   other: number;
+  /** Snapshots of the conversations kept besides the one in the KV cache (`maxConversations`). */
+  snapshots: number;
   total: number;
 }
 
@@ -353,6 +380,8 @@ export interface BenchReport {
 export interface EngineStats {
   /** Prompt tokens of the current (or last) generation. */
   promptTokens: number;
+  /** Of `promptTokens`, the leading ones the KV cache already held: they did not run again. */
+  cachedTokens: number;
   /** Tokens generated so far by the current (or last) generation. */
   generatedTokens: number;
   /** Prompt tokens per second: from the prompt's submit to its first token. */
@@ -372,6 +401,13 @@ export interface EngineStats {
   gpuMemory: GpuMemory;
   /** Bytes of the WebAssembly memory; it only grows, so this is its peak. */
   wasmMemory: number;
+  /** The conversations kept (`conversationId`). */
+  conversations: {
+    /** The conversation the KV cache holds; null when the last request named none. */
+    current: string | null;
+    /** Conversations saved as GPU snapshots, least recently used first. */
+    saved: string[];
+  };
 }
 
 /** A stored model, as `Engine.listCached` lists it. */
@@ -525,6 +561,15 @@ export declare class Engine {
       create(params: ChatCompletionParams): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
     };
   };
+
+  /**
+   * Forget conversation `conversationId` (its snapshot, see `GenerateOptions.conversationId`), or,
+   * without an id, every conversation. Forgetting the one in the KV cache empties the cache, so
+   * the next request runs its whole prompt. Waits for a running generation to end.
+   * @throws {InvalidOptionError} an id that is not a non-empty string
+   * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+   */
+  resetChat(conversationId?: string): Promise<void>;
 
   /**
    * Speed of the current (or last) generation, expert choices of the current sequence, and memory.

@@ -12,8 +12,13 @@ function completionId() {
 }
 
 function usageOf(result) {
-  const { promptTokens, completionTokens } = result.usage;
-  return { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+  const { promptTokens, cachedTokens, completionTokens } = result.usage;
+  return {
+    prompt_tokens: promptTokens,
+    completion_tokens: completionTokens,
+    total_tokens: promptTokens + completionTokens,
+    prompt_tokens_details: { cached_tokens: cachedTokens },
+  };
 }
 
 /**

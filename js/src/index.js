@@ -3,7 +3,7 @@
 // Types and documentation of every member: index.d.ts.
 //
 // Messages, page → worker: { id, op, ...arguments } with op 'load', 'generate', 'chat', 'stats',
-// 'routing', 'bench', 'logits', 'unload' (and the test hooks 'panic', 'loseDevice'), or
+// 'resetChat', 'routing', 'bench', 'logits', 'unload' (and the test hooks 'panic', 'loseDevice'), or
 // { op: 'abort', target } to cancel request `target`.
 // Worker → page: { id, type: 'progress' | 'chunk' | 'result' | 'error', … }, and
 // { type: 'fatal', error } when the engine can no longer be used.
@@ -12,6 +12,7 @@ import { AbortError, EngineUnavailableError, WebmoeError, reviveError } from './
 import {
   benchOptions,
   chatParams,
+  conversationIdOf,
   generateOptions,
   loadOptions,
   normalizePrompt,
@@ -117,6 +118,20 @@ export class Engine {
     const checked = generateOptions(options);
     const normalized = normalizePrompt(prompt);
     return this.#stream('generate', { prompt: normalized, options: checked.engine }, checked.signal);
+  }
+
+  /**
+   * Forget a conversation (`conversationId`), or every conversation and the KV cache's content
+   * when none is named. See index.d.ts.
+   */
+  resetChat(conversationId) {
+    let id;
+    try {
+      id = conversationIdOf(conversationId, 'conversationId');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#request('resetChat', { conversationId: id });
   }
 
   /** Figures about speed, expert choices and memory. */

@@ -52,6 +52,13 @@ function stopOf(stop, option) {
   return list;
 }
 
+/** A conversation id: a non-empty string, or unset. */
+export function conversationIdOf(id, option) {
+  if (id === undefined || id === null) return undefined;
+  if (typeof id !== 'string' || id.length === 0) throw refuse(option, id, 'a non-empty string');
+  return id;
+}
+
 /**
  * A model source: an absolute URL, a list of absolute URLs (split GGUF parts, in order), a
  * Blob/File, or a list of Files (split GGUF parts; the store puts them in order by name).
@@ -86,7 +93,7 @@ export function normalizeSource(source) {
 export function loadOptions(options) {
   const o = checkKeys(
     options,
-    ['onProgress', 'signal', 'gpuBudget', 'ramBudget', 'contextLength', 'kvType', 'store'],
+    ['onProgress', 'signal', 'gpuBudget', 'ramBudget', 'contextLength', 'kvType', 'store', 'maxConversations'],
     'Engine.load options',
   );
   if (o.store !== undefined && typeof o.store !== 'boolean') throw refuse('store', o.store, 'true or false');
@@ -98,7 +105,12 @@ export function loadOptions(options) {
     onProgress: o.onProgress,
     signal: signalOf(o),
     reading: defined({ ramBudget: integer(o, 'ramBudget', 0), store: o.store }),
-    engine: defined({ contextLength: integer(o, 'contextLength', 1), kvType: o.kvType, gpuBudget }),
+    engine: defined({
+      contextLength: integer(o, 'contextLength', 1),
+      kvType: o.kvType,
+      gpuBudget,
+      maxConversations: integer(o, 'maxConversations', 1),
+    }),
   };
 }
 
@@ -156,7 +168,7 @@ function defined(values) {
 export function generateOptions(options) {
   const o = checkKeys(
     options,
-    ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'seed', 'stop', 'signal', 'ignoreEos'],
+    ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'seed', 'stop', 'signal', 'ignoreEos', 'conversationId'],
     'generate options',
   );
   if (o.ignoreEos !== undefined && typeof o.ignoreEos !== 'boolean') throw refuse('ignoreEos', o.ignoreEos, 'true or false');
@@ -172,6 +184,7 @@ export function generateOptions(options) {
       seed: integer(o, 'seed', 0),
       stop: stopOf(o.stop, 'stop'),
       ignoreEos: o.ignoreEos,
+      conversationId: conversationIdOf(o.conversationId, 'conversationId'),
     }),
   };
 }
@@ -184,7 +197,7 @@ export function generateOptions(options) {
 export function chatParams(params) {
   const o = checkKeys(
     params,
-    ['messages', 'model', 'stream', 'max_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'repeat_penalty', 'seed', 'stop', 'signal'],
+    ['messages', 'model', 'stream', 'max_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'repeat_penalty', 'seed', 'stop', 'signal', 'conversationId'],
     'chat.completions.create parameters',
   );
   const messages = o.messages;
@@ -206,6 +219,7 @@ export function chatParams(params) {
       repeatPenalty: number(o, 'repeat_penalty', 'repeat_penalty'),
       seed: integer(o, 'seed', 0, 'seed'),
       stop: stopOf(o.stop, 'stop'),
+      conversationId: conversationIdOf(o.conversationId, 'conversationId'),
     }),
   };
 }

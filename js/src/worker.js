@@ -121,7 +121,7 @@ function generation(start, { id, signal }) {
   return generationTurn(async () => {
     if (signal.aborted) throw cancelled();
     const current = currentEngine();
-    const promptTokens = await engineCall(() => start(current));
+    const { promptTokens, cachedTokens } = await engineCall(() => start(current));
     let completionTokens = 0;
     let finishReason = null;
     while (finishReason === null) {
@@ -132,7 +132,8 @@ function generation(start, { id, signal }) {
       post({ id, type: 'chunk', chunk: { text: chunk.text, tokenId: chunk.tokenId } });
       finishReason = chunk.finishReason ?? null;
     }
-    return { finishReason: finishReason ?? current.finishReason() ?? 'stop', usage: { promptTokens, completionTokens } };
+    const usage = { promptTokens, cachedTokens, completionTokens };
+    return { finishReason: finishReason ?? current.finishReason() ?? 'stop', usage };
   });
 }
 
@@ -189,6 +190,11 @@ const operations = {
 
   stats() {
     return engineCall(() => currentEngine().stats());
+  },
+
+  resetChat({ conversationId }) {
+    // Waits for a running generation to end, as a new one would.
+    return generationTurn(() => engineCall(() => currentEngine().resetChat(conversationId ?? null)));
   },
 
   routing({ from, to }) {

@@ -80,7 +80,11 @@ test('chat.completions: streamed chunks are OpenAI-shaped and add up to the non-
     assert.equal(chunk.choices[0].finish_reason, last ? whole.choices[0].finish_reason : null, `chunk ${i} finish_reason`);
   });
   assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: '' }, 'the first delta opens the assistant turn');
-  assert.deepEqual(chunks.at(-1).usage, whole.usage, 'the last chunk carries the usage of the same generation');
+  const { prompt_tokens_details: streamedDetails, ...streamedCounts } = chunks.at(-1).usage;
+  const { prompt_tokens_details: wholeDetails, ...wholeCounts } = whole.usage;
+  assert.deepEqual(streamedCounts, wholeCounts, 'the last chunk carries the usage of the same generation');
+  assert.equal(typeof wholeDetails.cached_tokens, 'number');
+  assert.equal(streamedDetails.cached_tokens, whole.usage.prompt_tokens - 1, 'the same conversation again runs only its last prompt token');
   const streamed = chunks.map((chunk) => chunk.choices[0].delta.content ?? '').join('');
   assert.equal(streamed, whole.choices[0].message.content, 'streamed deltas concatenate to the non-streaming content');
 });

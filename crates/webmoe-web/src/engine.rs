@@ -21,26 +21,29 @@ use webmoe::gpu::{Gpu, GpuOptions};
 use webmoe::tokenizer::Tokenizer;
 use webmoe::Error;
 
+use crate::conversations::{Conversations, DEFAULT_MAX_CONVERSATIONS};
 use crate::error::{invalid_option, js_error, to_js, JsErrorName};
 use crate::header::{header_error, runnable_model};
 use crate::lost_device::destroy_device;
 use crate::options::{self, GenerateOptions, LoadOptions, Prompt, DEFAULT_MAX_TOKENS};
 use crate::source::{parts_of, reader_error, ReaderFailure};
-use crate::stats::{expert_counts, ExpertCache, GpuMemory, SequenceFigures, Stats};
+use crate::stats::{expert_counts, ConversationFigures, ExpertCache, GpuMemory, SequenceFigures, Stats};
 
 /// A model on the GPU, ready to generate.
 #[wasm_bindgen]
 pub struct WasmEngine {
-    inner: Rc<Inner>,
+    pub(crate) inner: Rc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     /// `None` while a call is using the engine.
     engine: RefCell<Option<Engine>>,
-    tokenizer: Tokenizer,
+    /// The conversations kept besides the one in the KV cache; used only inside `with_engine`.
+    conversations: RefCell<Conversations>,
+    pub(crate) tokenizer: Tokenizer,
     /// The current (or last) generation; `None` before the first and while a step runs.
     generation: RefCell<Option<Generation>>,
-    info: ModelInfo,
+    pub(crate) info: ModelInfo,
     /// The model reader's first error: experts stream from it during generation too.
     failure: ReaderFailure,
 }
@@ -48,16 +51,16 @@ struct Inner {
 /// What the JavaScript side shows about the model (`engine.model`).
 #[derive(Serialize, Clone)]
 #[serde(rename_all = "camelCase")]
-struct ModelInfo {
+pub(crate) struct ModelInfo {
     /// `general.name`, when the file has one.
     name: Option<String>,
     layers: usize,
     /// Experts per layer (1 for a dense model) and experts each token uses.
     experts: usize,
     experts_used: usize,
-    vocab_size: usize,
+    pub(crate) vocab_size: usize,
     /// Positions the KV cache holds.
-    context_length: usize,
+    pub(crate) context_length: usize,
     /// The context the model was trained for.
     trained_context_length: usize,
     has_chat_template: bool,
@@ -87,7 +90,16 @@ struct ChunkOut {
     finish_reason: Option<&'static str>,
 }
 
-fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
+/// What `start` and `startChat` resolve to once the prompt has run.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Started {
+    prompt_tokens: usize,
+    /// Leading prompt tokens the KV cache already held, which did not run again.
+    cached_tokens: usize,
+}
+
+pub(crate) fn to_value<T: Serialize>(value: &T) -> Result<JsValue, JsValue> {
     serde_wasm_bindgen::to_value(value)
         .map_err(|e| js_error(JsErrorName::Engine, &format!("converting a result for JavaScript failed: {e}"), &[]))
 }
@@ -134,8 +146,15 @@ impl WasmEngine {
                 binding_limit: engine.gpu.binding_limit as f64,
             },
         };
-        let inner =
-            Inner { engine: RefCell::new(Some(engine)), tokenizer, generation: RefCell::new(None), info, failure };
+        let conversations = RefCell::new(Conversations::new(options.max_conversations.unwrap_or(DEFAULT_MAX_CONVERSATIONS)));
+        let inner = Inner {
+            engine: RefCell::new(Some(engine)),
+            conversations,
+            tokenizer,
+            generation: RefCell::new(None),
+            info,
+            failure,
+        };
         Ok(WasmEngine { inner: Rc::new(inner) })
     }
 
@@ -146,7 +165,8 @@ impl WasmEngine {
 
     /// Start a generation from `prompt` (a string, tokenized with BOS per the model's metadata
     /// and special-token text parsed as llama.cpp reads a prompt; or an array of token ids fed as
-    /// given). Resolves to the number of prompt tokens once the prompt has run.
+    /// given). Resolves to `{ promptTokens, cachedTokens }` once the prompt has run:
+    /// `cachedTokens` of the prompt's leading tokens were already in the KV cache and did not run.
     pub fn start(&self, prompt: JsValue, options: JsValue) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
@@ -163,6 +183,23 @@ impl WasmEngine {
         future_to_promise(async move {
             let prompt = Prompt::chat_from_js(messages)?;
             inner.begin(prompt, options::read("generate options", options)?).await
+        })
+    }
+
+    /// Forget conversation `id` (a string), or every conversation when `id` is null or
+    /// undefined; forgetting the one in the KV cache empties the cache. A running generation ends.
+    #[wasm_bindgen(js_name = resetChat)]
+    pub fn reset_chat(&self, id: Option<String>) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            *inner.generation.borrow_mut() = None;
+            inner
+                .with_conversations(async |engine, conversations| {
+                    conversations.forget(engine, id.as_deref());
+                    Ok(())
+                })
+                .await?;
+            Ok(JsValue::UNDEFINED)
         })
     }
 
@@ -214,15 +251,23 @@ impl WasmEngine {
             let generation = inner.generation.borrow().as_ref().map(|g| g.stats().clone()).unwrap_or_default();
             let layers = inner.info.layers;
             let (routing, sequence) = inner
-                .with_engine(async |engine| {
+                .with_conversations(async |engine, conversations| {
                     let positions = engine.position();
                     // Every layer streams or none does.
                     let residency = (0..layers).map(|layer| engine.expert_residency(layer)).collect();
+                    let mut gpu_memory = GpuMemory::from(&engine.memory());
+                    gpu_memory.snapshots = conversations.gpu_bytes() as f64;
+                    gpu_memory.total += gpu_memory.snapshots;
+                    let (current, saved) = conversations.ids();
                     let sequence = SequenceFigures {
                         positions,
+                        conversations: ConversationFigures {
+                            current: current.map(str::to_owned),
+                            saved: saved.into_iter().map(str::to_owned).collect(),
+                        },
                         expert_counts: Vec::new(),
                         expert_cache: ExpertCache::new(engine.expert_slots(), &engine.expert_stats(), residency),
-                        gpu_memory: GpuMemory::from(&engine.memory()),
+                        gpu_memory,
                     };
                     Ok((engine.routing(0..positions).await?, sequence))
                 })
@@ -249,7 +294,8 @@ impl WasmEngine {
             *inner.generation.borrow_mut() = None;
             let values = js_sys::Float32Array::new_with_length((ids.len() * vocab) as u32);
             inner
-                .with_engine(async |engine| {
+                .with_conversations(async |engine, conversations| {
+                    conversations.switch_to(engine, None).await?;
                     engine.reset();
                     for batch in ids.chunks(DEFAULT_BATCH) {
                         let first_row = engine.position();
@@ -320,7 +366,12 @@ impl WasmEngine {
             }
             let options = webmoe::bench::BenchOptions { prompt: prompt as usize, gen: gen as usize, reps: reps as usize };
             *inner.generation.borrow_mut() = None;
-            let (r, slots) = inner.with_engine(async |engine| Ok((webmoe::bench::run(engine, options).await?, engine.expert_slots()))).await?;
+            let (r, slots) = inner
+                .with_conversations(async |engine, conversations| {
+                    conversations.switch_to(engine, None).await?;
+                    Ok((webmoe::bench::run(engine, options).await?, engine.expert_slots()))
+                })
+                .await?;
             let e = &r.experts_during_decode;
             to_value(&BenchOut {
                 adapter: r.adapter,
@@ -373,6 +424,21 @@ impl Inner {
         result.map_err(|e| reader_error(&self.failure, e))
     }
 
+    /// Run `f` on the engine and the conversations it keeps.
+    pub(crate) async fn with_conversations<T>(
+        &self,
+        f: impl AsyncFnOnce(&mut Engine, &mut Conversations) -> webmoe::Result<T>,
+    ) -> Result<T, JsValue> {
+        self.with_engine(async |engine| {
+            // Taken out for the call: no RefCell borrow is held across an await.
+            let mut conversations = self.conversations.replace(Conversations::new(1));
+            let result = f(engine, &mut conversations).await;
+            *self.conversations.borrow_mut() = conversations;
+            result
+        })
+        .await
+    }
+
     /// Tokenize `prompt`, set the sampler and run the prompt; the first token is sampled and
     /// waits for `nextChunk`.
     async fn begin(&self, prompt: Prompt, options: GenerateOptions) -> Result<JsValue, JsValue> {
@@ -391,14 +457,18 @@ impl Inner {
         let sampling = options.sampling();
         let tokenizer = &self.tokenizer;
         *self.generation.borrow_mut() = None;
+        let conversation = options.conversation_id.as_deref();
         let generation = self
-            .with_engine(async |engine| {
+            .with_conversations(async |engine, conversations| {
+                conversations.switch_to(engine, conversation).await?;
                 engine.set_sampling(&sampling)?;
                 Generation::start(engine, tokenizer, &ids, core_options).await
             })
             .await?;
+        let stats = generation.stats();
+        let started = Started { prompt_tokens: stats.prompt_tokens, cached_tokens: stats.cached_tokens };
         *self.generation.borrow_mut() = Some(generation);
-        Ok(JsValue::from_f64(ids.len() as f64))
+        to_value(&started)
     }
 }
 

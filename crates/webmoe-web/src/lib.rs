@@ -12,6 +12,7 @@
 //! a bug: the hook installed at start-up logs it and keeps its message for
 //! [`last_panic_message`]; the worker then treats the instance as dead.
 
+mod conversations;
 mod engine;
 mod error;
 mod header;

@@ -11,7 +11,7 @@ use webmoe::tokenizer::ChatMessage;
 
 use crate::error::{invalid_option, to_js};
 
-/// `WasmEngine.load` options: `{ contextLength?, kvType?, gpuBudget? }`.
+/// `WasmEngine.load` options: `{ contextLength?, kvType?, gpuBudget?, maxConversations? }`.
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct LoadOptions {
@@ -21,6 +21,8 @@ pub struct LoadOptions {
     pub kv_type: Option<String>,
     /// Most GPU bytes the engine may allocate; experts that do not fit stream in as chosen.
     pub gpu_budget: Option<f64>,
+    /// Conversations kept (`conversationId`), the one in the KV cache included; default 1.
+    pub max_conversations: Option<usize>,
 }
 
 impl LoadOptions {
@@ -40,7 +42,7 @@ impl LoadOptions {
 }
 
 /// `start` options: `{ maxTokens?, temperature?, topK?, topP?, minP?, repeatPenalty?,
-/// repeatLastN?, seed?, stop?, ignoreEos? }`. Unset sampling fields take the core's defaults
+/// repeatLastN?, seed?, stop?, ignoreEos?, conversationId? }`. Unset sampling fields take the core's defaults
 /// (llama.cpp's: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, no penalty, seed 0).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -58,6 +60,8 @@ pub struct GenerateOptions {
     pub stop: Vec<String>,
     #[serde(default)]
     pub ignore_eos: bool,
+    /// The conversation this request continues (see `conversations.rs`).
+    pub conversation_id: Option<String>,
 }
 
 /// Tokens generated when the caller does not say.

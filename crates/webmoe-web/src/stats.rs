@@ -11,6 +11,8 @@ use webmoe::generate::GenerationStats;
 #[serde(rename_all = "camelCase")]
 pub struct Stats {
     pub prompt_tokens: usize,
+    /// Of `prompt_tokens`, the leading ones the KV cache already held, which did not run again.
+    pub cached_tokens: usize,
     pub generated_tokens: usize,
     pub prefill_tokens_per_second: f64,
     pub decode_tokens_per_second: f64,
@@ -22,6 +24,17 @@ pub struct Stats {
     pub gpu_memory: GpuMemory,
     /// Bytes of the WebAssembly memory: it only grows, so this is its peak.
     pub wasm_memory: f64,
+    pub conversations: ConversationFigures,
+}
+
+/// The conversations the engine keeps (`conversationId`).
+#[derive(Serialize, Debug, Default, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationFigures {
+    /// The conversation the KV cache holds (`None`: the last request had no id).
+    pub current: Option<String>,
+    /// Conversations saved as GPU snapshots, least recently used first.
+    pub saved: Vec<String>,
 }
 
 /// GPU bytes by purpose.
@@ -36,6 +49,8 @@ pub struct GpuMemory {
     pub scratch: f64,
     /// Tables and small buffers (RoPE angles, expert slot table, routing log, sampler state).
     pub other: f64,
+    /// Snapshots of the conversations saved besides the one in the KV cache.
+    pub snapshots: f64,
     pub total: f64,
 }
 
@@ -47,6 +62,7 @@ impl From<&MemoryReport> for GpuMemory {
             kv_cache: m.kv_cache as f64,
             scratch: m.scratch as f64,
             other: m.other as f64,
+            snapshots: 0.0,
             total: m.total() as f64,
         }
     }
@@ -94,6 +110,7 @@ impl ExpertCache {
 /// The figures of a sequence, from its parts.
 pub struct SequenceFigures {
     pub positions: usize,
+    pub conversations: ConversationFigures,
     pub expert_counts: Vec<Vec<u32>>,
     pub expert_cache: ExpertCache,
     pub gpu_memory: GpuMemory,
@@ -103,6 +120,7 @@ impl Stats {
     pub fn new(generation: &GenerationStats, sequence: SequenceFigures, wasm_memory: f64) -> Stats {
         Stats {
             prompt_tokens: generation.prompt_tokens,
+            cached_tokens: generation.cached_tokens,
             generated_tokens: generation.generated_tokens,
             prefill_tokens_per_second: generation.prefill_tok_s(),
             decode_tokens_per_second: generation.decode_tok_s(),
@@ -111,6 +129,7 @@ impl Stats {
             expert_cache: sequence.expert_cache,
             gpu_memory: sequence.gpu_memory,
             wasm_memory,
+            conversations: sequence.conversations,
         }
     }
 

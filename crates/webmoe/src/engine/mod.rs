@@ -10,6 +10,7 @@ mod forward;
 mod load;
 mod options;
 mod run;
+mod snapshot;
 mod state;
 mod streaming;
 mod weights;
@@ -17,6 +18,7 @@ mod weights;
 pub use auto_budget::{automatic_budget, usable_bytes, AutoBudget};
 pub use footprint::{budget_facts, footprint, BudgetFacts, MemoryReport};
 pub use options::{EngineOptions, KvType, DEFAULT_BATCH, DEFAULT_CONTEXT};
+pub use snapshot::KvSnapshot;
 
 use crate::error::{Error, Result};
 use crate::experts::ExpertStats;
