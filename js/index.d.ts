@@ -143,7 +143,7 @@ export interface ModelInfo {
 export interface GenerateOptions {
   /**
    * Most tokens to generate. Default: what the context has room for, at most 256. A prompt plus
-   * `maxTokens` that do not fit the context reject with `ContextFullError`.
+   * `maxTokens` that do not fit the context reject with `ContextLengthError`.
    */
   maxTokens?: number;
   /** ≥ 0; 0 always picks the most likely token (greedy), ignoring topK, topP, minP and seed. */
@@ -172,6 +172,21 @@ export interface GenerateOptions {
    * conversation runs its tokens again when it returns. A non-empty string.
    */
   conversationId?: string;
+  /**
+   * What a request that does not fit the context gets (its prompt plus `maxTokens`, or plus a
+   * reply of min(256, contextLength / 4) tokens when `maxTokens` is unset):
+   * - 'error' (default): `ContextLengthError`, before anything runs;
+   * - 'truncate-middle': the leading system messages are kept and the oldest turns after them
+   *   dropped, as few as make it fit (the kept turns start at a user message); a text or token
+   *   prompt keeps its beginning and its end;
+   * - 'shift': the same, but turns are dropped until the prompt takes at most half of the room, as
+   *   llama.cpp's context shift discards half: the next turns then extend the cached conversation
+   *   instead of each dropping a turn and running everything again; a text or token prompt keeps
+   *   its BOS and its end.
+   * `stats().droppedMessages` and `stats().droppedTokens` say what was dropped. A request whose
+   * system messages and last turn alone do not fit still gets `ContextLengthError`.
+   */
+  contextOverflow?: 'error' | 'truncate-middle' | 'shift';
   /**
    * Cancels the generation: it stops before the next token and the iteration throws `AbortError`.
    * The engine stays usable.
@@ -220,6 +235,8 @@ export interface ChatCompletionParams {
   signal?: AbortSignal;
   /** As `GenerateOptions.conversationId` (an extension). */
   conversationId?: string;
+  /** As `GenerateOptions.contextOverflow` (an extension). */
+  contextOverflow?: 'error' | 'truncate-middle' | 'shift';
 }
 
 /** 'stop': an end-of-generation token or a stop text; 'length': `max_tokens` reached. */
@@ -382,6 +399,10 @@ export interface EngineStats {
   promptTokens: number;
   /** Of `promptTokens`, the leading ones the KV cache already held: they did not run again. */
   cachedTokens: number;
+  /** Messages of the current (or last) conversation that `contextOverflow` left out. */
+  droppedMessages: number;
+  /** Tokens of the current (or last) text or token prompt that `contextOverflow` left out. */
+  droppedTokens: number;
   /** Tokens generated so far by the current (or last) generation. */
   generatedTokens: number;
   /** Prompt tokens per second: from the prompt's submit to its first token. */
@@ -537,7 +558,7 @@ export declare class Engine {
    * @throws {InvalidOptionError} (from the iteration) an option out of range, an unknown option,
    *   an empty prompt or a token id outside the vocabulary; unknown options and wrong types throw
    *   at once, from `generate` itself
-   * @throws {ContextFullError} (from the iteration) the prompt and `maxTokens` do not fit the context
+   * @throws {ContextLengthError} (from the iteration) the prompt and `maxTokens` do not fit the context
    * @throws {AbortError} (from the iteration) `options.signal` aborted
    * @throws {DeviceLostError} (from the iteration) the GPU device was lost
    * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
@@ -552,7 +573,7 @@ export declare class Engine {
        * chunks (the generation starts with the iteration); otherwise to the whole completion.
        * @throws {InvalidOptionError} malformed messages or parameters, a model without a chat
        *   template, or a conversation the template refuses
-       * @throws {ContextFullError} the conversation and `max_tokens` do not fit the context
+       * @throws {ContextLengthError} the conversation and `max_tokens` do not fit the context
        * @throws {AbortError} `params.signal` aborted
        * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
        */
@@ -561,6 +582,32 @@ export declare class Engine {
       create(params: ChatCompletionParams): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
     };
   };
+
+  /**
+   * The token ids of `text` as a generation's text prompt runs them: special-token text such as
+   * `<|im_start|>` becomes those tokens, and BOS is added as the model's metadata says unless
+   * `options.addSpecialTokens` is false. Answers at once, also while a generation runs.
+   * @throws {InvalidOptionError} `text` is not a string, or an unknown option
+   * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+   */
+  tokenize(text: string, options?: { addSpecialTokens?: boolean }): Promise<number[]>;
+
+  /**
+   * The text of token ids; special tokens (BOS, EOS, chat markers) are left out.
+   * @throws {InvalidOptionError} not an array of whole numbers, or an id outside the vocabulary
+   * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+   */
+  detokenize(ids: number[] | Uint32Array): Promise<string>;
+
+  /**
+   * How many prompt tokens a chat request for `messages` runs: the conversation rendered with the
+   * model's chat template, the opening of the assistant's turn included (the `prompt_tokens` of
+   * its usage). With `ModelInfo.contextLength` it tells whether a request fits.
+   * @throws {InvalidOptionError} malformed messages, a model without a chat template, or a
+   *   conversation the template refuses
+   * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+   */
+  countTokens(messages: ChatMessage[]): Promise<number>;
 
   /**
    * Forget conversation `conversationId` (its snapshot, see `GenerateOptions.conversationId`), or,
@@ -599,7 +646,7 @@ export declare class Engine {
    * @returns `ids.length` rows of `ModelInfo.vocabSize` logits
    * @throws {InvalidOptionError} no ids, an id that is not a whole number, or an id outside the
    *   vocabulary (`details.tokenId`)
-   * @throws {ContextFullError} more ids than the context holds
+   * @throws {ContextLengthError} more ids than the context holds
    * @throws {DeviceLostError} the GPU device was lost
    * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
    */
@@ -649,8 +696,15 @@ export declare class DownloadError extends WebmoeError {}
 export declare class ModelFormatError extends WebmoeError {}
 /** An option or argument is out of range or of the wrong kind. `details.option` names it. */
 export declare class InvalidOptionError extends WebmoeError {}
-/** The prompt and the requested tokens do not fit the context length. `details.needed` and `details.contextLength` are positions. */
-export declare class ContextFullError extends WebmoeError {}
+/**
+ * The prompt and the requested tokens do not fit the context length, refused before any work.
+ * `details.needed` and `details.contextLength` are positions. Ask for fewer tokens, load with a
+ * larger `contextLength`, or pass `contextOverflow` to drop the oldest turns.
+ */
+export declare class ContextLengthError extends WebmoeError {}
+/** The former name of `ContextLengthError`: the same class. */
+export declare const ContextFullError: typeof ContextLengthError;
+export type ContextFullError = ContextLengthError;
 /** The operation was cancelled through its AbortSignal. */
 export declare class AbortError extends WebmoeError {}
 /** The engine was unloaded, or a previous fatal error left it unusable: load a model again. */

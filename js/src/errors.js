@@ -32,8 +32,14 @@ export class ModelFormatError extends WebmoeError {}
 /** An option or argument is out of range. `details.option` names it. */
 export class InvalidOptionError extends WebmoeError {}
 
-/** The prompt and the requested tokens do not fit the context length. */
-export class ContextFullError extends WebmoeError {}
+/**
+ * The prompt and the requested tokens do not fit the context length (`details.needed`,
+ * `details.contextLength`). Refused before any work.
+ */
+export class ContextLengthError extends WebmoeError {}
+
+/** The former name of `ContextLengthError` (the same class). */
+export const ContextFullError = ContextLengthError;
 
 /** The operation was cancelled through its AbortSignal. */
 export class AbortError extends WebmoeError {}
@@ -50,6 +56,7 @@ const CLASSES = {
   DownloadError,
   ModelFormatError,
   InvalidOptionError,
+  ContextLengthError,
   ContextFullError,
   AbortError,
   EngineUnavailableError,

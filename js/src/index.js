@@ -3,17 +3,19 @@
 // Types and documentation of every member: index.d.ts.
 //
 // Messages, page → worker: { id, op, ...arguments } with op 'load', 'generate', 'chat', 'stats',
-// 'resetChat', 'routing', 'bench', 'logits', 'unload' (and the test hooks 'panic', 'loseDevice'), or
+// 'resetChat', 'tokenize', 'detokenize', 'countTokens', 'routing', 'bench', 'logits', 'unload' (and the test hooks 'panic', 'loseDevice'), or
 // { op: 'abort', target } to cancel request `target`.
 // Worker → page: { id, type: 'progress' | 'chunk' | 'result' | 'error', … }, and
 // { type: 'fatal', error } when the engine can no longer be used.
 
-import { AbortError, EngineUnavailableError, WebmoeError, reviveError } from './errors.js';
+import { AbortError, EngineUnavailableError, InvalidOptionError, WebmoeError, reviveError } from './errors.js';
 import {
   benchOptions,
   chatParams,
   conversationIdOf,
   generateOptions,
+  messagesOf,
+  tokenizeOptions,
   loadOptions,
   normalizePrompt,
   normalizeSource,
@@ -40,6 +42,7 @@ export {
   DownloadError,
   ModelFormatError,
   InvalidOptionError,
+  ContextLengthError,
   ContextFullError,
   AbortError,
   EngineUnavailableError,
@@ -132,6 +135,33 @@ export class Engine {
       return Promise.reject(error);
     }
     return this.#request('resetChat', { conversationId: id });
+  }
+
+  /** The token ids of `text`, as a generation's text prompt runs them. See index.d.ts. */
+  tokenize(text, options = {}) {
+    return this.#checked(() => {
+      if (typeof text !== 'string') throw new InvalidOptionError(`text must be a string; got ${typeof text}.`, { option: 'text' });
+      return this.#request('tokenize', { text, options: tokenizeOptions(options) });
+    });
+  }
+
+  /** The text of token ids (special tokens left out). See index.d.ts. */
+  detokenize(ids) {
+    return this.#checked(() => this.#request('detokenize', { ids: normalizePrompt(ids, 'ids') }));
+  }
+
+  /** The prompt tokens of a conversation with the chat template applied. See index.d.ts. */
+  countTokens(messages) {
+    return this.#checked(() => this.#request('countTokens', { messages: messagesOf(messages) }));
+  }
+
+  /** `start()`'s promise, or a rejection with what it threw. */
+  #checked(start) {
+    try {
+      return start();
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Figures about speed, expert choices and memory. */

@@ -136,11 +136,41 @@ export function verifyOptions(options) {
 const isTokenId = (id) => Number.isInteger(id) && id >= 0 && id < 2 ** 32;
 
 /** A prompt: a string, or token ids (an array or typed array of whole numbers). */
-export function normalizePrompt(prompt) {
-  if (typeof prompt === 'string') return prompt;
+export function normalizePrompt(prompt, option = 'prompt') {
+  if (typeof prompt === 'string' && option === 'prompt') return prompt;
   const ids = ArrayBuffer.isView(prompt) ? Array.from(prompt) : prompt;
   if (Array.isArray(ids) && ids.every(isTokenId)) return ids;
-  throw refuse('prompt', prompt, 'a string or an array of token ids (whole numbers)');
+  throw refuse(option, prompt, option === 'prompt' ? 'a string or an array of token ids (whole numbers)' : 'an array of token ids (whole numbers)');
+}
+
+/**
+ * Chat messages: a non-empty array of { role, content } with string values, as plain objects.
+ * @throws {InvalidOptionError}
+ */
+export function messagesOf(messages) {
+  const isMessage = (m) => m && typeof m === 'object' && typeof m.role === 'string' && typeof m.content === 'string';
+  if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isMessage)) {
+    throw refuse('messages', JSON.stringify(messages), 'a non-empty array of { role, content } with string values');
+  }
+  return messages.map(({ role, content }) => ({ role, content }));
+}
+
+/** `tokenize` options → { addSpecialTokens }. */
+export function tokenizeOptions(options) {
+  const o = checkKeys(options, ['addSpecialTokens'], 'tokenize options');
+  if (o.addSpecialTokens !== undefined && typeof o.addSpecialTokens !== 'boolean') {
+    throw refuse('addSpecialTokens', o.addSpecialTokens, 'true or false');
+  }
+  return defined({ addSpecialTokens: o.addSpecialTokens });
+}
+
+const OVERFLOW = ['error', 'truncate-middle', 'shift'];
+
+/** A `contextOverflow` policy, or unset. */
+export function overflowOf(value) {
+  if (value === undefined || value === null) return undefined;
+  if (!OVERFLOW.includes(value)) throw refuse('contextOverflow', value, `one of ${OVERFLOW.map((v) => JSON.stringify(v)).join(', ')}`);
+  return value;
 }
 
 /**
@@ -168,7 +198,20 @@ function defined(values) {
 export function generateOptions(options) {
   const o = checkKeys(
     options,
-    ['maxTokens', 'temperature', 'topK', 'topP', 'minP', 'repeatPenalty', 'seed', 'stop', 'signal', 'ignoreEos', 'conversationId'],
+    [
+      'maxTokens',
+      'temperature',
+      'topK',
+      'topP',
+      'minP',
+      'repeatPenalty',
+      'seed',
+      'stop',
+      'signal',
+      'ignoreEos',
+      'conversationId',
+      'contextOverflow',
+    ],
     'generate options',
   );
   if (o.ignoreEos !== undefined && typeof o.ignoreEos !== 'boolean') throw refuse('ignoreEos', o.ignoreEos, 'true or false');
@@ -185,6 +228,7 @@ export function generateOptions(options) {
       stop: stopOf(o.stop, 'stop'),
       ignoreEos: o.ignoreEos,
       conversationId: conversationIdOf(o.conversationId, 'conversationId'),
+      contextOverflow: overflowOf(o.contextOverflow),
     }),
   };
 }
@@ -197,17 +241,28 @@ export function generateOptions(options) {
 export function chatParams(params) {
   const o = checkKeys(
     params,
-    ['messages', 'model', 'stream', 'max_tokens', 'temperature', 'top_p', 'top_k', 'min_p', 'repeat_penalty', 'seed', 'stop', 'signal', 'conversationId'],
+    [
+      'messages',
+      'model',
+      'stream',
+      'max_tokens',
+      'temperature',
+      'top_p',
+      'top_k',
+      'min_p',
+      'repeat_penalty',
+      'seed',
+      'stop',
+      'signal',
+      'conversationId',
+      'contextOverflow',
+    ],
     'chat.completions.create parameters',
   );
-  const messages = o.messages;
-  const isMessage = (m) => m && typeof m === 'object' && typeof m.role === 'string' && typeof m.content === 'string';
-  if (!Array.isArray(messages) || messages.length === 0 || !messages.every(isMessage)) {
-    throw refuse('messages', JSON.stringify(messages), 'a non-empty array of { role, content } with string values');
-  }
+  const messages = messagesOf(o.messages);
   if (o.stream !== undefined && typeof o.stream !== 'boolean') throw refuse('stream', o.stream, 'true or false');
   return {
-    messages: messages.map(({ role, content }) => ({ role, content })),
+    messages,
     stream: Boolean(o.stream),
     signal: signalOf(o),
     engine: defined({
@@ -220,6 +275,7 @@ export function chatParams(params) {
       seed: integer(o, 'seed', 0, 'seed'),
       stop: stopOf(o.stop, 'stop'),
       conversationId: conversationIdOf(o.conversationId, 'conversationId'),
+      contextOverflow: overflowOf(o.contextOverflow),
     }),
   };
 }

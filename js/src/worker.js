@@ -192,6 +192,19 @@ const operations = {
     return engineCall(() => currentEngine().stats());
   },
 
+  // The tokenizer answers at once, also between two tokens of a running generation.
+  tokenize({ text, options }) {
+    return Array.from(currentEngine().tokenize(text, options));
+  },
+
+  detokenize({ ids }) {
+    return currentEngine().detokenize(ids);
+  },
+
+  countTokens({ messages }) {
+    return currentEngine().countTokens(messages);
+  },
+
   resetChat({ conversationId }) {
     // Waits for a running generation to end, as a new one would.
     return generationTurn(() => engineCall(() => currentEngine().resetChat(conversationId ?? null)));

@@ -109,7 +109,7 @@ test('options out of range or unknown reject with InvalidOptionError naming the 
   }
 });
 
-test('a prompt and maxTokens beyond the context reject with ContextFullError; the engine stays usable', async () => {
+test('a prompt and maxTokens beyond the context reject with ContextLengthError; the engine stays usable', async () => {
   const out = await page.evaluate(async ({ url, prompt }) => {
     const small = await window.webmoe.Engine.load(url, { contextLength: 16 });
     const full = await window.errorOf(() => window.collect(small.generate(prompt, { maxTokens: 10, temperature: 0 })));
@@ -117,7 +117,7 @@ test('a prompt and maxTokens beyond the context reject with ContextFullError; th
     await small.unload();
     return { full, fits };
   }, { url: MODEL_URL, prompt: reference.tokens });
-  assert.equal(out.full?.name, 'ContextFullError', JSON.stringify(out.full));
+  assert.equal(out.full?.name, 'ContextLengthError', JSON.stringify(out.full));
   assert.deepEqual(out.full.details, { needed: reference.tokens.length + 9, contextLength: 16 });
   assert.deepEqual(out.fits, reference.greedy.slice(0, 5), firstDifference(out.fits, reference.greedy.slice(0, 5)));
 });

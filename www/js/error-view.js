@@ -10,7 +10,7 @@ const TITLES = {
   DownloadError: 'The download failed.',
   ModelFormatError: 'This model cannot be run.',
   InvalidOptionError: 'A setting is out of range.',
-  ContextFullError: 'The context is full.',
+  ContextLengthError: 'The conversation does not fit the context.',
   EngineUnavailableError: 'The engine is not available.',
 };
 

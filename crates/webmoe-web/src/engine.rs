@@ -18,10 +18,11 @@ use webmoe::engine::{Engine, DEFAULT_BATCH};
 use webmoe::generate::{self, Generation};
 use webmoe::gguf::ConcatSource;
 use webmoe::gpu::{Gpu, GpuOptions};
-use webmoe::tokenizer::Tokenizer;
+use webmoe::tokenizer::{ChatMessage, Tokenizer};
 use webmoe::Error;
 
 use crate::conversations::{Conversations, DEFAULT_MAX_CONVERSATIONS};
+use crate::fit::{self, Overflow};
 use crate::error::{invalid_option, js_error, to_js, JsErrorName};
 use crate::header::{header_error, runnable_model};
 use crate::lost_device::destroy_device;
@@ -43,6 +44,8 @@ pub(crate) struct Inner {
     pub(crate) tokenizer: Tokenizer,
     /// The current (or last) generation; `None` before the first and while a step runs.
     generation: RefCell<Option<Generation>>,
+    /// What `contextOverflow` left out of the current (or last) generation's prompt.
+    dropped: std::cell::Cell<Dropped>,
     pub(crate) info: ModelInfo,
     /// The model reader's first error: experts stream from it during generation too.
     failure: ReaderFailure,
@@ -152,6 +155,7 @@ impl WasmEngine {
             conversations,
             tokenizer,
             generation: RefCell::new(None),
+            dropped: Default::default(),
             info,
             failure,
         };
@@ -273,7 +277,10 @@ impl WasmEngine {
                 })
                 .await?;
             let expert_counts = expert_counts(&routing, layers, inner.info.experts);
-            Stats::new(&generation, SequenceFigures { expert_counts, ..sequence }, wasm_memory_bytes())
+            let dropped = inner.dropped.get();
+            let mut stats = Stats::new(&generation, SequenceFigures { expert_counts, ..sequence }, wasm_memory_bytes());
+            (stats.dropped_messages, stats.dropped_tokens) = (dropped.messages, dropped.tokens);
+            stats
                 .to_js()
                 .map_err(|e| js_error(JsErrorName::Engine, &format!("converting the figures for JavaScript failed: {e}"), &[]))
         })
@@ -442,15 +449,7 @@ impl Inner {
     /// Tokenize `prompt`, set the sampler and run the prompt; the first token is sampled and
     /// waits for `nextChunk`.
     async fn begin(&self, prompt: Prompt, options: GenerateOptions) -> Result<JsValue, JsValue> {
-        let ids = match prompt {
-            Prompt::Ids(ids) => ids,
-            Prompt::Text(text) => {
-                self.tokenizer.encode_with(&text, true, true).map_err(|e| to_js(&Error::Tokenizer(e)))?
-            }
-            Prompt::Chat(messages) => {
-                self.tokenizer.encode_chat(&messages, true).map_err(|e| to_js(&Error::Tokenizer(e)))?
-            }
-        };
+        let (ids, dropped) = self.prompt_ids(prompt, &options).map_err(|e| to_js(&e))?;
         let max_tokens = max_tokens(ids.len(), options.max_tokens, self.info.context_length).map_err(|e| to_js(&e))?;
         let core_options =
             generate::GenerateOptions { max_tokens, stop: options.stop.clone(), ignore_eos: options.ignore_eos };
@@ -467,8 +466,41 @@ impl Inner {
             .await?;
         let stats = generation.stats();
         let started = Started { prompt_tokens: stats.prompt_tokens, cached_tokens: stats.cached_tokens };
+        self.dropped.set(dropped);
         *self.generation.borrow_mut() = Some(generation);
         to_value(&started)
+    }
+}
+
+/// What `contextOverflow` left out of a prompt: messages of a conversation, ids of a token prompt.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Dropped {
+    pub messages: usize,
+    pub tokens: usize,
+}
+
+impl Inner {
+    /// The ids a request runs: its prompt tokenized (text with BOS per the metadata and special
+    /// tokens parsed, a conversation through the chat template), fitted to the context as
+    /// `contextOverflow` says (see `fit.rs`).
+    fn prompt_ids(&self, prompt: Prompt, options: &GenerateOptions) -> webmoe::Result<(Vec<u32>, Dropped)> {
+        let overflow = Overflow::parse(options.context_overflow.as_deref())?;
+        let context = self.info.context_length;
+        let reserve = fit::reserve(options.max_tokens, context);
+        let bos = self.tokenizer.bos_id().filter(|_| self.tokenizer.add_bos());
+        let fit_tokens = |ids: Vec<u32>| {
+            let (ids, tokens) = fit::fit_ids(ids, overflow, context, reserve, bos);
+            (ids, Dropped { tokens, ..Dropped::default() })
+        };
+        Ok(match prompt {
+            Prompt::Ids(ids) => fit_tokens(ids),
+            Prompt::Text(text) => fit_tokens(self.tokenizer.encode_with(&text, true, true)?),
+            Prompt::Chat(messages) => {
+                let encode = |m: &[ChatMessage]| Ok(self.tokenizer.encode_chat(m, true)?);
+                let (ids, messages) = fit::fit_messages(&messages, overflow, context, reserve, encode)?;
+                (ids, Dropped { messages, ..Dropped::default() })
+            }
+        })
     }
 }
 
@@ -480,7 +512,7 @@ fn max_tokens(prompt_len: usize, requested: Option<usize>, context: usize) -> we
         return Err(Error::EmptyPrompt);
     }
     if prompt_len > context {
-        return Err(Error::ContextFull { needed: prompt_len, context });
+        return Err(Error::ContextFull { needed: prompt_len + requested.unwrap_or(1).max(1) - 1, context });
     }
     let room = context - prompt_len + 1;
     match requested {
@@ -545,6 +577,7 @@ mod tests {
             ((16, Some(1), 16), Ok(1)),
             ((10, Some(8), 16), Err(Error::ContextFull { needed: 17, context: 16 })),
             ((17, None, 16), Err(Error::ContextFull { needed: 17, context: 16 })),
+            ((17, Some(8), 16), Err(Error::ContextFull { needed: 24, context: 16 })),
             ((0, Some(4), 16), Err(Error::EmptyPrompt)),
         ];
         for (i, ((prompt, requested, context), expected)) in cases.into_iter().enumerate() {

@@ -60,7 +60,7 @@ pub enum JsErrorName {
     OutOfMemory,
     ModelFormat,
     InvalidOption,
-    ContextFull,
+    ContextLength,
     Download,
     Abort,
     Engine,
@@ -74,7 +74,7 @@ impl JsErrorName {
             JsErrorName::OutOfMemory => "OutOfMemoryError",
             JsErrorName::ModelFormat => "ModelFormatError",
             JsErrorName::InvalidOption => "InvalidOptionError",
-            JsErrorName::ContextFull => "ContextFullError",
+            JsErrorName::ContextLength => "ContextLengthError",
             JsErrorName::Download => "DownloadError",
             JsErrorName::Abort => "AbortError",
             JsErrorName::Engine => "WebmoeError",
@@ -103,7 +103,7 @@ pub fn classify(e: &Error) -> (JsErrorName, Details) {
         ),
         Error::EmptyPrompt => (InvalidOption, vec![("option", Detail::from("prompt"))]),
         Error::ContextFull { needed, context } => {
-            (ContextFull, vec![("needed", Detail::from(*needed)), ("contextLength", Detail::from(*context))])
+            (ContextLength, vec![("needed", Detail::from(*needed)), ("contextLength", Detail::from(*context))])
         }
         Error::Cancelled => (Abort, vec![]),
     }
@@ -159,7 +159,19 @@ pub fn js_error(name: JsErrorName, message: &str, details: &[(&'static str, Deta
 /// The JavaScript form of a core error.
 pub fn to_js(e: &Error) -> JsValue {
     let (name, details) = classify(e);
-    js_error(name, &e.to_string(), &details)
+    js_error(name, &message(e), &details)
+}
+
+/// The message of a core error, in the JavaScript API's terms where the core's name the CLI's.
+fn message(e: &Error) -> String {
+    match e {
+        Error::ContextFull { needed, context } => format!(
+            "the prompt and the reply need {needed} positions, but the context holds {context}; ask for fewer \
+             maxTokens (max_tokens), load the model with a larger contextLength, or pass contextOverflow: \
+             'truncate-middle' or 'shift' to drop the oldest turns"
+        ),
+        _ => e.to_string(),
+    }
 }
 
 /// An option the JavaScript caller passed that cannot be read.
@@ -189,7 +201,7 @@ mod tests {
             ),
             (Error::TokenOutOfRange { id: 9, vocab: 4 }, JsErrorName::InvalidOption),
             (Error::EmptyPrompt, JsErrorName::InvalidOption),
-            (Error::ContextFull { needed: 10, context: 8 }, JsErrorName::ContextFull),
+            (Error::ContextFull { needed: 10, context: 8 }, JsErrorName::ContextLength),
             (Error::Cancelled, JsErrorName::Abort),
             (Error::Tokenizer(TokenizerError::NoChatTemplate), JsErrorName::InvalidOption),
             (Error::Tokenizer(TokenizerError::UnsupportedModel { model: "bert".into() }), JsErrorName::ModelFormat),

@@ -15,12 +15,14 @@
 mod conversations;
 mod engine;
 mod error;
+mod fit;
 mod header;
 mod lost_device;
 mod options;
 mod panic;
 mod source;
 mod stats;
+mod text;
 
 pub use engine::WasmEngine;
 pub use header::check_model;

@@ -42,7 +42,7 @@ impl LoadOptions {
 }
 
 /// `start` options: `{ maxTokens?, temperature?, topK?, topP?, minP?, repeatPenalty?,
-/// repeatLastN?, seed?, stop?, ignoreEos?, conversationId? }`. Unset sampling fields take the core's defaults
+/// repeatLastN?, seed?, stop?, ignoreEos?, conversationId?, contextOverflow? }`. Unset sampling fields take the core's defaults
 /// (llama.cpp's: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, no penalty, seed 0).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -62,6 +62,8 @@ pub struct GenerateOptions {
     pub ignore_eos: bool,
     /// The conversation this request continues (see `conversations.rs`).
     pub conversation_id: Option<String>,
+    /// "error" (default), "truncate-middle" or "shift" (see `fit.rs`).
+    pub context_overflow: Option<String>,
 }
 
 /// Tokens generated when the caller does not say.
@@ -117,8 +119,13 @@ impl Prompt {
 
     /// An array of `{ role, content }` messages.
     pub fn chat_from_js(value: JsValue) -> Result<Prompt, JsValue> {
-        let messages: Vec<Message> = serde_wasm_bindgen::from_value(value)
-            .map_err(|e| invalid_option("messages", &format!("give an array of {{ role, content }} strings ({e})")))?;
-        Ok(Prompt::Chat(messages.into_iter().map(|m| ChatMessage::new(m.role, m.content)).collect()))
+        messages_from_js(value).map(Prompt::Chat)
     }
+}
+
+/// An array of `{ role, content }` messages.
+pub fn messages_from_js(value: JsValue) -> Result<Vec<ChatMessage>, JsValue> {
+    let messages: Vec<Message> = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| invalid_option("messages", &format!("give an array of {{ role, content }} strings ({e})")))?;
+    Ok(messages.into_iter().map(|m| ChatMessage::new(m.role, m.content)).collect())
 }

@@ -13,6 +13,9 @@ pub struct Stats {
     pub prompt_tokens: usize,
     /// Of `prompt_tokens`, the leading ones the KV cache already held, which did not run again.
     pub cached_tokens: usize,
+    /// What `contextOverflow` left out of the prompt: messages, or ids of a token prompt.
+    pub dropped_messages: usize,
+    pub dropped_tokens: usize,
     pub generated_tokens: usize,
     pub prefill_tokens_per_second: f64,
     pub decode_tokens_per_second: f64,
@@ -121,6 +124,8 @@ impl Stats {
         Stats {
             prompt_tokens: generation.prompt_tokens,
             cached_tokens: generation.cached_tokens,
+            dropped_messages: 0,
+            dropped_tokens: 0,
             generated_tokens: generation.generated_tokens,
             prefill_tokens_per_second: generation.prefill_tok_s(),
             decode_tokens_per_second: generation.decode_tok_s(),
