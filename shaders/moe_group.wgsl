@@ -11,7 +11,7 @@
 // helper h owning the h-th contiguous segment of the routes. Each helper counts its segment's
 // routes of e, then writes them in route order after those of the helpers before it.
 //
-// Grid: (1, 1, 1). One workgroup of 256 invocations, E ≤ 64.
+// Grid: (1, 1, 1). One workgroup of 256 invocations, E ≤ 256 (one helper each from 129 experts up).
 
 struct Route {
     expert: u32,
@@ -19,7 +19,7 @@ struct Route {
 }
 
 struct Params {
-    n_expert: u32,    // E, 1 ..= 64
+    n_expert: u32,    // E, 1 ..= 256
     k: u32,           // routes per token
     _pad0: u32,
     _pad1: u32,
@@ -34,7 +34,7 @@ struct Params {
 
 const WG: u32 = 256u;
 var<workgroup> segment_count: array<u32, WG>;     // routes of the helper's expert in its segment
-var<workgroup> expert_count: array<u32, 64>;
+var<workgroup> expert_count: array<u32, 256>;
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32) {

@@ -634,7 +634,7 @@ fn inconsistent_models_are_refused_by_key_or_tensor() {
             set("llama.expert_used_count", Value::U32(5)),
             &["llama.expert_used_count is 5", "expert count 4"],
         ),
-        case("too many experts", set("llama.expert_count", Value::U32(65)), &["llama.expert_count is 65"]),
+        case("too many experts", set("llama.expert_count", Value::U32(257)), &["llama.expert_count is 257", "at most 256"]),
         case(
             "experts used without an expert count",
             edited(&base, |p| p.remove_key("llama.expert_count")),

@@ -103,6 +103,11 @@ fn qwen3moe_16_experts_top4() {
 }
 
 #[test]
+fn qwen3moe_128_experts_top8() {
+    check_case("qwen3moe-128x-top8-q4_k_m", &GpuOptions::default());
+}
+
+#[test]
 fn olmoe_whole_projection_qk_norms_64_experts_top8_not_renormalised() {
     check_case("olmoe-64x-top8-q8_0", &GpuOptions::default());
 }
@@ -273,7 +278,7 @@ fn streamed_experts_give_the_same_output_on_reference_models() {
 
 #[test]
 fn streamed_experts_give_the_same_output_on_qwen3moe() {
-    for case in ["qwen3moe-16x-top4-q8_0"] {
+    for case in ["qwen3moe-16x-top4-q8_0", "qwen3moe-128x-top8-q4_k_m"] {
         check_budgets(case, &model_bytes(case), &oracle(case).tokens);
     }
 }

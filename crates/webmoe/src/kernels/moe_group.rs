@@ -4,8 +4,8 @@
 use super::KernelEnv;
 use crate::gpu::{Dispatch, Gpu, GpuError, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
 
-/// The most experts one workgroup groups (it gives each expert at least 4 invocations).
-pub const MAX_EXPERTS: u32 = 64;
+/// The most experts one workgroup groups (it gives each expert at least one invocation).
+pub const MAX_EXPERTS: u32 = 256;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -144,6 +144,9 @@ pub(crate) mod tests {
             (6, 2, 1, 8, 6),
             (12, 8, 70, 70, 10),
             (64, 8, 4096, 4096, 64),
+            (128, 8, 300, 300, 128),
+            (256, 8, 70, 70, 200),
+            (200, 6, 33, 40, 150),
             (8, 2, 4096, 4096, 8),
         ] {
             let label = format!("E={n_experts} k={k} t={n_tokens}");
@@ -165,7 +168,7 @@ pub(crate) mod tests {
     #[test]
     fn rejects_expert_counts_one_workgroup_cannot_group() {
         let gpu = gpu();
-        for (n_experts, k) in [(0, 1), (65, 2), (8, 0), (4, 5)] {
+        for (n_experts, k) in [(0, 1), (257, 2), (8, 0), (4, 5)] {
             assert!(
                 pollster::block_on(ExpertGroups::new(gpu, n_experts, k, 16)).is_err(),
                 "E={n_experts} k={k} accepted"

@@ -6,7 +6,7 @@ use super::error::ModelError;
 use crate::gguf::Gguf;
 
 /// Most experts per layer and most experts per token that the router kernel handles.
-pub const MAX_EXPERTS: usize = 64;
+pub const MAX_EXPERTS: usize = 256;
 pub const MAX_EXPERTS_USED: usize = 8;
 
 /// The shape of a model, with or without experts, and the steps of its forward pass.

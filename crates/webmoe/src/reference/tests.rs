@@ -72,6 +72,11 @@ fn matches_oracle_qwen3moe_softmax_then_renormalised_top_k() {
 }
 
 #[test]
+fn matches_oracle_qwen3moe_128_experts_top8_q4_k_m() {
+    check("qwen3moe-128x-top8-q4_k_m");
+}
+
+#[test]
 fn matches_oracle_olmoe_whole_qk_norms_and_top_k_not_renormalised() {
     check("olmoe-64x-top8-q8_0");
 }
