@@ -150,6 +150,22 @@ export interface GenerateOptions {
   temperature?: number;
   /** Keep only the k most likely tokens (≥ 1). */
   topK?: number;
+  /** How many of the last ids (prompt included) the penalties look at, 0 to 256 (default 64). */
+  repeatLastN?: number;
+  /** In [-2, 2]: subtracted from a token's logit once per occurrence in the penalty window. */
+  frequencyPenalty?: number;
+  /** In [-2, 2]: subtracted once from the logit of every token in the penalty window. */
+  presencePenalty?: number;
+  /**
+   * Added to the logits of the listed token ids before the penalties: `{ id: bias }` or
+   * `[[id, bias], …]`, biases in [-100, 100], at most 1024 ids.
+   */
+  logitBias?: Record<number, number> | Array<[number, number]>;
+  /**
+   * Report each token's log-probability (`GenerateChunk.logprobs`) and those of this many most
+   * likely tokens (0 to 20), computed on the GPU.
+   */
+  logprobs?: number;
   /** Keep the smallest set of most likely tokens whose probability reaches topP, in (0, 1]. */
   topP?: number;
   /** Keep tokens at least minP times as likely as the most likely one, in [0, 1]. */
@@ -203,6 +219,10 @@ export interface GenerateChunk {
   text: string;
   /** The token's id. */
   tokenId: number;
+  /** With `GenerateOptions.logprobs`: the token's log-probability and the most likely tokens'. */
+  logprobs?: TopLogprob & { tokenId: number; topLogprobs: Array<TopLogprob & { tokenId: number }> };
+  /** On the last chunk: why generation ended. */
+  finishReason?: FinishReason;
 }
 
 /** A message of a conversation, as in the OpenAI API. */
@@ -213,24 +233,93 @@ export interface ChatMessage {
 }
 
 /**
- * Parameters of `chat.completions.create`, named as in the OpenAI API. `top_k`, `min_p` and
- * `repeat_penalty` are extensions (as in llama.cpp's server). Defaults as in `GenerateOptions`.
+ * Parameters of `chat.completions.create`: every field of OpenAI's chat-completions request is
+ * accepted. Applied: `messages`, `max_completion_tokens` (or the older `max_tokens`),
+ * `temperature`, `top_p`, `seed`, `stop`, `stream`, `stream_options.include_usage`,
+ * `frequency_penalty`, `presence_penalty`, `logit_bias`, `logprobs`, `top_logprobs`.
+ * Accepted and ignored (they change nothing webmoe computes): `model`, `metadata`, `store`,
+ * `user`, `service_tier`, `prompt_cache_key`, `prompt_cache_retention`, `safety_identifier`,
+ * `reasoning_effort`, `verbosity`, `prediction`, `parallel_tool_calls`, `stream_options.include_obfuscation`,
+ * `n: 1`, `tool_choice`/`function_call` 'none' or 'auto' without tools, `modalities: ['text']`,
+ * `response_format: { type: 'text' }`.
+ * Refused by name with `InvalidOptionError` (`details.option`): `n` > 1, `tools`, `functions`,
+ * tool messages and tool calls, `audio` and audio modalities, `response_format` json_object or
+ * json_schema, `web_search_options`, content parts other than text. Unknown names are refused too.
+ * `top_k`, `min_p`, `repeat_penalty`, `repeat_last_n`, `ignore_eos`, `signal`, `conversationId`
+ * and `contextOverflow` are webmoe's extensions. Sampling defaults as in `GenerateOptions`.
  */
 export interface ChatCompletionParams {
-  /** The conversation; rendered with the model's `tokenizer.chat_template`. */
-  messages: ChatMessage[];
+  /**
+   * The conversation, rendered with the model's `tokenizer.chat_template`. `content` may be a
+   * string, an array of text parts (joined), or null for an assistant turn; 'developer'
+   * messages speak as 'system'.
+   */
+  messages: Array<{
+    role: 'system' | 'developer' | 'user' | 'assistant' | (string & {});
+    /** Text parts (`{ type: 'text', text }`, `{ type: 'refusal', refusal }`) only; other types are refused. */
+    content?: string | Array<{ type: string }> | null;
+    /** Accepted and ignored. */
+    name?: string;
+    refusal?: string | null;
+    /** Refused when non-empty, as are messages of role 'tool' or 'function' (`details.option` 'tools'). */
+    tool_calls?: unknown[];
+    tool_call_id?: string;
+    function_call?: unknown;
+    audio?: unknown;
+  }>;
   /** Accepted and ignored: the engine answers with the model it loaded. */
   model?: string;
   /** true: resolve to an async iterable of chunks; false (default): to one completion. */
-  stream?: boolean;
-  max_tokens?: number;
-  temperature?: number;
-  top_p?: number;
+  stream?: boolean | null;
+  /** With `stream`: `include_usage` adds a last chunk with no choices and the usage. */
+  stream_options?: { include_usage?: boolean; include_obfuscation?: boolean } | null;
+  /** Most tokens to generate (default: what the context has room for, at most 256). */
+  max_completion_tokens?: number | null;
+  /** The older name of `max_completion_tokens`. */
+  max_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  seed?: number | null;
+  stop?: string | string[] | null;
+  /**
+   * In [-2, 2]: subtracted from a token's logit once per occurrence among the last 256 ids
+   * (prompt included; `repeat_last_n` changes the window), as llama.cpp applies it.
+   */
+  frequency_penalty?: number | null;
+  /** In [-2, 2]: subtracted once from the logit of every token among the last 256 ids. */
+  presence_penalty?: number | null;
+  /** Token id (a decimal string) → bias in [-100, 100] added to its logit before sampling; -100 bans it in effect. */
+  logit_bias?: Record<string, number> | null;
+  /** Report the log-probability of each generated token (`choices[0].logprobs`). */
+  logprobs?: boolean | null;
+  /** With `logprobs`: also the most likely tokens at each position, 0 to 20. */
+  top_logprobs?: number | null;
+  /** 1 (or unset); more is refused. */
+  n?: number | null;
+  response_format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; json_schema: unknown } | null;
+  tools?: unknown[] | null;
+  tool_choice?: unknown;
+  parallel_tool_calls?: boolean | null;
+  functions?: unknown[] | null;
+  function_call?: unknown;
+  audio?: unknown;
+  modalities?: string[] | null;
+  prediction?: unknown;
+  web_search_options?: unknown;
+  metadata?: Record<string, string> | null;
+  store?: boolean | null;
+  user?: string | null;
+  service_tier?: string | null;
+  prompt_cache_key?: string | null;
+  prompt_cache_retention?: string | null;
+  safety_identifier?: string | null;
+  reasoning_effort?: string | null;
+  verbosity?: string | null;
   top_k?: number;
   min_p?: number;
   repeat_penalty?: number;
-  seed?: number;
-  stop?: string | string[];
+  repeat_last_n?: number;
+  ignore_eos?: boolean;
   /** Cancels the completion (`AbortError`); the engine stays usable. */
   signal?: AbortSignal;
   /** As `GenerateOptions.conversationId` (an extension). */
@@ -253,7 +342,32 @@ export interface CompletionUsage {
   };
 }
 
-/** The non-streaming response, as the OpenAI API's `chat.completion`. */
+/** A token and its log-probability, with its UTF-8 bytes (OpenAI's `TopLogprob`). */
+export interface TopLogprob {
+  /** The token's text (a special token's own text, such as `<|im_end|>`). */
+  token: string;
+  /**
+   * ln p under the model's distribution after `logit_bias` and the penalties, at temperature 1,
+   * before top-k/top-p/min-p (computed on the GPU: no logits are copied to the CPU).
+   */
+  logprob: number;
+  /** UTF-8 bytes of the token: a byte token gives its one byte, a piece of a character whose text is U+FFFD. */
+  bytes: number[];
+}
+
+/** One generated token's log-probability and the most likely alternatives (OpenAI's `ChatCompletionTokenLogprob`). */
+export interface ChatCompletionTokenLogprob extends TopLogprob {
+  /** `top_logprobs` entries, most likely first (lowest id first on ties). */
+  top_logprobs: TopLogprob[];
+}
+
+/** `choices[i].logprobs` when `logprobs: true`. The end-of-generation token is not listed. */
+export interface ChatCompletionLogprobs {
+  content: ChatCompletionTokenLogprob[];
+  refusal: null;
+}
+
+/** The non-streaming response, shaped as OpenAI's `chat.completion`. */
 export interface ChatCompletion {
   /** "chatcmpl-…", shared by nothing else. */
   id: string;
@@ -263,19 +377,21 @@ export interface ChatCompletion {
   /** The model's name (`general.name`) or storage key. */
   model: string;
   choices: Array<{
-    index: 0;
-    message: { role: 'assistant'; content: string };
-    logprobs: null;
+    index: number;
+    message: { role: 'assistant'; content: string; refusal: null; annotations: [] };
+    logprobs: ChatCompletionLogprobs | null;
     finish_reason: FinishReason;
   }>;
   usage: CompletionUsage;
 }
 
 /**
- * One streamed chunk, as the OpenAI API's `chat.completion.chunk`. The first chunk's delta is
- * `{ role: 'assistant', content: '' }`, then one `{ content }` per piece of text; the last chunk
- * has an empty delta, the `finish_reason` and `usage`. The contents add up to the non-streaming
- * answer for the same parameters.
+ * One streamed chunk, shaped as OpenAI's `chat.completion.chunk`. The first chunk's delta is
+ * `{ role: 'assistant', content: '' }`, then one `{ content }` per piece of text (with the
+ * log-probabilities of its tokens when asked for), then a chunk with an empty delta and the
+ * `finish_reason`. With `stream_options: { include_usage: true }` every chunk has `usage: null`
+ * and a last chunk follows with no choices and the usage. The contents add up to the
+ * non-streaming answer for the same parameters.
  */
 export interface ChatCompletionChunk {
   /** The same for every chunk of one completion. */
@@ -284,13 +400,93 @@ export interface ChatCompletionChunk {
   created: number;
   model: string;
   choices: Array<{
-    index: 0;
+    index: number;
     delta: { role?: 'assistant'; content?: string };
-    logprobs: null;
+    logprobs: ChatCompletionLogprobs | null;
     finish_reason: FinishReason | null;
   }>;
-  /** On the last chunk only. */
-  usage?: CompletionUsage;
+  /** Present with `stream_options.include_usage`: null, and the counts on the last chunk. */
+  usage?: CompletionUsage | null;
+}
+
+/**
+ * Parameters of `completions.create` (OpenAI's legacy text completions): every field is
+ * accepted. Applied: `prompt` (one string or one array of token ids; a list holding one of them),
+ * `max_tokens` (default 16, as OpenAI's), `temperature`, `top_p`, `seed`, `stop`, `stream`,
+ * `stream_options.include_usage`, `frequency_penalty`, `presence_penalty`, `logit_bias`,
+ * `logprobs` (top entries per token, 0 to 20). Ignored: as for chat. Refused by name: several
+ * prompts, `n` or `best_of` > 1, `echo: true`, `suffix`.
+ */
+export interface CompletionParams {
+  /** One prompt: a string, token ids, or a list holding one of them (several are refused). */
+  prompt: string | string[] | number[] | number[][] | null;
+  model?: string;
+  stream?: boolean | null;
+  stream_options?: { include_usage?: boolean; include_obfuscation?: boolean } | null;
+  max_tokens?: number | null;
+  temperature?: number | null;
+  top_p?: number | null;
+  seed?: number | null;
+  stop?: string | string[] | null;
+  frequency_penalty?: number | null;
+  presence_penalty?: number | null;
+  logit_bias?: Record<string, number> | null;
+  logprobs?: number | null;
+  n?: number | null;
+  best_of?: number | null;
+  echo?: boolean | null;
+  suffix?: string | null;
+  user?: string | null;
+  metadata?: Record<string, string> | null;
+  store?: boolean | null;
+  service_tier?: string | null;
+  prompt_cache_key?: string | null;
+  prompt_cache_retention?: string | null;
+  safety_identifier?: string | null;
+  top_k?: number;
+  min_p?: number;
+  repeat_penalty?: number;
+  repeat_last_n?: number;
+  ignore_eos?: boolean;
+  signal?: AbortSignal;
+  conversationId?: string;
+  contextOverflow?: 'error' | 'truncate-middle' | 'shift';
+}
+
+/** The legacy logprobs of a text completion (OpenAI's `CompletionChoice.Logprobs`). */
+export interface CompletionLogprobs {
+  tokens: string[];
+  token_logprobs: number[];
+  /** Per token: token text → log-probability of the most likely tokens. */
+  top_logprobs: Array<Record<string, number>>;
+  /** Character offset of each token in the reply. */
+  text_offset: number[];
+}
+
+/** A whole text completion, shaped as OpenAI's `text_completion`. */
+export interface Completion {
+  /** "cmpl-…". */
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: Array<{ text: string; index: number; logprobs: CompletionLogprobs | null; finish_reason: FinishReason }>;
+  usage: CompletionUsage;
+}
+
+/**
+ * One streamed chunk of a text completion, as OpenAI streams them: a `text_completion` per piece
+ * of text with `finish_reason: null`, then one with empty text and the `finish_reason`; with
+ * `stream_options.include_usage`, `usage: null` on each and a last chunk with no choices and the
+ * usage.
+ */
+export interface CompletionChunk {
+  id: string;
+  object: 'text_completion';
+  created: number;
+  model: string;
+  choices: Array<{ text: string; index: number; logprobs: CompletionLogprobs | null; finish_reason: FinishReason | null }>;
+  usage?: CompletionUsage | null;
 }
 
 /** GPU memory of the engine, in bytes. */
@@ -571,16 +767,32 @@ export declare class Engine {
       /**
        * Answer a conversation. With `stream: true` the promise resolves to an async iterable of
        * chunks (the generation starts with the iteration); otherwise to the whole completion.
-       * @throws {InvalidOptionError} malformed messages or parameters, a model without a chat
-       *   template, or a conversation the template refuses
+       * @throws {InvalidOptionError} malformed messages or parameters, an unsupported field
+       *   (`n` > 1, `tools`, a JSON `response_format`, …; `details.option` names it), a model
+       *   without a chat template, or a conversation the template refuses
        * @throws {ContextLengthError} the conversation and `max_tokens` do not fit the context
        * @throws {AbortError} `params.signal` aborted
        * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
        */
       create(params: ChatCompletionParams & { stream: true }): Promise<AsyncIterable<ChatCompletionChunk>>;
-      create(params: ChatCompletionParams & { stream?: false }): Promise<ChatCompletion>;
+      create(params: ChatCompletionParams & { stream?: false | null }): Promise<ChatCompletion>;
       create(params: ChatCompletionParams): Promise<ChatCompletion | AsyncIterable<ChatCompletionChunk>>;
     };
+  };
+
+  /** OpenAI-style (legacy) text completions: the prompt is continued as `generate` continues it. */
+  readonly completions: {
+    /**
+     * Continue a prompt. With `stream: true` the promise resolves to an async iterable of chunks;
+     * otherwise to the whole completion.
+     * @throws {InvalidOptionError} malformed or unsupported parameters (`details.option` names them)
+     * @throws {ContextLengthError} the prompt and `max_tokens` do not fit the context
+     * @throws {AbortError} `params.signal` aborted
+     * @throws {EngineUnavailableError} the engine was unloaded or failed fatally
+     */
+    create(params: CompletionParams & { stream: true }): Promise<AsyncIterable<CompletionChunk>>;
+    create(params: CompletionParams & { stream?: false | null }): Promise<Completion>;
+    create(params: CompletionParams): Promise<Completion | AsyncIterable<CompletionChunk>>;
   };
 
   /**

@@ -1,16 +1,21 @@
 // The sampler: the next token from one row of logits, written to tokens[0] (where the next
-// decode step's embedding reads it) and appended to the history ring. The definition is the
-// module documentation of crates/webmoe/src/sampler, whose `sample_cpu` is this kernel's
-// reference:
-//   1. penalty: each distinct id among the last `last_n` history ids has its logit l replaced,
-//      in place, by l · inv_penalty when l > 0, else by l · penalty;
+// decode step's embedding reads it), to out[0] (what the CPU reads back) and appended to the
+// history ring. The definition is the module documentation of crates/webmoe/src/sampler, whose
+// `sample_cpu` (after `with_logit_bias`) is this kernel's reference:
+//   0. logit bias: logits[id] += bias for each of the n_bias (id, bias) pairs;
+//   1. penalties: each distinct id among the last `last_n` history ids, seen c times there, has
+//      its logit l replaced, in place, by (l · inv_penalty when l > 0, else l · penalty)
+//      − c · frequency − presence;
 //   2. greedy: the lowest id of the largest logit;
 //   3. keep the logits ≥ a threshold t = max(t_k, t_p, t_min), ties included:
 //        t_k   = the k-th largest logit,
 //        t_p   = the largest t ≥ t_k with Σ_{l ≥ t} exp(l − max) ≥ top_p · Σ_{l ≥ t_k} exp(l − max),
 //        t_min = max + ln(min_p);
 //   4. w_i = exp((l_i − max) · inv_temperature) over the kept ids; u = hash(seed, step) ∈ [0, 1);
-//      the choice is the first id in index order whose running sum of w exceeds u · Σ w.
+//      the choice is the first id in index order whose running sum of w exceeds u · Σ w;
+//   5. with want_logprobs: the log-probability of the choice and of the top_logprobs most likely
+//      ids (largest logit first, lowest id first on ties) under softmax of the logits after
+//      steps 0–1 at temperature 1: l − (max + ln Σ exp(l − max)).
 //
 // No sorting: t_k and t_p are found by bisection over the order-preserving u32 key of the f32
 // logits (at most 32 probes each, every probe one counting or summing pass over the row), so
@@ -20,6 +25,9 @@
 // Reads step.sample_step (the draw index) and step.n_history (ids the history has received so
 // far, prompt included; the ring holds the last min(n_history, capacity) of them, the id of
 // receive index r at r % capacity).
+//
+// out: [0] the choice, [1] its log-probability (f32 bits), [2] how many top entries follow,
+// then (id, log-probability bits) pairs; only [0] is written without want_logprobs.
 //
 // Grid: (1, 1, 1); one workgroup of 256 invocations.
 
@@ -37,6 +45,11 @@ struct Params {
     use_min_p: u32,
     seed_lo: u32,
     seed_hi: u32,
+    frequency: f32,         // subtracted once per occurrence in the window
+    presence: f32,          // subtracted once from every id in the window
+    n_bias: u32,            // (id, bias) pairs in `bias`
+    want_logprobs: u32,
+    top_logprobs: u32,      // ≤ (arrayLength(out) − 3) / 2
     _pad0: u32,
     _pad1: u32,
     _pad2: u32,
@@ -47,6 +60,8 @@ struct Params {
 @group(0) @binding(2) var<storage, read_write> logits: array<f32>;   // (n_vocab), penalised in place
 @group(0) @binding(3) var<storage, read_write> history: array<u32>;  // (capacity) ring of ids
 @group(0) @binding(4) var<storage, read_write> tokens: array<u32>;   // tokens[0] ← the choice
+@group(0) @binding(5) var<storage, read> bias: array<u32>;           // (capacity, 2): id, f32 bits of the bias
+@group(0) @binding(6) var<storage, read_write> out: array<u32>;      // see above
 
 const WG: u32 = 256u;
 const OP_SUM: u32 = 0u;
@@ -130,7 +145,18 @@ fn sum_f32(lid: u32, x: f32) -> f32 {
     return workgroupUniformLoad(&red_f[0]);
 }
 
-// ---- 1. repetition penalty ----
+// ---- 0. logit bias ----
+
+fn apply_bias(lid: u32) {
+    for (var j = lid; j < p.n_bias; j += WG) {
+        let id = bias[2u * j];
+        if (id < p.n_vocab) {
+            logits[id] += bitcast<f32>(bias[2u * j + 1u]);
+        }
+    }
+}
+
+// ---- 1. penalties ----
 
 fn apply_penalty(lid: u32) {
     let count = step.n_history;
@@ -147,8 +173,12 @@ fn apply_penalty(lid: u32) {
             }
         }
         if (!repeated && id < p.n_vocab) {
+            var count = 1u;
+            for (var e = j + 1u; e < window; e++) {
+                count += u32(history[(first + e) % p.capacity] == id);
+            }
             let l = logits[id];
-            logits[id] = select(l * p.penalty, l * p.inv_penalty, l > 0.0);
+            logits[id] = select(l * p.penalty, l * p.inv_penalty, l > 0.0) - f32(count) * p.frequency - p.presence;
         }
     }
 }
@@ -195,6 +225,7 @@ fn weight(l: f32, max_value: f32) -> f32 {
 
 fn finish(id: u32) {
     tokens[0] = id;
+    out[0] = id;
     history[step.n_history % p.capacity] = id;
 }
 
@@ -245,8 +276,61 @@ fn draw(lid: u32, threshold: u32, max_value: f32) {
     }
 }
 
+// ---- 5. log-probabilities ----
+
+// Writes out[1..]: the choice's log-probability, then the top_logprobs largest logits' ids and
+// log-probabilities, found one per round as the largest (key, then lowest id) after the previous.
+fn write_logprobs(lid: u32, max_key: u32) {
+    let max_value = from_key(max_key);
+    var local = 0.0;
+    for (var i = lid; i < p.n_vocab; i += WG) {
+        local += exp(logits[i] - max_value);
+    }
+    let lse = max_value + log(sum_f32(lid, local));
+    storageBarrier();  // the choice in tokens[0] is visible
+    if (lid == 0u) {
+        out[1] = bitcast<u32>(logits[min(tokens[0], p.n_vocab - 1u)] - lse);
+    }
+    var prev_key = max_key;
+    var prev_id = NONE;  // before every id: the first round takes the lowest id of the max
+    var found = 0u;
+    for (var r = 0u; r < p.top_logprobs; r++) {
+        var best = 0u;  // below the key of every logit
+        for (var i = lid; i < p.n_vocab; i += WG) {
+            let k = key(logits[i]);
+            if ((k < prev_key || (k == prev_key && (prev_id == NONE || i > prev_id))) && k > best) {
+                best = k;
+            }
+        }
+        let best_key = reduce_u32(lid, best, OP_MAX);
+        if (best_key == 0u) {
+            break;  // fewer ids than asked for
+        }
+        var first = NONE;
+        for (var i = lid; i < p.n_vocab; i += WG) {
+            if (key(logits[i]) == best_key && (best_key != prev_key || prev_id == NONE || i > prev_id)) {
+                first = i;
+                break;
+            }
+        }
+        let best_id = reduce_u32(lid, first, OP_MIN);
+        if (lid == 0u) {
+            out[3u + 2u * r] = best_id;
+            out[4u + 2u * r] = bitcast<u32>(from_key(best_key) - lse);
+        }
+        prev_key = best_key;
+        prev_id = best_id;
+        found += 1u;
+    }
+    if (lid == 0u) {
+        out[2] = found;
+    }
+}
+
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32) {
+    apply_bias(lid);
+    storageBarrier();  // biased logits are visible to every invocation
     if (p.last_n > 0u) {
         apply_penalty(lid);
     }
@@ -271,6 +355,9 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         if (lid == 0u) {
             finish(best);
         }
+        if (p.want_logprobs != 0u) {
+            write_logprobs(lid, max_key);
+        }
         return;
     }
 
@@ -286,4 +373,7 @@ fn main(@builtin(local_invocation_index) lid: u32) {
         threshold = max(threshold, key(max_value + p.log_min_p));
     }
     draw(lid, threshold, max_value);
+    if (p.want_logprobs != 0u) {
+        write_logprobs(lid, max_key);
+    }
 }

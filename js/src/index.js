@@ -11,7 +11,6 @@
 import { AbortError, EngineUnavailableError, InvalidOptionError, WebmoeError, reviveError } from './errors.js';
 import {
   benchOptions,
-  chatParams,
   conversationIdOf,
   generateOptions,
   messagesOf,
@@ -25,7 +24,8 @@ import {
   verifyOptions,
 } from './options.js';
 import { ChunkStream } from './stream.js';
-import { createCompletion } from './chat.js';
+import { createChatCompletion, createCompletion } from './chat.js';
+import { chatRequest, completionRequest } from './openai.js';
 import {
   deleteCached as deleteStored,
   listCached as listStored,
@@ -75,6 +75,8 @@ export class Engine {
     });
     /** OpenAI-style chat completions. */
     this.chat = { completions: { create: (params) => this.#createChatCompletion(params) } };
+    /** OpenAI-style (legacy) text completions. */
+    this.completions = { create: (params) => this.#createCompletion(params) };
   }
 
   /**
@@ -201,13 +203,28 @@ export class Engine {
   #createChatCompletion(params) {
     let checked;
     try {
-      checked = chatParams(params);
+      checked = chatRequest(params);
     } catch (error) {
       return Promise.reject(error);
     }
-    const model = this.model?.name || this.model?.key || 'webmoe';
     const generate = () => this.#stream('chat', { messages: checked.messages, options: checked.engine }, checked.signal);
-    return createCompletion(checked, model, generate);
+    return createChatCompletion(checked, this.#modelName(), generate);
+  }
+
+  #createCompletion(params) {
+    let checked;
+    try {
+      checked = completionRequest(params);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const generate = () => this.#stream('generate', { prompt: checked.prompt, options: checked.engine }, checked.signal);
+    return createCompletion(checked, this.#modelName(), generate);
+  }
+
+  /** The `model` of OpenAI-style responses: the GGUF's name, else its storage key. */
+  #modelName() {
+    return this.model?.name || this.model?.key || 'webmoe';
   }
 
   #stream(op, payload, signal) {

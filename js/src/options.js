@@ -164,6 +164,15 @@ export function tokenizeOptions(options) {
   return defined({ addSpecialTokens: o.addSpecialTokens });
 }
 
+/** `logitBias`: [[id, bias], …] or { id: bias } → [[id, bias], …] (ranges checked by the engine). */
+function logitBiasOf(bias) {
+  if (bias === undefined || bias === null) return undefined;
+  const pairs = Array.isArray(bias) ? bias : typeof bias === 'object' ? Object.entries(bias).map(([id, b]) => [Number(id), b]) : null;
+  const isPair = (p) => Array.isArray(p) && p.length === 2 && isTokenId(p[0]) && typeof p[1] === 'number';
+  if (!pairs || !pairs.every(isPair)) throw refuse('logitBias', JSON.stringify(bias), 'an object or list of [token id, bias] pairs');
+  return pairs;
+}
+
 const OVERFLOW = ['error', 'truncate-middle', 'shift'];
 
 /** A `contextOverflow` policy, or unset. */
@@ -205,6 +214,11 @@ export function generateOptions(options) {
       'topP',
       'minP',
       'repeatPenalty',
+      'repeatLastN',
+      'frequencyPenalty',
+      'presencePenalty',
+      'logitBias',
+      'logprobs',
       'seed',
       'stop',
       'signal',
@@ -224,56 +238,14 @@ export function generateOptions(options) {
       topP: number(o, 'topP'),
       minP: number(o, 'minP'),
       repeatPenalty: number(o, 'repeatPenalty'),
+      repeatLastN: integer(o, 'repeatLastN', 0),
+      frequencyPenalty: number(o, 'frequencyPenalty'),
+      presencePenalty: number(o, 'presencePenalty'),
+      logitBias: logitBiasOf(o.logitBias),
+      logprobs: integer(o, 'logprobs', 0),
       seed: integer(o, 'seed', 0),
       stop: stopOf(o.stop, 'stop'),
       ignoreEos: o.ignoreEos,
-      conversationId: conversationIdOf(o.conversationId, 'conversationId'),
-      contextOverflow: overflowOf(o.contextOverflow),
-    }),
-  };
-}
-
-/**
- * `chat.completions.create` parameters (OpenAI names) → { messages, stream, signal, engine }.
- * `model` is accepted and ignored (the engine runs the model it loaded).
- * @throws {InvalidOptionError}
- */
-export function chatParams(params) {
-  const o = checkKeys(
-    params,
-    [
-      'messages',
-      'model',
-      'stream',
-      'max_tokens',
-      'temperature',
-      'top_p',
-      'top_k',
-      'min_p',
-      'repeat_penalty',
-      'seed',
-      'stop',
-      'signal',
-      'conversationId',
-      'contextOverflow',
-    ],
-    'chat.completions.create parameters',
-  );
-  const messages = messagesOf(o.messages);
-  if (o.stream !== undefined && typeof o.stream !== 'boolean') throw refuse('stream', o.stream, 'true or false');
-  return {
-    messages,
-    stream: Boolean(o.stream),
-    signal: signalOf(o),
-    engine: defined({
-      maxTokens: integer(o, 'max_tokens', 0, 'max_tokens'),
-      temperature: number(o, 'temperature'),
-      topK: integer(o, 'top_k', 0, 'top_k'),
-      topP: number(o, 'top_p', 'top_p'),
-      minP: number(o, 'min_p', 'min_p'),
-      repeatPenalty: number(o, 'repeat_penalty', 'repeat_penalty'),
-      seed: integer(o, 'seed', 0, 'seed'),
-      stop: stopOf(o.stop, 'stop'),
       conversationId: conversationIdOf(o.conversationId, 'conversationId'),
       contextOverflow: overflowOf(o.contextOverflow),
     }),

@@ -129,8 +129,11 @@ function generation(start, { id, signal }) {
       const chunk = await engineCall(() => current.nextChunk());
       if (chunk === null) break;
       completionTokens += 1;
-      post({ id, type: 'chunk', chunk: { text: chunk.text, tokenId: chunk.tokenId } });
       finishReason = chunk.finishReason ?? null;
+      const out = { text: chunk.text, tokenId: chunk.tokenId };
+      if (chunk.logprobs) out.logprobs = { ...chunk.logprobs.chosen, topLogprobs: chunk.logprobs.topLogprobs };
+      if (finishReason) out.finishReason = finishReason;
+      post({ id, type: 'chunk', chunk: out });
     }
     const usage = { promptTokens, cachedTokens, completionTokens };
     return { finishReason: finishReason ?? current.finishReason() ?? 'stop', usage };

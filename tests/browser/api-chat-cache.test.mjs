@@ -1,5 +1,6 @@
 // Conversations on SmolLM2-135M-Instruct (models/, fetched by scripts/fetch-smollm2): a second
-// turn runs only its new tokens (the engine's own counters) and answers as a fresh run does;
+// turn runs only its new tokens (the engine's own counters) and answers as a fresh run does, with
+// the same log-probabilities (the top 5 of the logits at every generated position);
 // conversations kept apart by `conversationId` come back from their snapshots; `resetChat`.
 
 import assert from 'node:assert/strict';
@@ -21,7 +22,7 @@ before(async () => {
     window.turn = async (messages, extra = {}) => {
       const reply = await window.engine.chat.completions.create({ messages, max_tokens: 6, temperature: 0, ...extra });
       const stats = await window.engine.stats();
-      return { content: reply.choices[0].message.content, usage: reply.usage, stats };
+      return { content: reply.choices[0].message.content, usage: reply.usage, logprobs: reply.choices[0].logprobs, stats };
     };
   }, `/models/${MODEL}`);
 });
@@ -35,9 +36,9 @@ test('a second turn runs only its new tokens and answers as a fresh run does', a
     const first = [system, { role: 'user', content: 'What is the capital of France?' }];
     const one = await window.turn(first);
     const second = [...first, { role: 'assistant', content: one.content }, { role: 'user', content: 'And of Italy?' }];
-    const two = await window.turn(second);
+    const two = await window.turn(second, { logprobs: true, top_logprobs: 5 });
     await window.engine.resetChat();
-    const fresh = await window.turn(second);
+    const fresh = await window.turn(second, { logprobs: true, top_logprobs: 5 });
     return { one, two, fresh };
   }, SYSTEM);
   const { one, two, fresh } = out;
@@ -51,6 +52,17 @@ test('a second turn runs only its new tokens and answers as a fresh run does', a
   assert.equal(fresh.usage.prompt_tokens_details.cached_tokens, 0, 'after resetChat nothing is reused');
   assert.equal(fresh.usage.prompt_tokens, two.usage.prompt_tokens);
   assert.equal(two.content, fresh.content, 'the reply with the cache reused and from scratch');
+  const reused = two.logprobs.content;
+  const scratch = fresh.logprobs.content;
+  assert.equal(reused.length, scratch.length);
+  reused.forEach((entry, p) =>
+    entry.top_logprobs.forEach((top, r) => {
+      const want = scratch[p].top_logprobs[r];
+      assert.equal(top.token, want.token, `position ${p}, rank ${r}`);
+      // Equal to rounding: the prompt ran in batches of other shapes, through an f16 KV cache.
+      assert.ok(Math.abs(top.logprob - want.logprob) < 5e-3, `position ${p}, rank ${r}: ${top.logprob} reused, ${want.logprob} fresh`);
+    }),
+  );
 });
 
 test('conversationId: a conversation comes back from its snapshot; resetChat(id) forgets it', async () => {

@@ -50,7 +50,8 @@ test('chat.completions: streamed chunks are OpenAI-shaped and add up to the non-
     const params = { messages, max_tokens: 3, temperature: 0 };
     const whole = await engine.chat.completions.create(params);
     const chunks = [];
-    for await (const chunk of await engine.chat.completions.create({ ...params, stream: true })) chunks.push(chunk);
+    const streamed = await engine.chat.completions.create({ ...params, stream: true, stream_options: { include_usage: true } });
+    for await (const chunk of streamed) chunks.push(chunk);
     return { whole, chunks };
   });
   const { whole, chunks } = out;
@@ -68,6 +69,8 @@ test('chat.completions: streamed chunks are OpenAI-shaped and add up to the non-
   assert.equal(usage.total_tokens, usage.prompt_tokens + usage.completion_tokens);
   assert.ok(whole.choices[0].message.content.length > 0, 'the answer is not empty');
 
+  const usageChunk = chunks.pop();
+  assert.deepEqual(usageChunk.choices, [], 'include_usage adds a last chunk without choices');
   assert.ok(chunks.length >= 3, `${chunks.length} chunks: the opening, at least one piece of text, the end`);
   const id = chunks[0].id;
   chunks.forEach((chunk, i) => {
@@ -80,9 +83,10 @@ test('chat.completions: streamed chunks are OpenAI-shaped and add up to the non-
     assert.equal(chunk.choices[0].finish_reason, last ? whole.choices[0].finish_reason : null, `chunk ${i} finish_reason`);
   });
   assert.deepEqual(chunks[0].choices[0].delta, { role: 'assistant', content: '' }, 'the first delta opens the assistant turn');
-  const { prompt_tokens_details: streamedDetails, ...streamedCounts } = chunks.at(-1).usage;
+  assert.ok(chunks.every((chunk) => chunk.usage === null), 'the other chunks carry usage: null');
+  const { prompt_tokens_details: streamedDetails, ...streamedCounts } = usageChunk.usage;
   const { prompt_tokens_details: wholeDetails, ...wholeCounts } = whole.usage;
-  assert.deepEqual(streamedCounts, wholeCounts, 'the last chunk carries the usage of the same generation');
+  assert.deepEqual(streamedCounts, wholeCounts, 'the usage chunk carries the usage of the same generation');
   assert.equal(typeof wholeDetails.cached_tokens, 'number');
   assert.equal(streamedDetails.cached_tokens, whole.usage.prompt_tokens - 1, 'the same conversation again runs only its last prompt token');
   const streamed = chunks.map((chunk) => chunk.choices[0].delta.content ?? '').join('');

@@ -35,13 +35,18 @@ export async function* streamReply(engine, { chat, messages, prompt, sampling, s
   if (chat) {
     const stream = await engine.chat.completions.create(chatRequest(sampling, messages, signal));
     let tokens = 0;
+    let finishReason = null;
     for await (const chunk of stream) {
+      // The last chunk (stream_options.include_usage) has no choices and the usage.
+      if (chunk.usage) {
+        yield { kind: 'end', finishReason, completionTokens: chunk.usage.completion_tokens };
+        return;
+      }
       const choice = chunk.choices && chunk.choices[0];
       if (!choice) continue;
       if (choice.finish_reason) {
-        const completionTokens = chunk.usage ? chunk.usage.completion_tokens : tokens;
-        yield { kind: 'end', finishReason: choice.finish_reason, completionTokens };
-        return;
+        finishReason = choice.finish_reason;
+        continue;
       }
       // The first chunk only opens the assistant's message (role, empty content).
       if (choice.delta && !choice.delta.role && typeof choice.delta.content === 'string') {
@@ -49,7 +54,7 @@ export async function* streamReply(engine, { chat, messages, prompt, sampling, s
         yield { kind: 'token', text: choice.delta.content };
       }
     }
-    yield { kind: 'end', finishReason: null, completionTokens: tokens };
+    yield { kind: 'end', finishReason, completionTokens: tokens };
     return;
   }
   let tokens = 0;

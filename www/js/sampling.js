@@ -53,6 +53,7 @@ export function chatRequest(sampling, messages, signal) {
   return {
     messages,
     stream: true,
+    stream_options: { include_usage: true },
     max_tokens: sampling.maxTokens,
     temperature: sampling.temperature,
     top_p: sampling.topP,

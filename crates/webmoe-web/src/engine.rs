@@ -28,6 +28,7 @@ use crate::header::{header_error, runnable_model};
 use crate::lost_device::destroy_device;
 use crate::options::{self, GenerateOptions, LoadOptions, Prompt, DEFAULT_MAX_TOKENS};
 use crate::source::{parts_of, reader_error, ReaderFailure};
+use crate::text::LogprobsOut;
 use crate::stats::{expert_counts, ConversationFigures, ExpertCache, GpuMemory, SequenceFigures, Stats};
 
 /// A model on the GPU, ready to generate.
@@ -91,6 +92,8 @@ struct ChunkOut {
     token_id: u32,
     /// "stop" or "length" on the last chunk, absent before.
     finish_reason: Option<&'static str>,
+    /// When asked for: this token's and the most likely tokens' log-probabilities.
+    logprobs: Option<LogprobsOut>,
 }
 
 /// What `start` and `startChat` resolve to once the prompt has run.
@@ -218,7 +221,10 @@ impl WasmEngine {
             let finish_reason = generation.finish_reason().map(|r| r.as_str());
             *inner.generation.borrow_mut() = Some(generation);
             match result? {
-                Some(chunk) => to_value(&ChunkOut { text: chunk.text, token_id: chunk.token_id, finish_reason }),
+                Some(chunk) => {
+                    let logprobs = chunk.logprobs.map(|l| LogprobsOut::new(&inner.tokenizer, chunk.token_id, &l));
+                    to_value(&ChunkOut { text: chunk.text, token_id: chunk.token_id, finish_reason, logprobs })
+                }
                 None => Ok(JsValue::NULL),
             }
         })
@@ -454,6 +460,7 @@ impl Inner {
         let core_options =
             generate::GenerateOptions { max_tokens, stop: options.stop.clone(), ignore_eos: options.ignore_eos };
         let sampling = options.sampling();
+        let logit_bias = options.logit_bias.clone();
         let tokenizer = &self.tokenizer;
         *self.generation.borrow_mut() = None;
         let conversation = options.conversation_id.as_deref();
@@ -461,6 +468,7 @@ impl Inner {
             .with_conversations(async |engine, conversations| {
                 conversations.switch_to(engine, conversation).await?;
                 engine.set_sampling(&sampling)?;
+                engine.set_logit_bias(&logit_bias)?;
                 Generation::start(engine, tokenizer, &ids, core_options).await
             })
             .await?;

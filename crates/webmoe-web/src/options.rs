@@ -42,7 +42,8 @@ impl LoadOptions {
 }
 
 /// `start` options: `{ maxTokens?, temperature?, topK?, topP?, minP?, repeatPenalty?,
-/// repeatLastN?, seed?, stop?, ignoreEos?, conversationId?, contextOverflow? }`. Unset sampling fields take the core's defaults
+/// repeatLastN?, frequencyPenalty?, presencePenalty?, logitBias?, logprobs?, seed?, stop?,
+/// ignoreEos?, conversationId?, contextOverflow? }`. Unset sampling fields take the core's defaults
 /// (llama.cpp's: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, no penalty, seed 0).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -55,6 +56,13 @@ pub struct GenerateOptions {
     pub min_p: Option<f32>,
     pub repeat_penalty: Option<f32>,
     pub repeat_last_n: Option<u32>,
+    pub frequency_penalty: Option<f32>,
+    pub presence_penalty: Option<f32>,
+    /// `[id, bias]` pairs added to the logits before the penalties.
+    #[serde(default)]
+    pub logit_bias: Vec<(u32, f32)>,
+    /// Report log-probabilities: the chosen token's and this many most likely ones'.
+    pub logprobs: Option<u32>,
     pub seed: Option<u64>,
     #[serde(default)]
     pub stop: Vec<String>,
@@ -79,6 +87,9 @@ impl GenerateOptions {
             min_p: self.min_p.unwrap_or(d.min_p),
             repeat_penalty: self.repeat_penalty.unwrap_or(d.repeat_penalty),
             repeat_last_n: self.repeat_last_n.unwrap_or(d.repeat_last_n),
+            frequency_penalty: self.frequency_penalty.unwrap_or(d.frequency_penalty),
+            presence_penalty: self.presence_penalty.unwrap_or(d.presence_penalty),
+            logprobs: self.logprobs,
             seed: self.seed.unwrap_or(d.seed),
         }
     }

@@ -3,6 +3,7 @@
 
 use crate::engine::Engine;
 use crate::error::Result;
+use crate::sampler::TokenLogprobs;
 use crate::tokenizer::{StreamDecoder, Tokenizer};
 use web_time::Instant;
 
@@ -47,6 +48,8 @@ impl FinishReason {
 pub struct Chunk {
     pub token_id: u32,
     pub text: String,
+    /// The sampler's log-probabilities for this token, when the sampling parameters ask for them.
+    pub logprobs: Option<TokenLogprobs>,
 }
 
 /// Counts and times of one generation.
@@ -89,8 +92,8 @@ pub struct Generation {
     tokenizer: Tokenizer,
     options: GenerateOptions,
     decoder: StreamDecoder,
-    /// The token sampled after the prompt, not yet returned.
-    first: Option<u32>,
+    /// The token sampled after the prompt, not yet returned, and its log-probabilities.
+    first: Option<(u32, Option<TokenLogprobs>)>,
     /// Decoded text not yet returned (it may be the start of a stop string).
     held: String,
     finish: Option<FinishReason>,
@@ -106,7 +109,11 @@ impl Generation {
         let cached = engine.cached_prefix(prompt).min(prompt.len().saturating_sub(1));
         engine.truncate(cached);
         let t = Instant::now();
-        let first = if options.max_tokens == 0 { None } else { Some(engine.prefill(&prompt[cached..]).await?) };
+        let first = if options.max_tokens == 0 {
+            None
+        } else {
+            Some((engine.prefill(&prompt[cached..]).await?, engine.last_logprobs()))
+        };
         let stats = GenerationStats { prompt_tokens: prompt.len(), cached_tokens: cached, prefill_seconds: t.elapsed().as_secs_f64(), ..Default::default() };
         let finish = if options.max_tokens == 0 { Some(FinishReason::Length) } else { None };
         let decoder = tokenizer.stream_decoder();
@@ -118,18 +125,18 @@ impl Generation {
         if self.finish.is_some() {
             return Ok(None);
         }
-        let id = match self.first.take() {
-            Some(id) => id,
+        let (id, logprobs) = match self.first.take() {
+            Some(first) => first,
             None => {
                 let t = Instant::now();
                 // Unless this is the last token allowed, the step after it is queued before its id
                 // is read; it is cancelled below if generation stops here.
                 let id = if self.tokens.len() + 1 < self.options.max_tokens { engine.step_ahead().await? } else { engine.step().await? };
                 self.stats.decode_seconds += t.elapsed().as_secs_f64();
-                id
+                (id, engine.last_logprobs())
             }
         };
-        let chunk = self.take(id);
+        let chunk = self.take(id).map(|chunk| Chunk { logprobs, ..chunk });
         if chunk.is_err() || self.finish.is_some() {
             engine.cancel_ahead();
         }
@@ -144,23 +151,23 @@ impl Generation {
         if !self.options.ignore_eos && self.tokenizer.is_end_of_generation(id) {
             self.finish = Some(FinishReason::Stop);
             let text = std::mem::take(&mut self.held) + &self.decoder.finish()?;
-            return Ok(Chunk { token_id: id, text });
+            return Ok(Chunk { token_id: id, text, logprobs: None });
         }
         self.held.push_str(&self.decoder.push(id)?);
         if let Some(cut) = self.options.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| self.held.find(s.as_str())).min() {
             self.finish = Some(FinishReason::Stop);
             self.held.truncate(cut);
-            return Ok(Chunk { token_id: id, text: std::mem::take(&mut self.held) });
+            return Ok(Chunk { token_id: id, text: std::mem::take(&mut self.held), logprobs: None });
         }
         if at_limit {
             self.finish = Some(FinishReason::Length);
             let text = std::mem::take(&mut self.held) + &self.decoder.finish()?;
-            return Ok(Chunk { token_id: id, text });
+            return Ok(Chunk { token_id: id, text, logprobs: None });
         }
         let keep = self.held.len() - self.held_back_len();
         let text = self.held[..keep].to_string();
         self.held.drain(..keep);
-        Ok(Chunk { token_id: id, text })
+        Ok(Chunk { token_id: id, text, logprobs: None })
     }
 
     /// Bytes at the end of `held` that could begin a stop string, and so must wait.

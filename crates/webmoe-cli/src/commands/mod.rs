@@ -32,5 +32,6 @@ fn sampling(a: &SamplingArgs) -> SamplingParams {
         repeat_penalty: a.repeat_penalty,
         repeat_last_n: a.repeat_last_n,
         seed: a.seed,
+        ..SamplingParams::default()
     }
 }

@@ -66,7 +66,7 @@ impl Engine {
     fn submit_decode(&self, lead: usize, into: usize) {
         let body = &self.passes.decode;
         let mut enc = self.encode_at(1, lead, body.all().chain(self.tail(Tail::Sample)));
-        enc.copy_buffer_to_buffer(&self.scratch.tokens.buffer, 0, &self.sampled[into], 0, 4);
+        enc.copy_buffer_to_buffer(&self.sampler.output.buffer, 0, &self.sampled[into], 0, self.sampler.readback_bytes());
         self.gpu.queue.submit([enc.finish()]);
     }
 }

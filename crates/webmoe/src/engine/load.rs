@@ -100,7 +100,7 @@ impl Engine {
         let sampled = [0, 1].map(|_| {
             gpu.device.create_buffer(&wgpu::BufferDescriptor {
                 label: Some("sampled token"),
-                size: 4,
+                size: crate::kernels::sample::OUTPUT_BYTES,
                 usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             })

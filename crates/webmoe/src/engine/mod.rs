@@ -27,7 +27,7 @@ use crate::kernels::moe_group::ExpertGroups;
 use crate::kernels::sample::{history_ring, SampleKernel};
 use crate::kernels::KernelEnv;
 use crate::model::Model;
-use crate::sampler::SamplingParams;
+use crate::sampler::{SamplingParams, TokenLogprobs};
 use forward::Passes;
 use load::plan;
 use state::{KvCache, Scratch};
@@ -110,6 +110,20 @@ impl Engine {
     pub fn set_sampling(&mut self, params: &SamplingParams) -> Result<()> {
         self.cancel_ahead();
         self.sampler.set_params(&self.gpu, params)
+    }
+
+    /// Add `bias` to the logits of its ids before the penalties, from the next token on
+    /// (replacing the previous list); refuses ids outside the vocabulary and biases outside
+    /// [−100, 100].
+    pub fn set_logit_bias(&mut self, bias: &[(u32, f32)]) -> Result<()> {
+        self.cancel_ahead();
+        self.sampler.set_bias(&self.gpu, bias)
+    }
+
+    /// The log-probabilities of the last token read back, when the sampling parameters ask for
+    /// them (`SamplingParams::logprobs`).
+    pub fn last_logprobs(&self) -> Option<TokenLogprobs> {
+        self.sampler.last_logprobs()
     }
 
     /// Expert slots on the GPU: one per expert of every layer when all are resident, else the

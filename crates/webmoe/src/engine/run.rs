@@ -58,10 +58,11 @@ impl Engine {
         }
     }
 
-    /// Finish a submit's encoder: copy the sampled id for read-back when the tail sampled.
+    /// Finish a submit's encoder: copy the sampler's output (the id, and log-probabilities when
+    /// asked for) for read-back when the tail sampled.
     pub(super) fn finish(&self, mut enc: wgpu::CommandEncoder, tail: Tail) -> wgpu::CommandBuffer {
         if tail == Tail::Sample {
-            enc.copy_buffer_to_buffer(&self.scratch.tokens.buffer, 0, &self.sampled[0], 0, 4);
+            enc.copy_buffer_to_buffer(&self.sampler.output.buffer, 0, &self.sampled[0], 0, self.sampler.readback_bytes());
         }
         enc.finish()
     }
@@ -170,7 +171,7 @@ impl Engine {
         self.count(|c| c.readbacks += 1);
         let id = {
             let view = sampled.slice(..).get_mapped_range().map_err(|e| GpuError::Readback { reason: e.to_string() })?;
-            u32::from_le_bytes([view[0], view[1], view[2], view[3]])
+            self.sampler.read_output(&view)
         };
         sampled.unmap();
         self.gpu.check()?;

@@ -1,7 +1,9 @@
-//! The sampler on the GPU (shaders/sample.wgsl): repetition penalty, top-k, top-p, min-p,
-//! temperature and a seeded draw, or the argmax, over one row of logits, as defined in
-//! [`crate::sampler`]. The choice goes to `tokens[0]` and to the history ring, so generation
-//! reads back one id per token and the penalty window never leaves the GPU.
+//! The sampler on the GPU (shaders/sample.wgsl): logit bias, repetition, frequency and presence
+//! penalties, top-k, top-p, min-p, temperature and a seeded draw, or the argmax, over one row of
+//! logits, as defined in [`crate::sampler`]. The choice goes to `tokens[0]`, to the history ring
+//! and to the kernel's output block, so generation reads back one small block per token (the id,
+//! and the log-probabilities when asked for) and neither the logits nor the penalty window leave
+//! the GPU.
 //!
 //! The history ring is a storage buffer of `capacity` u32 (its length decides the capacity).
 //! The id received at index r (counting prompt ids from 0) lives at `r % capacity`;
@@ -11,8 +13,13 @@
 
 use super::KernelEnv;
 use crate::gpu::{Dispatch, Gpu, GpuError, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
-use crate::sampler::SamplingParams;
+use crate::sampler::{SamplingParams, TokenLogprobs, MAX_LOGIT_BIAS, MAX_TOP_LOGPROBS};
 use crate::Error;
+use std::cell::{Cell, RefCell};
+
+/// Bytes of the output block: the id, its log-probability, the count of top entries and
+/// [`MAX_TOP_LOGPROBS`] (id, log-probability) pairs, padded to 16 bytes.
+pub const OUTPUT_BYTES: u64 = ((3 + 2 * MAX_TOP_LOGPROBS as u64) * 4).div_ceil(16) * 16;
 
 /// `Params` of shaders/sample.wgsl.
 #[repr(C)]
@@ -31,6 +38,11 @@ struct Params {
     use_min_p: u32,
     seed_lo: u32,
     seed_hi: u32,
+    frequency: f32,
+    presence: f32,
+    n_bias: u32,
+    want_logprobs: u32,
+    top_logprobs: u32,
     _pad: [u32; 3],
 }
 
@@ -38,7 +50,15 @@ struct Params {
 /// [`SampleKernel::set_params`] rewrites the block for the next generation.
 pub struct SampleKernel {
     pub dispatch: Dispatch,
+    /// (OUTPUT_BYTES) u32: what a submit copies for the CPU to read (see shaders/sample.wgsl).
+    pub output: StorageBuffer,
     params: UniformBuffer,
+    /// (MAX_LOGIT_BIAS, 2) u32: token id and f32 bits of its bias.
+    bias: StorageBuffer,
+    /// The block last written, so that the bias and the sampling parameters change separately.
+    block: Cell<Params>,
+    /// The log-probabilities of the last output block read, when they were asked for.
+    last: RefCell<Option<TokenLogprobs>>,
     n_vocab: u32,
     capacity: u32,
 }
@@ -62,23 +82,92 @@ impl SampleKernel {
                 GpuError::Operation { message: "the sampler's history ring must hold at least one id".into() }.into()
             );
         }
-        let block = uniform_block(params, n_vocab, capacity)?;
+        let block = uniform_block(params, n_vocab, capacity, 0)?;
         let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::Sample))?;
         let uniform = UniformBuffer::new(gpu, "sample params", &block);
+        let bias = StorageBuffer::with_data(gpu, "logit bias", &vec![0; MAX_LOGIT_BIAS * 8]);
+        let output = StorageBuffer::with_data(gpu, "sample output", &vec![0; OUTPUT_BYTES as usize]);
         let bind_group = gpu.bind_group(
             "sample",
             &pipeline,
-            &[env.step.binding(), uniform.binding(), logits.binding(), history.binding(), tokens.binding()],
+            &[
+                env.step.binding(),
+                uniform.binding(),
+                logits.binding(),
+                history.binding(),
+                tokens.binding(),
+                bias.binding(),
+                output.binding(),
+            ],
         );
         let dispatch = Dispatch { label: "sample", slots: None, pipeline, bind_group, grid: Grid::Fixed([1, 1, 1]) };
-        Ok(SampleKernel { dispatch, params: uniform, n_vocab, capacity })
+        let last = RefCell::new(None);
+        Ok(SampleKernel { dispatch, output, params: uniform, bias, block: Cell::new(block), last, n_vocab, capacity })
     }
 
     /// Use `params` from the next submit on; refuses invalid params and a penalty window longer
-    /// than the ring.
+    /// than the ring. The logit bias stays as set.
     pub fn set_params(&self, gpu: &Gpu, params: &SamplingParams) -> Result<(), Error> {
-        self.params.write(gpu, &uniform_block(params, self.n_vocab, self.capacity)?);
+        let block = uniform_block(params, self.n_vocab, self.capacity, self.block.get().n_bias)?;
+        self.params.write(gpu, &block);
+        self.block.set(block);
         Ok(())
+    }
+
+    /// Add `bias` to the logits of its ids before the penalties, from the next submit on
+    /// (replacing the previous list; empty: none). The biases of an id listed twice add up.
+    /// Refuses more than [`MAX_LOGIT_BIAS`] ids, ids outside the vocabulary and biases (sums)
+    /// that are not numbers in [−100, 100].
+    pub fn set_bias(&self, gpu: &Gpu, bias: &[(u32, f32)]) -> Result<(), Error> {
+        // An id listed twice gets the sum, added once: invocations never add to the same logit.
+        let mut merged = bias.to_vec();
+        merged.sort_by_key(|&(id, _)| id);
+        merged.dedup_by(|later, first| {
+            let same = later.0 == first.0;
+            if same {
+                first.1 += later.1;
+            }
+            same
+        });
+        check_bias(bias.len(), &merged, self.n_vocab)?;
+        let bias = merged.as_slice();
+        let words: Vec<u32> = bias.iter().flat_map(|&(id, b)| [id, b.to_bits()]).collect();
+        if !words.is_empty() {
+            self.bias.write(gpu, 0, bytemuck::cast_slice(&words));
+        }
+        let block = Params { n_bias: bias.len() as u32, ..self.block.get() };
+        self.params.write(gpu, &block);
+        self.block.set(block);
+        Ok(())
+    }
+
+    /// Bytes of [`SampleKernel::output`] a submit copies for read-back: the id alone (one u32)
+    /// unless log-probabilities are asked for.
+    pub fn readback_bytes(&self) -> u64 {
+        if self.block.get().want_logprobs != 0 {
+            OUTPUT_BYTES
+        } else {
+            4
+        }
+    }
+
+    /// The id in an output block read back from [`SampleKernel::output`]; the log-probabilities
+    /// in it, when the parameters ask for them, are kept for [`SampleKernel::last_logprobs`].
+    pub fn read_output(&self, bytes: &[u8]) -> u32 {
+        let word = |i: usize| bytes.get(4 * i..4 * i + 4).map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]));
+        let logprobs = (self.block.get().want_logprobs != 0).then(|| {
+            let count = (word(2) as usize).min(MAX_TOP_LOGPROBS as usize);
+            let top = (0..count).map(|r| (word(3 + 2 * r), f32::from_bits(word(4 + 2 * r)))).collect();
+            TokenLogprobs { logprob: f32::from_bits(word(1)), top }
+        });
+        *self.last.borrow_mut() = logprobs;
+        word(0)
+    }
+
+    /// The log-probabilities of the last id read with [`SampleKernel::read_output`] (`None`
+    /// when not asked for).
+    pub fn last_logprobs(&self) -> Option<TokenLogprobs> {
+        self.last.borrow().clone()
     }
 
     /// How many ids the history ring holds.
@@ -99,7 +188,23 @@ pub fn history_ring(ids: &[u32], capacity: u32) -> Vec<u32> {
     ring
 }
 
-fn uniform_block(params: &SamplingParams, n_vocab: u32, capacity: u32) -> Result<Params, Error> {
+/// Refuses a list of more than [`MAX_LOGIT_BIAS`] entries (`given`, before merging), and in the
+/// merged list `bias` ids outside the vocabulary and biases outside [−100, 100].
+fn check_bias(given: usize, bias: &[(u32, f32)], n_vocab: u32) -> Result<(), Error> {
+    let refuse = |value: String, why: String| Err(Error::InvalidOption { option: "logit_bias".into(), value, why });
+    if given > MAX_LOGIT_BIAS {
+        return refuse(format!("{given} entries"), format!("give at most {MAX_LOGIT_BIAS} token ids"));
+    }
+    if let Some(&(id, _)) = bias.iter().find(|&&(id, _)| id >= n_vocab) {
+        return refuse(format!("token {id}"), format!("use token ids below the vocabulary size {n_vocab}"));
+    }
+    if let Some(&(id, b)) = bias.iter().find(|&&(_, b)| !(-100.0..=100.0).contains(&b)) {
+        return refuse(format!("{b} for token {id}"), "use biases in [-100, 100]".into());
+    }
+    Ok(())
+}
+
+fn uniform_block(params: &SamplingParams, n_vocab: u32, capacity: u32, n_bias: u32) -> Result<Params, Error> {
     params.validate()?;
     if params.repeat_last_n > capacity {
         return Err(Error::InvalidOption {
@@ -122,6 +227,11 @@ fn uniform_block(params: &SamplingParams, n_vocab: u32, capacity: u32) -> Result
         use_min_p: (params.min_p > 0.0) as u32,
         seed_lo: params.seed as u32,
         seed_hi: (params.seed >> 32) as u32,
+        frequency: params.frequency_penalty,
+        presence: params.presence_penalty,
+        n_bias,
+        want_logprobs: params.logprobs.is_some() as u32,
+        top_logprobs: params.logprobs.unwrap_or(0),
         _pad: [0; 3],
     })
 }

@@ -1,13 +1,16 @@
-//! Choosing the next token from a row of logits: greedy, or a seeded draw after a repetition
-//! penalty, top-k, top-p, min-p and temperature (llama.cpp's default order).
+//! Choosing the next token from a row of logits: greedy, or a seeded draw after a logit bias,
+//! repetition, frequency and presence penalties, top-k, top-p, min-p and temperature
+//! (llama.cpp's default order); and the log-probabilities of the choice.
 //!
 //! The GPU kernel (shaders/sample.wgsl, launched by [`crate::kernels::sample`]) and the plain
 //! CPU reference [`sample_cpu`] implement the same definition:
 //!
-//! 1. **Repetition penalty.** For each *distinct* id among the last `repeat_last_n` ids of the
-//!    history (prompt included) that is inside the vocabulary: a logit `l > 0` becomes
-//!    `l · (1/penalty)`, any other `l · penalty`. The reciprocal is rounded once to f32 on the CPU
-//!    so both sides multiply by the same number.
+//! 0. **Logit bias.** Each listed id's logit gets its bias added (the OpenAI API's `logit_bias`).
+//! 1. **Penalties.** For each *distinct* id among the last `repeat_last_n` ids of the history
+//!    (prompt included) that is inside the vocabulary, seen `c` times there: a logit `l > 0`
+//!    becomes `l · (1/penalty)`, any other `l · penalty`, and then
+//!    `− c · frequency_penalty − presence_penalty`. The reciprocal is rounded once to f32 on the
+//!    CPU so both sides multiply by the same number.
 //! 2. **Greedy.** With `temperature == 0` the choice is the lowest id of the largest (penalised)
 //!    logit; steps 3–5 do not apply.
 //! 3. **Thresholds on the logit value**, each keeping ties with its boundary value:
@@ -25,6 +28,10 @@
 //!    or below `u`). The same seed and step give the same token, so seeded generation is
 //!    reproducible; the engine advances `step` once per generated token.
 //!
+//! 6. **Log-probabilities** (when asked for): `l − ln Σ exp(l)` over the logits after steps 0–1,
+//!    i.e. the model's distribution after bias and penalties at temperature 1, before the filters
+//!    of step 3 — for the chosen id and for the `logprobs` largest logits.
+//!
 //! Logits must be finite or `−∞` (masked tokens), with at least one finite value.
 
 mod params;
@@ -33,6 +40,8 @@ mod reference;
 #[cfg(test)]
 mod tests;
 
-pub use params::{SamplingParams, MAX_REPEAT_LAST_N};
+pub use params::{SamplingParams, MAX_LOGIT_BIAS, MAX_REPEAT_LAST_N, MAX_TOP_LOGPROBS};
 pub use random::{random_bits, random_uniform};
-pub use reference::{kept_distribution, penalised_logits, sample_cpu, Distribution};
+pub use reference::{
+    kept_distribution, logprobs_cpu, penalised_logits, sample_cpu, with_logit_bias, Distribution, TokenLogprobs,
+};

@@ -6,6 +6,12 @@ use crate::Error;
 /// and each invocation compares an id with up to this many others to count it once.
 pub const MAX_REPEAT_LAST_N: u32 = 256;
 
+/// The most top log-probabilities one token reports (the OpenAI API's limit).
+pub const MAX_TOP_LOGPROBS: u32 = 20;
+
+/// The most token ids a logit bias may list.
+pub const MAX_LOGIT_BIAS: usize = 1024;
+
 /// How the next token is chosen (see the [module documentation](super) for the exact definition).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct SamplingParams {
@@ -19,15 +25,22 @@ pub struct SamplingParams {
     pub min_p: f32,
     /// Divides positive and multiplies other logits of recently seen tokens; 1 disables it.
     pub repeat_penalty: f32,
-    /// How many of the most recent history ids (prompt included) the penalty looks at.
+    /// How many of the most recent history ids (prompt included) the penalties look at.
     pub repeat_last_n: u32,
+    /// Subtracted from the logit of an id once per occurrence in the penalty window; 0 disables it.
+    pub frequency_penalty: f32,
+    /// Subtracted from the logit of every id in the penalty window; 0 disables it.
+    pub presence_penalty: f32,
+    /// Report the chosen id's log-probability and those of this many most likely ids (≤
+    /// [`MAX_TOP_LOGPROBS`]); `None` reports nothing.
+    pub logprobs: Option<u32>,
     /// Seed of the random stream; with the step index it fixes every draw.
     pub seed: u64,
 }
 
 impl Default for SamplingParams {
     /// llama.cpp's defaults: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, no repetition
-    /// penalty (1.0) over a 64-token window, seed 0.
+    /// penalty (1.0) over a 64-token window, no frequency or presence penalty, seed 0.
     fn default() -> Self {
         SamplingParams {
             temperature: 0.8,
@@ -36,6 +49,9 @@ impl Default for SamplingParams {
             min_p: 0.05,
             repeat_penalty: 1.0,
             repeat_last_n: 64,
+            frequency_penalty: 0.0,
+            presence_penalty: 0.0,
+            logprobs: None,
             seed: 0,
         }
     }
@@ -80,6 +96,14 @@ impl SamplingParams {
                 "use a finite value > 0 (1 disables the penalty)",
             );
         }
+        for (option, value) in [("frequency_penalty", self.frequency_penalty), ("presence_penalty", self.presence_penalty)] {
+            if !(-2.0..=2.0).contains(&value) {
+                return refuse(option, value.to_string(), "use a value in [-2, 2] (0 disables it)");
+            }
+        }
+        if let Some(n) = self.logprobs.filter(|&n| n > MAX_TOP_LOGPROBS) {
+            return refuse("top_logprobs", n.to_string(), &format!("use a value in [0, {MAX_TOP_LOGPROBS}]"));
+        }
         if self.repeat_last_n > MAX_REPEAT_LAST_N {
             return refuse(
                 "repeat_last_n",
@@ -109,8 +133,9 @@ impl SamplingParams {
         self.min_p.ln()
     }
 
-    /// Whether the repetition penalty changes anything.
+    /// Whether the penalties change anything.
     pub fn penalises(&self) -> bool {
-        self.repeat_penalty != 1.0 && self.repeat_last_n > 0
+        let any = self.repeat_penalty != 1.0 || self.frequency_penalty != 0.0 || self.presence_penalty != 0.0;
+        any && self.repeat_last_n > 0
     }
 }

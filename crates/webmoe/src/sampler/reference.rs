@@ -54,8 +54,10 @@ pub fn kept_distribution(logits: &[f32], params: &SamplingParams, history: &[u32
     distribution_of(&penalised_logits(logits, params, history), params)
 }
 
-/// `logits` after the repetition penalty over the distinct ids among the last
-/// `repeat_last_n` ids of `history`; ids outside the vocabulary are ignored.
+/// `logits` after the penalties over the distinct ids among the last `repeat_last_n` ids of
+/// `history`: each such id, seen `c` times there, has its logit `l` replaced by
+/// `(l > 0 ? l · (1/penalty) : l · penalty) − c · frequency − presence` (llama.cpp's order);
+/// ids outside the vocabulary are ignored.
 pub fn penalised_logits(logits: &[f32], params: &SamplingParams, history: &[u32]) -> Vec<f32> {
     let mut out = logits.to_vec();
     if !params.penalises() {
@@ -63,14 +65,50 @@ pub fn penalised_logits(logits: &[f32], params: &SamplingParams, history: &[u32]
     }
     let mut window = history[history.len().saturating_sub(params.repeat_last_n as usize)..].to_vec();
     window.sort_unstable();
-    window.dedup();
     let (positive_factor, other_factor) = (params.inverse_penalty(), params.repeat_penalty);
-    for id in window {
-        if let Some(l) = out.get_mut(id as usize) {
-            *l *= if *l > 0.0 { positive_factor } else { other_factor };
+    for run in window.chunk_by(|a, b| a == b) {
+        if let Some(l) = out.get_mut(run[0] as usize) {
+            let scaled = *l * if *l > 0.0 { positive_factor } else { other_factor };
+            *l = scaled - run.len() as f32 * params.frequency_penalty - params.presence_penalty;
         }
     }
     out
+}
+
+/// `logits` with `bias` added to the logits of its ids (ids outside the vocabulary ignored):
+/// the first step of the GPU sampler, before the penalties.
+pub fn with_logit_bias(logits: &[f32], bias: &[(u32, f32)]) -> Vec<f32> {
+    let mut out = logits.to_vec();
+    for &(id, b) in bias {
+        if let Some(l) = out.get_mut(id as usize) {
+            *l += b;
+        }
+    }
+    out
+}
+
+/// The log-probabilities the sampler reports for choosing `chosen` from `penalised` logits
+/// (after bias and penalties): log-softmax at temperature 1, for `chosen` and for the `top`
+/// largest logits (lowest id first on ties).
+pub fn logprobs_cpu(penalised: &[f32], chosen: u32, top: u32) -> TokenLogprobs {
+    let max = penalised.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let lse = max as f64 + penalised.iter().map(|&l| ((l - max) as f64).exp()).sum::<f64>().ln();
+    let mut order: Vec<u32> = (0..penalised.len() as u32).collect();
+    order.sort_by(|&a, &b| penalised[b as usize].total_cmp(&penalised[a as usize]).then(a.cmp(&b)));
+    let logprob = |id: u32| (penalised[id as usize] as f64 - lse) as f32;
+    TokenLogprobs {
+        logprob: penalised.get(chosen as usize).map_or(f32::NEG_INFINITY, |_| logprob(chosen)),
+        top: order.into_iter().take(top as usize).map(|id| (id, logprob(id))).collect(),
+    }
+}
+
+/// What the sampler reports about one choice when log-probabilities are asked for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TokenLogprobs {
+    /// The chosen id's log-probability.
+    pub logprob: f32,
+    /// The most likely ids and their log-probabilities, most likely first.
+    pub top: Vec<(u32, f32)>,
 }
 
 /// The lowest index of the largest value; 0 for an empty slice.

@@ -4,7 +4,10 @@ use super::*;
 use crate::kernels::testing::*;
 use crate::kernels::Step;
 use crate::synthetic::Rng;
-use crate::sampler::{kept_distribution, penalised_logits, random_uniform, sample_cpu, MAX_REPEAT_LAST_N};
+use crate::sampler::{
+    kept_distribution, logprobs_cpu, penalised_logits, random_uniform, sample_cpu, with_logit_bias, MAX_LOGIT_BIAS,
+    MAX_REPEAT_LAST_N,
+};
 
 const VOCAB_SIZES: [usize; 5] = [1, 7, 300, 32000, 49152];
 
@@ -281,4 +284,129 @@ fn set_params_changes_the_recorded_dispatch() {
     );
     let invalid = SamplingParams { top_p: 0.0, ..params };
     assert!(matches!(kernel.set_params(gpu, &invalid), Err(Error::InvalidOption { option, .. }) if option == "top_p"));
+}
+
+/// One kernel run with a logit bias; returns what it left and its output block.
+fn sample_gpu_with(logits: &[f32], params: &SamplingParams, bias: &[(u32, f32)], history: &[u32], step: u32) -> (GpuRun, Vec<u32>) {
+    let gpu = gpu();
+    let env = KernelEnv::new(gpu);
+    let capacity = MAX_REPEAT_LAST_N;
+    let (lb, hb, tb) =
+        (f32_buffer(gpu, logits), u32_buffer(gpu, &history_ring(history, capacity)), u32_buffer(gpu, &[u32::MAX]));
+    let kernel = SampleKernel::new(gpu, &env, &lb, &hb, &tb, logits.len() as u32, params).unwrap();
+    kernel.set_bias(gpu, bias).unwrap();
+    run(
+        gpu,
+        &env,
+        Step { pos0: 0, n_tokens: 1, sample_step: step, n_history: history.len() as u32 },
+        std::slice::from_ref(&kernel.dispatch),
+    );
+    let output = read_u32(gpu, &kernel.output);
+    (GpuRun { token: read_u32(gpu, &tb)[0], ring: read_u32(gpu, &hb), logits: read_f32(gpu, &lb) }, output)
+}
+
+/// Up to 20 ids with biases up to ±10, one of them (and an id listed twice) at −100.
+fn random_bias(n: usize, rng: &mut Rng) -> Vec<(u32, f32)> {
+    let mut bias: Vec<(u32, f32)> = (0..20.min(n)).map(|_| (rng.below(n as u64) as u32, 10.0 * rng.uniform())).collect();
+    bias.push((bias[0].0, -50.0));
+    bias[1].1 = -100.0;
+    bias
+}
+
+#[test]
+fn bias_and_frequency_and_presence_penalties_match_the_cpu() {
+    let mut rng = Rng::new(38);
+    for n in VOCAB_SIZES {
+        let logits = random_logits(n, true, &mut rng);
+        let history = random_history(&logits, &mut rng);
+        let bias = random_bias(n, &mut rng);
+        for (frequency, presence, repeat) in [(0.5, 0.0, 1.0), (0.0, 1.5, 1.0), (-0.7, 0.3, 1.2), (2.0, 2.0, 0.8)] {
+            let params = SamplingParams {
+                frequency_penalty: frequency,
+                presence_penalty: presence,
+                repeat_penalty: repeat,
+                repeat_last_n: 64,
+                ..SamplingParams::greedy()
+            };
+            let (got, output) = sample_gpu_with(&logits, &params, &bias, &history, 0);
+            let want = penalised_logits(&with_logit_bias(&logits, &bias), &params, &history);
+            for (i, (g, w)) in got.logits.iter().zip(&want).enumerate() {
+                assert!(
+                    (g - w).abs() <= 1e-5 * w.abs().max(1.0),
+                    "n_vocab {n}, frequency {frequency}, presence {presence}, repeat {repeat}: logit {i}: GPU {g}, CPU {w}"
+                );
+            }
+            let cpu = sample_cpu(&with_logit_bias(&logits, &bias), &params, &history, 0);
+            assert_eq!((got.token, output[0]), (cpu, cpu), "n_vocab {n}, frequency {frequency}, presence {presence}");
+        }
+    }
+}
+
+#[test]
+fn a_bias_of_minus_100_bans_and_plus_100_forces() {
+    let mut rng = Rng::new(39);
+    let logits = random_logits(32000, true, &mut rng);
+    let best = sample_cpu(&logits, &SamplingParams::greedy(), &[], 0);
+    let params = SamplingParams { temperature: 1.0, top_k: None, top_p: 1.0, min_p: 0.0, ..SamplingParams::default() };
+    for step in 0..16 {
+        let (banned, _) = sample_gpu_with(&logits, &SamplingParams::greedy(), &[(best, -100.0)], &[], step);
+        assert_ne!(banned.token, best, "step {step}: the banned id {best} was chosen");
+        let (forced, _) = sample_gpu_with(&logits, &SamplingParams { seed: step as u64, ..params }, &[(17, 100.0)], &[], step);
+        assert_eq!(forced.token, 17, "step {step}: a +100 bias must win a draw at temperature 1");
+    }
+}
+
+#[test]
+fn logprobs_match_the_cpu() {
+    let mut rng = Rng::new(40);
+    for n in VOCAB_SIZES {
+        let logits = random_logits(n, true, &mut rng);
+        let history = random_history(&logits, &mut rng);
+        for (label, top, params) in [
+            ("greedy, top 5", 5, SamplingParams { logprobs: Some(5), ..SamplingParams::greedy() }),
+            ("default sampling, top 20", 20, SamplingParams { logprobs: Some(20), seed: 3, ..SamplingParams::default() }),
+            (
+                "penalised, chosen only",
+                0,
+                SamplingParams { logprobs: Some(0), frequency_penalty: 0.4, repeat_last_n: 64, ..SamplingParams::default() },
+            ),
+        ] {
+            let (got, output) = sample_gpu_with(&logits, &params, &[], &history, 7);
+            let kernel_view = {
+                let gpu = gpu();
+                let env = KernelEnv::new(gpu);
+                let (lb, hb, tb) = (f32_buffer(gpu, &logits), u32_buffer(gpu, &[0; MAX_REPEAT_LAST_N as usize]), u32_buffer(gpu, &[0]));
+                let kernel = SampleKernel::new(gpu, &env, &lb, &hb, &tb, n as u32, &params).unwrap();
+                let bytes: Vec<u8> = output.iter().flat_map(|w| w.to_le_bytes()).collect();
+                assert_eq!(kernel.read_output(&bytes), got.token, "{label}: the output block's id");
+                kernel.last_logprobs()
+            };
+            let Some(reported) = kernel_view else { panic!("{label}: logprobs were asked for") };
+            let want = logprobs_cpu(&penalised_logits(&logits, &params, &history), got.token, top);
+            let close = |a: f32, b: f32| (a - b).abs() <= 1e-4 * b.abs().max(1.0) || a == b;
+            assert!(close(reported.logprob, want.logprob), "{label}, n_vocab {n}: chosen {} GPU {}, CPU {}", got.token, reported.logprob, want.logprob);
+            let expected_count = (top as usize).min(n);
+            assert_eq!(reported.top.len(), expected_count, "{label}, n_vocab {n}: top entries");
+            for (r, ((gi, gl), (wi, wl))) in reported.top.iter().zip(&want.top).enumerate() {
+                assert_eq!(gi, wi, "{label}, n_vocab {n}: rank {r}: GPU id {gi}, CPU id {wi}");
+                assert!(close(*gl, *wl), "{label}, n_vocab {n}: rank {r}: GPU {gl}, CPU {wl}");
+            }
+        }
+    }
+}
+
+#[test]
+fn out_of_range_bias_is_refused_by_name() {
+    let gpu = gpu();
+    let env = KernelEnv::new(gpu);
+    let (lb, hb, tb) = (f32_buffer(gpu, &[0.0; 300]), u32_buffer(gpu, &[0; MAX_REPEAT_LAST_N as usize]), u32_buffer(gpu, &[0]));
+    let kernel = SampleKernel::new(gpu, &env, &lb, &hb, &tb, 300, &SamplingParams::greedy()).unwrap();
+    let too_many: Vec<(u32, f32)> = (0..MAX_LOGIT_BIAS as u32 + 1).map(|i| (i % 300, 1.0)).collect();
+    for bias in [vec![(300, 1.0)], vec![(3, 101.0)], vec![(3, f32::NAN)], vec![(3, 60.0), (3, 60.0)], too_many] {
+        assert!(
+            matches!(kernel.set_bias(gpu, &bias), Err(Error::InvalidOption { option, .. }) if option == "logit_bias"),
+            "bias {:?}… must be refused",
+            &bias[..1]
+        );
+    }
 }
