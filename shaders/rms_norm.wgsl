@@ -1,6 +1,7 @@
 // RMSNorm of each token's row, after adding the previous MoE layer's expert outputs to it:
 //
 //   x[t, i] += Σ_{j < k} routes[t·k + j].weight · expert_out[t·k + j, i]     (COMBINE_K = k > 0)
+//            + sigmoid(shared_gate[t]) · shared_out[t, i]                    (SHARED: qwen2moe)
 //   out[t, i] = x[t, i] / sqrt(mean_i x[t, i]² + eps) · weight[i]
 //
 // Folding the weighted sum of the experts into the norm that reads the residual stream next
@@ -10,6 +11,7 @@
 // Grid: (1, n_tokens). One workgroup per token; 256 invocations stride over the row.
 
 override COMBINE_K: u32 = 0u;
+override SHARED: bool = false;
 
 struct Route {
     expert: u32,
@@ -30,6 +32,8 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> out: array<f32>;    // (n_tokens, n)
 @group(0) @binding(5) var<storage, read> routes: array<Route>;     // (n_tokens, k)
 @group(0) @binding(6) var<storage, read> expert_out: array<f32>;   // (n_tokens · k, n)
+@group(0) @binding(7) var<storage, read> shared_out: array<f32>;   // (n_tokens, n) the shared expert's output
+@group(0) @binding(8) var<storage, read> shared_gate: array<f32>;  // (n_tokens) its gate logit
 
 const WG: u32 = 256u;
 var<workgroup> partial: array<f32, WG>;
@@ -41,6 +45,10 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         return;
     }
     let base = t * p.n;
+    var gate = 0.0;
+    if (SHARED) {
+        gate = 1.0 / (1.0 + exp(-shared_gate[t]));
+    }
     var ss = 0.0;
     for (var i = lid; i < p.n; i += WG) {
         var v = x[base + i];
@@ -49,6 +57,9 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             for (var j = 0u; j < COMBINE_K; j++) {
                 let a = t * COMBINE_K + j;
                 sum += routes[a].weight * expert_out[a * p.n + i];
+            }
+            if (SHARED) {
+                sum += gate * shared_out[base + i];
             }
             v += sum;
             x[base + i] = v;

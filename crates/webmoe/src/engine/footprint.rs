@@ -2,7 +2,7 @@
 //! fitting a GPU memory budget, and checked against what a loaded engine reports.
 
 use super::options::{EngineOptions, KvType, DEFAULT_CONTEXT};
-use super::weights::{stacked_bytes, Stacking};
+use super::weights::{shared_expert_bytes, stacked_bytes, Stacking};
 use crate::error::{Error, Result};
 use crate::experts::{expert_bytes, minimum_budget, PoolShape, SlotPlan};
 use crate::model::{Model, ModelConfig};
@@ -49,9 +49,13 @@ pub(super) fn context_length(model_ctx: usize, requested: Option<usize>) -> Resu
 fn scratch_per_token(c: &ModelConfig) -> (u128, u128) {
     let w = |v: usize| v as u128;
     let k = w(c.n_expert_used);
-    // x, h, qkv, att, gate_up, act, expert_out, logits (f32); routes (8 bytes each), tokens (u32).
-    let per_token = 4 * (2 * w(c.n_embd) + 2 * w(c.q_dim()) + 2 * w(c.kv_dim()) + 3 * k * w(c.n_ff) + k * w(c.n_embd) + w(c.vocab_size)) + 8 * k + 4;
-    let widest = [w(c.n_embd), w(c.q_dim()) + 2 * w(c.kv_dim()), 2 * k * w(c.n_ff), k * w(c.n_embd), w(c.vocab_size)].into_iter().max().unwrap_or(1) * 4;
+    // The routes' SwiGLU values, or the shared expert's where it is wider.
+    let ffn = (k * w(c.n_ff)).max(w(c.n_ff_shexp));
+    // The shared expert's output and gate logit.
+    let shared = if c.n_ff_shexp > 0 { w(c.n_embd) + 1 } else { 0 };
+    // x, h, qkv, att, gate_up, act, expert_out, logits, shared (f32); routes (8 bytes each), tokens (u32).
+    let per_token = 4 * (2 * w(c.n_embd) + 2 * w(c.q_dim()) + 2 * w(c.kv_dim()) + 3 * ffn + k * w(c.n_embd) + w(c.vocab_size) + shared) + 8 * k + 4;
+    let widest = [w(c.n_embd), w(c.q_dim()) + 2 * w(c.kv_dim()), 2 * ffn, k * w(c.n_embd), w(c.vocab_size)].into_iter().max().unwrap_or(1) * 4;
     (per_token, widest)
 }
 
@@ -132,6 +136,8 @@ pub(super) fn allocation(model: &Model, options: &EngineOptions, binding_limit: 
         let st = Stacking::of(ly, binding_limit);
         dense += st.qkv.iter().map(|run| stacked_bytes(run)).sum::<u64>() + stacked_bytes(&[&ly.wo]);
         dense += ly.ffn.router.as_ref().map_or(0, |r| stacked_bytes(&[r]));
+        // A shared expert is resident whatever the budget: every token runs it.
+        dense += ly.ffn.shared.as_ref().map_or(0, |s| shared_expert_bytes(s, binding_limit));
         if !c.is_moe() {
             dense += st.bytes() - st.qkv.iter().map(|run| stacked_bytes(run)).sum::<u64>() + stacked_bytes(&[&ly.ffn.down]);
         }

@@ -8,14 +8,16 @@
 //! dense:  h = rms_norm(x) · ffn_norm;  x += down(silu(gate h) · up h)
 //! MoE:    h = rms_norm(x) · ffn_norm;  routes = route(W_router h)     (one kernel; the model's
 //!         routing order: top-k then softmax, or softmax then top-k, renormalised or not)
+//!         y_s = down_s(silu(gate_s h) · up_s h), g = w_g · h              (a shared expert, qwen2moe)
 //!         y_j = down_e(silu(gate_e h) · up_e h) for each route j = (e, w_j)
 //! ```
 //!
-//! and the weighted sum of a MoE layer's expert outputs joins the residual stream in the next
-//! norm (the next layer's, or the final one). Two bodies are recorded: a decode body whose
-//! projections are matrix × vector kernels (one token per submit; routed rows read their expert's
-//! slot directly), and a prompt body of tiled matrix × matrix kernels, with each MoE layer's
-//! routes grouped per expert on the GPU so every expert runs once over the tokens that chose it.
+//! and the weighted sum of a MoE layer's expert outputs, Σ_j w_j · y_j (+ sigmoid(g) · y_s), joins
+//! the residual stream in the next norm (the next layer's, or the final one). Two bodies are
+//! recorded: a decode body whose projections are matrix × vector kernels (one token per submit;
+//! routed rows read their expert's slot directly), and a prompt body of tiled matrix × matrix
+//! kernels, with each MoE layer's routes grouped per expert on the GPU so every expert runs once
+//! over the tokens that chose it.
 
 use super::state::{KvCache, Scratch};
 use super::weights::{Ffn, GateUp, LayerWeights, Weights};
@@ -23,7 +25,7 @@ use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, StorageBuffer};
 use crate::kernels::matmul::{matmul, Grouped, Matmul};
 use crate::kernels::matvec::{matvec, Epilogue, Matvec, Routed};
 use crate::kernels::moe_group::{moe_group, ExpertGroups};
-use crate::kernels::rms_norm::{rms_norm, Combine};
+use crate::kernels::rms_norm::{rms_norm, Combine, SharedOut};
 use crate::kernels::rope_kv::{rope_kv, HeadNorm, HeadShape, RopeKv};
 use crate::kernels::router::{router, Norm, RouteLog};
 use crate::kernels::swiglu::swiglu;
@@ -162,7 +164,9 @@ impl Bound<'_> {
 
     /// The experts whose outputs the next norm adds to the residual stream, after layer `l`.
     fn combine_after(&self, l: &LayerWeights) -> Option<Combine<'_>> {
-        l.router.as_ref().map(|_| Combine { routes: &self.scratch.routes, expert_out: &self.scratch.expert_out, k: self.config.n_expert_used as u32 })
+        let s = self.scratch;
+        let shared = l.shared.as_ref().and(s.shared.as_ref()).map(|b| SharedOut { out: &b.out, gate: &b.gate });
+        l.router.as_ref().map(|_| Combine { routes: &s.routes, expert_out: &s.expert_out, k: self.config.n_expert_used as u32, shared })
     }
 
     fn body(&self, w: &Weights, kernels: Kernels) -> Result<Body, GpuError> {
@@ -239,6 +243,13 @@ impl Bound<'_> {
             let log = RouteLog { buffer: p.log, positions: 1, n_layer: 1, layer: 0 };
             let norm = Norm { weight: &next.ffn_norm, eps: c.rms_eps, h: p.h };
             front.push(router(gpu, env, next_router, k, c.features.routing, &s.x, &norm, p.routes, &log)?);
+        }
+        if let (Some(shared), Some(out)) = (&l.shared, &s.shared) {
+            // The shared expert, resident, before the routed experts reuse act:
+            // y_s = down_s(silu(gate_s h) · up_s h), g = w_g · h
+            self.swiglu_block(front, kernels, &shared.ffn, None)?;
+            front.extend(self.project(kernels, Projection::new(&shared.ffn.down, &s.act, &out.out))?);
+            front.extend(self.project(kernels, Projection::new(&shared.gate_inp, &s.h, &out.gate))?);
         }
         if kernels == Kernels::Matmul {
             experts.push(moe_group(gpu, env, &s.routes, self.groups)?);

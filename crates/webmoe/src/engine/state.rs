@@ -20,22 +20,45 @@ pub struct Scratch {
     /// Router choices, (B, k) `{expert, weight}`.
     pub routes: StorageBuffer,
     /// Gate and up projections per route, (B·k, 2F): rows of gate | up, or gate alone in
-    /// rows of F where the projections are separate.
+    /// rows of F where the projections are separate. A shared expert's, (B, 2F_shared), use it
+    /// before the routed experts do.
     pub gate_up: StorageBuffer,
-    /// SwiGLU activation per route, (B·k, F).
+    /// SwiGLU activation per route, (B·k, F); the shared expert's, (B, F_shared), before.
     pub act: StorageBuffer,
     /// Expert outputs per route, (B·k, H).
     pub expert_out: StorageBuffer,
+    /// The shared expert's output and gate logit, for models that have one.
+    pub shared: Option<SharedScratch>,
     /// Logits, (B, V): every position's when asked for, else row 0 only.
     pub logits: StorageBuffer,
     /// Input token ids, (B); the sampler writes the next token to entry 0.
     pub tokens: StorageBuffer,
 }
 
+/// The shared expert's results, added to the residual stream by the next norm.
+pub struct SharedScratch {
+    /// Its output, (B, H).
+    pub out: StorageBuffer,
+    /// Its gate logit `g · h`, (B).
+    pub gate: StorageBuffer,
+}
+
+/// Values of one token's SwiGLU activation: its routes' (k·F) or its shared expert's.
+pub(super) fn ffn_values(c: &ModelConfig) -> u64 {
+    (c.n_expert_used as u64 * c.n_ff as u64).max(c.n_ff_shexp as u64)
+}
+
 impl Scratch {
     pub async fn new(gpu: &Gpu, c: &ModelConfig, batch: usize) -> Result<Scratch, GpuError> {
         let (b, k) = (batch as u64, c.n_expert_used as u64);
         let f32s = |n: u64| n * 4;
+        let shared = match c.n_ff_shexp {
+            0 => None,
+            _ => Some(SharedScratch {
+                out: StorageBuffer::new(gpu, "shared expert out", f32s(b * c.n_embd as u64)).await?,
+                gate: StorageBuffer::new(gpu, "shared expert gate", f32s(b)).await?,
+            }),
+        };
         Ok(Scratch {
             batch,
             x: StorageBuffer::new(gpu, "x", f32s(b * c.n_embd as u64)).await?,
@@ -43,19 +66,19 @@ impl Scratch {
             qkv: StorageBuffer::new(gpu, "qkv", f32s(b * (c.q_dim() + 2 * c.kv_dim()) as u64)).await?,
             att: StorageBuffer::new(gpu, "att", f32s(b * c.q_dim() as u64)).await?,
             routes: StorageBuffer::new(gpu, "routes", b * k * ROUTE_BYTES).await?,
-            gate_up: StorageBuffer::new(gpu, "gate_up", f32s(b * k * 2 * c.n_ff as u64)).await?,
-            act: StorageBuffer::new(gpu, "act", f32s(b * k * c.n_ff as u64)).await?,
+            gate_up: StorageBuffer::new(gpu, "gate_up", f32s(b * 2 * ffn_values(c))).await?,
+            act: StorageBuffer::new(gpu, "act", f32s(b * ffn_values(c))).await?,
             expert_out: StorageBuffer::new(gpu, "expert_out", f32s(b * k * c.n_embd as u64)).await?,
+            shared,
             logits: StorageBuffer::new(gpu, "logits", f32s(b * c.vocab_size as u64)).await?,
             tokens: StorageBuffer::new(gpu, "tokens", b * 4).await?,
         })
     }
 
     pub fn gpu_bytes(&self) -> u64 {
-        [&self.x, &self.h, &self.qkv, &self.att, &self.routes, &self.gate_up, &self.act, &self.expert_out, &self.logits, &self.tokens]
-            .iter()
-            .map(|b| b.buffer.size())
-            .sum()
+        let mut all = vec![&self.x, &self.h, &self.qkv, &self.att, &self.routes, &self.gate_up, &self.act, &self.expert_out, &self.logits, &self.tokens];
+        all.extend(self.shared.iter().flat_map(|s| [&s.out, &s.gate]));
+        all.iter().map(|b| b.buffer.size()).sum()
     }
 }
 

@@ -113,6 +113,11 @@ fn olmoe_whole_projection_qk_norms_64_experts_top8_not_renormalised() {
 }
 
 #[test]
+fn qwen2moe_shared_expert_with_its_sigmoid_gate_and_biases() {
+    check_case("qwen2moe-8x-top4-shexp-q8_0", &GpuOptions::default());
+}
+
+#[test]
 fn weights_split_across_16_kib_bindings() {
     // One expert's 18 KiB gate matrix spans two pages, and the 512-row embedding and lm_head are
     // split into five.
@@ -135,7 +140,8 @@ fn bad_requests_are_refused_with_clear_errors() {
 #[test]
 fn footprint_predicts_what_the_engine_allocates() {
     // The qwen cases add biases and q/k norms to the weights.
-    for case in ["mixtral-q4_0", "dense-llama-q8_0", "mixtral-realvocab-q8_0", "qwen2-q8_0", "qwen3-q8_0"] {
+    // qwen2moe adds a resident shared expert and its scratch.
+    for case in ["mixtral-q4_0", "dense-llama-q8_0", "mixtral-realvocab-q8_0", "qwen2-q8_0", "qwen3-q8_0", "qwen2moe-8x-top4-shexp-q8_0"] {
         let e = engine(case, KvType::F16, &GpuOptions::default());
         let options = EngineOptions { kv_type: KvType::F16, batch: 5, context_length: Some(32), ..Default::default() };
         let predicted = footprint(&e.model, &options, e.gpu.binding_limit).unwrap();
@@ -286,6 +292,14 @@ fn streamed_experts_give_the_same_output_on_qwen3moe() {
 #[test]
 fn streamed_experts_give_the_same_output_on_olmoe() {
     let case = "olmoe-64x-top8-q8_0";
+    check_budgets(case, &model_bytes(case), &oracle(case).tokens);
+}
+
+/// The shared expert stays resident: the budget's resident part counts it, and the engine fits
+/// the budget with it.
+#[test]
+fn streamed_experts_give_the_same_output_on_qwen2moe_with_its_shared_expert_resident() {
+    let case = "qwen2moe-8x-top4-shexp-q8_0";
     check_budgets(case, &model_bytes(case), &oracle(case).tokens);
 }
 

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::experts::{PoolShape, SlotPlan};
 use crate::gguf::ByteSource;
 use crate::gpu::{has_decoder, Gpu, GpuMatrix, StorageBuffer};
-use crate::model::{LayerLayout, Matrix, Model, Vector};
+use crate::model::{LayerLayout, Matrix, Model, SharedExpert, Vector};
 use crate::quant;
 
 /// One stacked projection of the attention input and where its output starts in a q | k | v row.
@@ -45,6 +45,18 @@ impl Ffn {
     }
 }
 
+/// A layer's shared expert: its gate row (one row of H) and its FFN.
+pub struct SharedWeights {
+    pub gate_inp: GpuMatrix,
+    pub ffn: Ffn,
+}
+
+impl SharedWeights {
+    fn gpu_bytes(&self) -> u64 {
+        self.gate_inp.gpu_bytes() + self.ffn.gpu_bytes()
+    }
+}
+
 pub struct LayerWeights {
     pub attn_norm: StorageBuffer,
     pub qkv: Vec<QkvPart>,
@@ -55,6 +67,8 @@ pub struct LayerWeights {
     pub wo: GpuMatrix,
     pub ffn_norm: StorageBuffer,
     pub router: Option<GpuMatrix>,
+    /// Always resident, whatever the budget: every token runs it.
+    pub shared: Option<SharedWeights>,
     /// The layer's FFN matrices in [`Weights::ffns`].
     pub ffn: usize,
 }
@@ -105,17 +119,17 @@ impl<S: ByteSource> Uploader<'_, S> {
         self.stacked(&[m]).await
     }
 
-    /// An FFN's matrices, stacked as `stacking` says: every expert of the layer in the slot
-    /// of its number, or `empty_slots` empty slots for the expert cache.
-    async fn ffn(&mut self, stacking: &Stacking<'_>, down: &Matrix, empty_slots: Option<usize>) -> Result<Ffn> {
+    /// An FFN's matrices, gate | up stacked when `gate_up_stacked`: every expert of the layer in
+    /// the slot of its number, or `empty_slots` empty slots for the expert cache.
+    async fn ffn(&mut self, [gate, up, down]: [&Matrix; 3], gate_up_stacked: bool, empty_slots: Option<usize>) -> Result<Ffn> {
         let (slots, fill) = match empty_slots {
             Some(n) => (n, false),
             None => (down.n_experts(), true),
         };
-        let gate_up = if stacking.gate_up_stacked {
-            GateUp::Stacked(self.stacked_in(&[stacking.gate, stacking.up], slots, fill).await?)
+        let gate_up = if gate_up_stacked {
+            GateUp::Stacked(self.stacked_in(&[gate, up], slots, fill).await?)
         } else {
-            GateUp::Separate { gate: self.stacked_in(&[stacking.gate], slots, fill).await?, up: self.stacked_in(&[stacking.up], slots, fill).await? }
+            GateUp::Separate { gate: self.stacked_in(&[gate], slots, fill).await?, up: self.stacked_in(&[up], slots, fill).await? }
         };
         Ok(Ffn { gate_up, down: self.stacked_in(&[down], slots, fill).await? })
     }
@@ -149,9 +163,7 @@ pub(super) struct Stacking<'a> {
 impl<'a> Stacking<'a> {
     pub fn of(ly: &'a LayerLayout, binding_limit: u64) -> Stacking<'a> {
         let (gate, up) = (&ly.ffn.gate, &ly.ffn.up);
-        let stacked_slot = (gate.expert_bytes() + up.expert_bytes()).div_ceil(4) * 4;
-        let gate_up_stacked = gate.ty == up.ty && stacked_slot <= binding_limit;
-        Stacking { qkv: runs_of_equal_type(&[&ly.wq, &ly.wk, &ly.wv]), gate, up, gate_up_stacked }
+        Stacking { qkv: runs_of_equal_type(&[&ly.wq, &ly.wk, &ly.wv]), gate, up, gate_up_stacked: gate_up_stacks(gate, up, binding_limit) }
     }
 
     /// GPU bytes of the stacked matrices.
@@ -160,6 +172,19 @@ impl<'a> Stacking<'a> {
             if self.gate_up_stacked { stacked_bytes(&[self.gate, self.up]) } else { stacked_bytes(&[self.gate]) + stacked_bytes(&[self.up]) };
         self.qkv.iter().map(|run| stacked_bytes(run)).sum::<u64>() + gate_up
     }
+}
+
+/// Whether an FFN's gate and up stack into one matrix: the same type, and a slot of both within
+/// one binding.
+fn gate_up_stacks(gate: &Matrix, up: &Matrix, binding_limit: u64) -> bool {
+    let stacked_slot = (gate.expert_bytes() + up.expert_bytes()).div_ceil(4) * 4;
+    gate.ty == up.ty && stacked_slot <= binding_limit
+}
+
+/// GPU bytes of a layer's shared expert, stacked as it is uploaded.
+pub(super) fn shared_expert_bytes(s: &SharedExpert, binding_limit: u64) -> u64 {
+    let gate_up = if gate_up_stacks(&s.gate, &s.up, binding_limit) { stacked_bytes(&[&s.gate, &s.up]) } else { stacked_bytes(&[&s.gate]) + stacked_bytes(&[&s.up]) };
+    stacked_bytes(&[&s.gate_inp]) + gate_up + stacked_bytes(&[&s.down])
 }
 
 /// GPU bytes of a stack of matrices: each slot padded to a word.
@@ -216,7 +241,8 @@ impl Weights {
             // One set of empty matrices per pool, shaped like the pool's first layer.
             for (pool, &slots) in pools.iter().zip(pool_slots) {
                 let stacking = Stacking::of(&l.layers[pool.layers[0]], gpu.binding_limit);
-                ffns.push(up.ffn(&stacking, &l.layers[pool.layers[0]].ffn.down, Some(slots)).await?);
+                let first = &l.layers[pool.layers[0]].ffn;
+                ffns.push(up.ffn([&first.gate, &first.up, &first.down], stacking.gate_up_stacked, Some(slots)).await?);
                 for &layer in &pool.layers {
                     ffn_of_layer[layer] = ffns.len() - 1;
                 }
@@ -235,11 +261,18 @@ impl Weights {
                 offset += rows;
             }
             if !streamed {
-                ffns.push(up.ffn(&stacking, &ly.ffn.down, None).await?);
+                ffns.push(up.ffn([&ly.ffn.gate, &ly.ffn.up, &ly.ffn.down], stacking.gate_up_stacked, None).await?);
                 ffn_of_layer[i] = ffns.len() - 1;
             }
             let qkv_bias = match &ly.qkv_bias {
                 Some(b) => Some(vectors(gpu, source, "qkv bias", &[&b.q, &b.k, &b.v]).await?),
+                None => None,
+            };
+            let shared = match &ly.ffn.shared {
+                Some(s) => {
+                    let stacked = gate_up_stacks(&s.gate, &s.up, gpu.binding_limit);
+                    Some(SharedWeights { gate_inp: up.matrix(&s.gate_inp).await?, ffn: up.ffn([&s.gate, &s.up, &s.down], stacked, None).await? })
+                }
                 None => None,
             };
             let qk_norm = match &ly.qk_norm {
@@ -257,6 +290,7 @@ impl Weights {
                     Some(r) => Some(up.matrix(r).await?),
                     None => None,
                 },
+                shared,
                 ffn: ffn_of_layer[i],
             });
         }
@@ -307,7 +341,8 @@ impl Weights {
             l.attn_norm.len + l.ffn_norm.len + l.qkv_bias.as_ref().map_or(0, |b| b.len) + norms
         };
         let vectors = self.output_norm.len + self.layers.iter().map(layer_vectors).sum::<u64>();
-        all.iter().map(|m| m.gpu_bytes()).sum::<u64>() + self.ffns.iter().map(Ffn::gpu_bytes).sum::<u64>() + vectors
+        let shared: u64 = self.layers.iter().filter_map(|l| l.shared.as_ref()).map(SharedWeights::gpu_bytes).sum();
+        all.iter().map(|m| m.gpu_bytes()).sum::<u64>() + self.ffns.iter().map(Ffn::gpu_bytes).sum::<u64>() + shared + vectors
     }
 }
 

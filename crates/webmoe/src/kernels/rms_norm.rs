@@ -1,5 +1,5 @@
 //! RMSNorm of each token's row, optionally after adding the previous MoE layer's weighted
-//! expert outputs to the residual stream (shaders/rms_norm.wgsl).
+//! expert outputs (and its gated shared expert) to the residual stream (shaders/rms_norm.wgsl).
 
 use super::KernelEnv;
 use crate::gpu::{Dispatch, Gpu, GpuError, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
@@ -18,10 +18,17 @@ pub struct Combine<'a> {
     pub routes: &'a StorageBuffer,
     pub expert_out: &'a StorageBuffer,
     pub k: u32,
+    pub shared: Option<SharedOut<'a>>,
 }
 
-/// `x[t] += Σ_j w_j · expert_out[t·k + j]` (with `combine`), then `out[t] = rms_norm(x[t]) · weight`
-/// for every token of the submit; rows of `n` values.
+/// A shared expert's `(n_tokens, n)` output and each token's gate logit `(n_tokens)`.
+pub struct SharedOut<'a> {
+    pub out: &'a StorageBuffer,
+    pub gate: &'a StorageBuffer,
+}
+
+/// `x[t] += Σ_j w_j · expert_out[t·k + j] (+ sigmoid(gate[t]) · shared[t])` (with `combine`), then
+/// `out[t] = rms_norm(x[t]) · weight` for every token of the submit; rows of `n` values.
 #[allow(clippy::too_many_arguments)]
 pub fn rms_norm(
     gpu: &Gpu,
@@ -34,13 +41,26 @@ pub fn rms_norm(
     combine: Option<Combine>,
 ) -> Result<Dispatch, GpuError> {
     let k = combine.as_ref().map_or(0, |c| c.k);
-    let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::RmsNorm).constant("COMBINE_K", k))?;
+    let shared = combine.as_ref().and_then(|c| c.shared.as_ref());
+    let key = PipelineKey::new(Kernel::RmsNorm).constant("COMBINE_K", k).constant("SHARED", shared.is_some() as u32);
+    let pipeline = gpu.pipeline(&key)?;
     let params = UniformBuffer::new(gpu, "rms_norm params", &Params { n, eps, _pad: [0; 2] });
     let (routes, expert_out) = combine.as_ref().map_or((&env.unused, &env.unused), |c| (c.routes, c.expert_out));
+    let (shared_out, shared_gate) = shared.map_or((&env.unused, &env.unused), |s| (s.out, s.gate));
     let bind_group = gpu.bind_group(
         "rms_norm",
         &pipeline,
-        &[env.step.binding(), params.binding(), x.binding(), weight.binding(), out.binding(), routes.binding(), expert_out.binding()],
+        &[
+            env.step.binding(),
+            params.binding(),
+            x.binding(),
+            weight.binding(),
+            out.binding(),
+            routes.binding(),
+            expert_out.binding(),
+            shared_out.binding(),
+            shared_gate.binding(),
+        ],
     );
     Ok(Dispatch { label: "rms_norm", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
 }
@@ -85,21 +105,29 @@ mod tests {
         let y = rng.vec(t * k * n);
         let weights = rng.vec(t * k);
         let routes: Vec<u32> = weights.iter().enumerate().flat_map(|(i, w)| [i as u32 % 7, w.to_bits()]).collect();
-        let (rb, yb, xb, wb, ob) = (u32_buffer(gpu, &routes), f32_buffer(gpu, &y), f32_buffer(gpu, &x), f32_buffer(gpu, &w), zeros(gpu, t * n));
-        let combine = Combine { routes: &rb, expert_out: &yb, k: k as u32 };
-        let d = rms_norm(gpu, &env, &xb, &wb, &ob, n as u32, 1e-5, Some(combine)).unwrap();
-        run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &[d]);
-        let new_x: Vec<f32> = (0..t * n)
-            .map(|i| {
-                let (r, c) = (i / n, i % n);
-                x[i] + (0..k).map(|j| weights[r * k + j] * y[(r * k + j) * n + c]).sum::<f32>()
-            })
-            .collect();
-        assert_close("combined x", &read_f32(gpu, &xb), &new_x, 1e-5);
-        let mut want = vec![0f32; t * n];
-        for r in 0..t {
-            ops::rms_norm(&new_x[r * n..(r + 1) * n], &w, 1e-5, &mut want[r * n..(r + 1) * n]);
+        // A shared expert's output and gate logits of both signs, large ones included.
+        let shared_y = rng.vec(t * n);
+        let gate: Vec<f32> = rng.vec(t).iter().map(|g| 6.0 * g).collect();
+        for with_shared in [false, true] {
+            let (rb, yb, xb, wb, ob) = (u32_buffer(gpu, &routes), f32_buffer(gpu, &y), f32_buffer(gpu, &x), f32_buffer(gpu, &w), zeros(gpu, t * n));
+            let (sb, gb) = (f32_buffer(gpu, &shared_y), f32_buffer(gpu, &gate));
+            let shared = with_shared.then_some(SharedOut { out: &sb, gate: &gb });
+            let combine = Combine { routes: &rb, expert_out: &yb, k: k as u32, shared };
+            let d = rms_norm(gpu, &env, &xb, &wb, &ob, n as u32, 1e-5, Some(combine)).unwrap();
+            run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &[d]);
+            let new_x: Vec<f32> = (0..t * n)
+                .map(|i| {
+                    let (r, c) = (i / n, i % n);
+                    let shared = if with_shared { ops::sigmoid(gate[r]) * shared_y[i] } else { 0.0 };
+                    x[i] + (0..k).map(|j| weights[r * k + j] * y[(r * k + j) * n + c]).sum::<f32>() + shared
+                })
+                .collect();
+            assert_close(&format!("combined x, shared expert {with_shared}"), &read_f32(gpu, &xb), &new_x, 1e-5);
+            let mut want = vec![0f32; t * n];
+            for r in 0..t {
+                ops::rms_norm(&new_x[r * n..(r + 1) * n], &w, 1e-5, &mut want[r * n..(r + 1) * n]);
+            }
+            assert_close(&format!("normed, shared expert {with_shared}"), &read_f32(gpu, &ob), &want, 1e-5);
         }
-        assert_close("normed", &read_f32(gpu, &ob), &want, 1e-5);
     }
 }

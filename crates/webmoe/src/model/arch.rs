@@ -17,13 +17,17 @@ pub enum Architecture {
     Qwen3,
     /// Qwen 3 MoE (Qwen3-30B-A3B, Qwen3-235B-A22B): qwen3's attention, 128 experts of top-8.
     Qwen3Moe,
+    /// Qwen 1.5 / Qwen 2 MoE (Qwen1.5-MoE-A2.7B, Qwen2-57B-A14B): qwen2's biased attention, 60
+    /// or 64 experts whose weights are not renormalised, and a shared expert with a sigmoid gate.
+    Qwen2Moe,
     /// OLMoE (OLMoE-1B-7B): q/k RMSNorm over the whole projection, 64 experts of top-8 whose
     /// weights are not renormalised.
     Olmoe,
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 5] = [Architecture::Llama, Architecture::Qwen2, Architecture::Qwen3, Architecture::Qwen3Moe, Architecture::Olmoe];
+    pub const ALL: [Architecture; 6] =
+        [Architecture::Llama, Architecture::Qwen2, Architecture::Qwen3, Architecture::Qwen3Moe, Architecture::Qwen2Moe, Architecture::Olmoe];
 
     pub fn from_name(name: &str) -> Option<Architecture> {
         Self::ALL.into_iter().find(|a| a.name() == name)
@@ -36,6 +40,7 @@ impl Architecture {
             Architecture::Qwen2 => "qwen2",
             Architecture::Qwen3 => "qwen3",
             Architecture::Qwen3Moe => "qwen3moe",
+            Architecture::Qwen2Moe => "qwen2moe",
             Architecture::Olmoe => "olmoe",
         }
     }
@@ -52,6 +57,7 @@ impl Architecture {
                 routing: Routing::TopKThenSoftmax,
                 expert_width_key: false,
                 strict_keys: false,
+                shared_expert: Need::No,
             },
             Architecture::Qwen2 => ArchSpec {
                 rope: RopeMode::Neox,
@@ -61,6 +67,7 @@ impl Architecture {
                 routing: Routing::TopKThenSoftmax,
                 expert_width_key: false,
                 strict_keys: true,
+                shared_expert: Need::No,
             },
             Architecture::Qwen3 => ArchSpec {
                 rope: RopeMode::Neox,
@@ -70,6 +77,7 @@ impl Architecture {
                 routing: Routing::TopKThenSoftmax,
                 expert_width_key: false,
                 strict_keys: true,
+                shared_expert: Need::No,
             },
             // llama.cpp's qwen3moe graph hard-codes softmax gating with renormalised top-k weights
             // (it ignores the Hugging Face `norm_topk_prob` flag; every released model sets it).
@@ -81,6 +89,20 @@ impl Architecture {
                 routing: Routing::SoftmaxThenTopK { renormalise: true },
                 expert_width_key: true,
                 strict_keys: true,
+                shared_expert: Need::No,
+            },
+            // llama.cpp's qwen2moe graph: softmax gating with norm_w = false (Hugging Face
+            // `norm_topk_prob = false` in both released models), and the shared expert added
+            // beside the routed ones, gated by sigmoid(ffn_gate_inp_shexp · h).
+            Architecture::Qwen2Moe => ArchSpec {
+                rope: RopeMode::Neox,
+                qkv_bias: Need::Required,
+                qk_norm: QkNorm::None,
+                experts: Need::Required,
+                routing: Routing::SoftmaxThenTopK { renormalise: false },
+                expert_width_key: true,
+                strict_keys: true,
+                shared_expert: Need::Required,
             },
             // llama.cpp's olmoe graph: softmax gating, norm_w = false, no weight scale; the
             // experts' width is `feed_forward_length` (OLMoE's `intermediate_size`).
@@ -92,6 +114,7 @@ impl Architecture {
                 routing: Routing::SoftmaxThenTopK { renormalise: false },
                 expert_width_key: false,
                 strict_keys: true,
+                shared_expert: Need::No,
             },
         }
     }
@@ -168,6 +191,9 @@ pub(super) struct ArchSpec {
     /// `rope.dimension_count`, when present, must equal the head size). The `llama` family keeps
     /// the defaults older files rely on.
     pub strict_keys: bool,
+    /// A shared expert every token runs beside the routed ones, `blk.N.ffn_{gate,up,down}_shexp`
+    /// of width `expert_shared_feed_forward_length`, gated by `ffn_gate_inp_shexp`.
+    pub shared_expert: Need,
 }
 
 /// The steps of the forward pass a model takes, fixed by its architecture and its file.
@@ -178,6 +204,8 @@ pub struct Features {
     pub qkv_bias: bool,
     pub qk_norm: QkNorm,
     pub routing: Routing,
+    /// MoE layers add a shared expert, `sigmoid(g · h) · down(silu(gate h) · up h)`.
+    pub shared_expert: bool,
 }
 
 impl Features {
@@ -201,6 +229,9 @@ impl Features {
                 Routing::SoftmaxThenTopK { renormalise: true } => "router softmax then top-k, renormalised".into(),
                 Routing::SoftmaxThenTopK { renormalise: false } => "router softmax then top-k, not renormalised".into(),
             });
+        }
+        if self.shared_expert {
+            out.push("shared expert with a sigmoid gate".into());
         }
         out
     }

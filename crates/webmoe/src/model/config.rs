@@ -26,6 +26,8 @@ pub struct ModelConfig {
     pub rope_dim: usize,
     /// FFN width of one expert (or of the dense FFN).
     pub n_ff: usize,
+    /// FFN width of the shared expert; 0 without one.
+    pub n_ff_shexp: usize,
     /// Experts per layer; 1 for a dense model.
     pub n_expert: usize,
     /// Experts each token uses (top-k); 1 for a dense model.
@@ -112,6 +114,10 @@ impl ModelConfig {
         if n_expert > 1 {
             check_routing(g, arch, spec.routing)?;
         }
+        let n_ff_shexp = match spec.shared_expert {
+            Need::Required if n_expert > 1 => shared_width(arch, optional("expert_shared_feed_forward_length")?, optional("feed_forward_length")?)?,
+            _ => 0,
+        };
 
         let rope_theta = g.f64_opt(&key("rope.freq_base"))?.unwrap_or(10_000.0) as f32;
         if !(rope_theta.is_finite() && rope_theta > 0.0) {
@@ -137,7 +143,7 @@ impl ModelConfig {
 
         Ok(ModelConfig {
             arch,
-            features: Features { rope: spec.rope, qkv_bias, qk_norm: spec.qk_norm, routing: spec.routing },
+            features: Features { rope: spec.rope, qkv_bias, qk_norm: spec.qk_norm, routing: spec.routing, shared_expert: n_ff_shexp > 0 },
             name: g.str_opt("general.name")?.map(str::to_string),
             n_embd,
             n_layer,
@@ -146,6 +152,7 @@ impl ModelConfig {
             head_dim,
             rope_dim,
             n_ff,
+            n_ff_shexp,
             n_expert,
             n_expert_used,
             vocab_size: vocab_size(g, &key("vocab_size"))?,
@@ -171,6 +178,8 @@ fn experts(arch: Architecture, need: Need, count: Option<usize>, used: Option<us
         Need::Required if count.is_none() => {
             return Err(ModelError::MissingKey { key: key("expert_count"), why: format!("a {arch} model has experts") })
         }
+        // Its MoE-only steps (a shared expert, multipliers of the MoE branch) run in MoE layers.
+        Need::Required if count == Some(1) => return Err(bad("expert_count", 1, format!("a {arch} model routes between at least 2 experts"))),
         _ => {}
     }
     match (count, used) {
@@ -208,6 +217,23 @@ fn ffn_width(arch: Architecture, expert_key: bool, n_used: usize, dense: Option<
     };
     if width == 0 {
         return Err(ModelError::BadValue { key: key(k), value: width.to_string(), why: "the FFN width must be positive".into() });
+    }
+    Ok(width)
+}
+
+/// The shared expert's width, `expert_shared_feed_forward_length`, falling back to
+/// `feed_forward_length` as llama.cpp does.
+fn shared_width(arch: Architecture, shared: Option<usize>, dense: Option<usize>) -> Result<usize, ModelError> {
+    let key = |k: &str| format!("{arch}.{k}");
+    let (k, width) = match (shared, dense) {
+        (Some(w), _) => ("expert_shared_feed_forward_length", w),
+        (None, Some(d)) => ("feed_forward_length", d),
+        (None, None) => {
+            return Err(ModelError::MissingKey { key: key("expert_shared_feed_forward_length"), why: "it gives the width of the shared expert".into() })
+        }
+    };
+    if width == 0 {
+        return Err(ModelError::BadValue { key: key(k), value: "0".into(), why: "the shared expert's width must be positive".into() });
     }
     Ok(width)
 }

@@ -65,6 +65,24 @@ pub struct Ffn {
     pub gate: Matrix,
     pub up: Matrix,
     pub down: Matrix,
+    /// The shared expert of a MoE layer that has one.
+    pub shared: Option<SharedExpert>,
+}
+
+/// `blk.N.ffn_{gate,up,down}_shexp`: a dense SwiGLU FFN of width `n_ff_shexp` that every token
+/// runs, scaled by `sigmoid(gate_inp · h)` (`ffn_gate_inp_shexp`, one row of `n_embd`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SharedExpert {
+    pub gate_inp: Matrix,
+    pub gate: Matrix,
+    pub up: Matrix,
+    pub down: Matrix,
+}
+
+impl SharedExpert {
+    pub fn matrices(&self) -> [&Matrix; 4] {
+        [&self.gate_inp, &self.gate, &self.up, &self.down]
+    }
 }
 
 /// `blk.N.attn_{q,k,v}.bias`: added to the projections (q_dim, kv_dim, kv_dim values).
@@ -163,6 +181,7 @@ impl ModelLayout {
             all.extend([&l.wq, &l.wk, &l.wv, &l.wo]);
             all.extend(l.ffn.router.as_ref());
             all.extend([&l.ffn.gate, &l.ffn.up, &l.ffn.down]);
+            all.extend(l.ffn.shared.iter().flat_map(|s| s.matrices()));
         }
         if !self.tied_output {
             all.push(&self.output);
@@ -200,13 +219,27 @@ impl Tensors<'_> {
             } else {
                 return Err(ModelError::CountWithoutExperts { key: format!("{}.expert_count", c.arch), count: e, layer: i });
             };
-            Ffn { router: Some(router), gate, up, down }
+            let shared = match c.features.shared_expert {
+                true => {
+                    let fs = c.n_ff_shexp as u64;
+                    Some(SharedExpert {
+                        // One row of n_embd; llama-quantize writes this 1-D tensor as [n_embd].
+                        gate_inp: self.matrix(&name("ffn_gate_inp_shexp"), &[h, 1], what)?,
+                        gate: self.matrix(&name("ffn_gate_shexp"), &[h, fs], what)?,
+                        up: self.matrix(&name("ffn_up_shexp"), &[h, fs], what)?,
+                        down: self.matrix(&name("ffn_down_shexp"), &[fs, h], what)?,
+                    })
+                }
+                false => None,
+            };
+            Ffn { router: Some(router), gate, up, down, shared }
         } else {
             Ffn {
                 router: None,
                 gate: self.matrix(&name("ffn_gate"), &[h, f], what)?,
                 up: self.matrix(&name("ffn_up"), &[h, f], what)?,
                 down: self.matrix(&name("ffn_down"), &[f, h], what)?,
+                shared: None,
             }
         };
         let bias = |s: &str, len: u64| self.vector(&format!("blk.{i}.attn_{s}.bias"), len as usize);

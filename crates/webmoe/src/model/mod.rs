@@ -9,7 +9,7 @@ mod layout;
 pub use arch::{Architecture, Features, QkNorm, RopeMode, Routing};
 pub use config::{ModelConfig, MAX_EXPERTS, MAX_EXPERTS_USED};
 pub use error::ModelError;
-pub use layout::{Ffn, LayerLayout, Matrix, ModelLayout, QkNormWeights, QkvBias, Vector};
+pub use layout::{Ffn, LayerLayout, Matrix, ModelLayout, QkNormWeights, QkvBias, SharedExpert, Vector};
 
 use crate::gguf::Gguf;
 

@@ -198,7 +198,7 @@ fn qwen2_fixture_has_biases_neox_rope_and_a_tied_output() {
     let m = load("qwen2-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Qwen2);
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax, shared_expert: false });
     assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_expert), (256, 4, 2, 64, 512, 1));
     assert_eq!(c.rms_eps, 1e-6);
     assert!(m.layout.tied_output);
@@ -275,7 +275,7 @@ fn qwen3_fixture_has_per_head_qk_norms_and_its_own_head_size() {
     let m = load("qwen3-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Qwen3);
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::PerHead, routing: Routing::TopKThenSoftmax });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::PerHead, routing: Routing::TopKThenSoftmax, shared_expert: false });
     // key_length 64 with 8 heads: queries are 512 wide in a 256-wide model.
     assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.q_dim(), c.rope_dim), (256, 8, 4, 64, 512, 64));
     let l = &m.layout.layers[0];
@@ -375,7 +375,7 @@ fn olmoe_fixture_norms_whole_projections_and_does_not_renormalise() {
     let m = load("olmoe-64x-top8-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Olmoe);
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::Whole, routing: Routing::SoftmaxThenTopK { renormalise: false } });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::Whole, routing: Routing::SoftmaxThenTopK { renormalise: false }, shared_expert: false });
     // The experts' width is feed_forward_length; head_dim is hidden / heads.
     assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_expert, c.n_expert_used), (128, 4, 4, 32, 64, 64, 8));
     let n = m.layout.layers[1].qk_norm.as_ref().unwrap();
@@ -400,4 +400,42 @@ fn olmoe_refuses_per_head_norms_and_renormalised_routing_by_name() {
     assert!(e.contains("olmoe.attention.layer_norm_rms_epsilon is missing"), "{e}");
     let e = edited_case(case, &|m| m.retain(|x| x.0 != "olmoe.expert_count"), &same).unwrap_err().to_string();
     assert!(e.contains("olmoe.expert_count is missing"), "{e}");
+}
+
+#[test]
+fn qwen2moe_fixture_has_a_shared_expert_of_its_own_width() {
+    let m = load("qwen2moe-8x-top4-shexp-q8_0");
+    let c = &m.config;
+    assert_eq!(c.arch, Architecture::Qwen2Moe);
+    let routing = Routing::SoftmaxThenTopK { renormalise: false };
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing, shared_expert: true });
+    // Three widths: feed_forward_length 384 (unused), experts 128, the shared expert 256.
+    assert_eq!((c.n_ff, c.n_ff_shexp, c.n_expert, c.n_expert_used), (128, 256, 8, 4));
+    let s = m.layout.layers[1].ffn.shared.as_ref().unwrap();
+    assert_eq!((s.gate_inp.rows, s.gate_inp.cols, s.gate_inp.ty), (1, 256, GgmlType::F32));
+    assert_eq!((s.gate.rows, s.up.rows, s.down.cols, s.down.rows), (256, 256, 256, 256));
+    assert_eq!(m.features(), ["NEOX RoPE", "q/k/v biases", "router softmax then top-k, not renormalised", "shared expert with a sigmoid gate"]);
+}
+
+#[test]
+fn qwen2moe_refuses_a_shared_expert_unlike_its_metadata_by_name() {
+    let case = "qwen2moe-8x-top4-shexp-q8_0";
+    let same = |_: &mut Vec<(String, Vec<u64>)>| {};
+    let e = edited_case(case, &|_| {}, &|t| t.retain(|x| x.0 != "blk.0.ffn_gate_inp_shexp.weight")).unwrap_err().to_string();
+    assert!(e.contains("blk.0.ffn_gate_inp_shexp.weight") && e.contains("missing"), "{e}");
+    let e = edited_case(case, &|_| {}, &|t| t.retain(|x| x.0 != "blk.1.ffn_down_shexp.weight")).unwrap_err().to_string();
+    assert!(e.contains("blk.1.ffn_down_shexp.weight") && e.contains("missing"), "{e}");
+    // Without its own key the shared width falls back to feed_forward_length (384), which the
+    // tensors do not have.
+    let e = edited_case(case, &|m| m.retain(|x| x.0 != "qwen2moe.expert_shared_feed_forward_length"), &same).unwrap_err().to_string();
+    assert!(e.contains("blk.0.ffn_gate_shexp.weight") && e.contains("384"), "{e}");
+    let e = edited_case(case, &|m| m.iter_mut().for_each(|x| if x.0 == "qwen2moe.expert_shared_feed_forward_length" { x.1 = Value::U32(0) }), &same).unwrap_err().to_string();
+    assert!(e.contains("qwen2moe.expert_shared_feed_forward_length is 0"), "{e}");
+    let e = edited_case(case, &|_| {}, &|t| t.retain(|x| x.0 != "blk.0.attn_v.bias")).unwrap_err().to_string();
+    assert!(e.contains("blk.0.attn_v.bias") && e.contains("missing"), "{e}");
+    let e = edited_case(case, &|m| m.push(("qwen2moe.expert_weights_norm".into(), Value::Bool(true))), &same).unwrap_err().to_string();
+    assert!(e.contains("qwen2moe.expert_weights_norm is true"), "{e}");
+    // A shared expert in an architecture without one is a tensor it would ignore.
+    let e = tiny_arch("qwen3", |_, t| t.push(("blk.0.ffn_gate_shexp.weight".into(), vec![8, 16], GgmlType::F32))).unwrap_err().to_string();
+    assert!(e.contains("blk.0.ffn_gate_shexp.weight") && e.contains("not part of a qwen3 model") && e.contains("shared experts"), "{e}");
 }

@@ -13,6 +13,7 @@
 //!     x += Wo · attention(q, K[0..=pos], V[0..=pos])
 //!     h = rms_norm(x) * ffn_norm
 //!     x += Σ_{(e, w) ∈ route(W_router h)} w · down_e(silu(gate_e h) * up_e h)
+//!          (+ sigmoid(g_shared · h) · down_s(silu(gate_s h) * up_s h)     (shared expert))
 //! logits = W_out · (rms_norm(x) * output_norm)
 //! ```
 
@@ -49,6 +50,15 @@ struct ReferenceLayer {
     gate: Matrix,
     up: Matrix,
     down: Matrix,
+    shared: Option<SharedWeights>,
+}
+
+/// A shared expert, dequantized: its gate row, and gate, up (n_ff_shexp × n_embd) and down.
+struct SharedWeights {
+    gate_inp: Vec<f32>,
+    gate: Vec<f32>,
+    up: Vec<f32>,
+    down: Vec<f32>,
 }
 
 /// The experts one token chose in each layer: `(expert, weight)` pairs, best first.
@@ -98,6 +108,12 @@ impl<'f> ReferenceModel<'f> {
                     gate: checked(&ly.ffn.gate)?,
                     up: checked(&ly.ffn.up)?,
                     down: checked(&ly.ffn.down)?,
+                    shared: ly
+                        .ffn
+                        .shared
+                        .as_ref()
+                        .map(|s| Ok::<_, QuantError>(SharedWeights { gate_inp: dense(file, &s.gate_inp)?, gate: dense(file, &s.gate)?, up: dense(file, &s.up)?, down: dense(file, &s.down)? }))
+                        .transpose()?,
                 })
             })
             .collect::<Result<_, QuantError>>()?;
@@ -166,6 +182,11 @@ impl<'f> ReferenceModel<'f> {
                     let y = self.expert_ffn(ly, e, &h);
                     x.iter_mut().zip(&y).for_each(|(a, b)| *a += w * b);
                 }
+                if let Some(s) = &ly.shared {
+                    let w = ops::sigmoid(ops::dot(&s.gate_inp, &h));
+                    let y = swiglu_ffn(&s.gate, &s.up, &s.down, c.n_ff_shexp, &h);
+                    x.iter_mut().zip(&y).for_each(|(a, b)| *a += w * b);
+                }
                 token_routing.push(chosen);
             }
             ops::rms_norm(&x, &self.output_norm, c.rms_eps, &mut h);
@@ -179,17 +200,21 @@ impl<'f> ReferenceModel<'f> {
 
     /// `down_e(silu(gate_e h) * up_e h)`
     fn expert_ffn(&self, ly: &ReferenceLayer, e: usize, h: &[f32]) -> Vec<f32> {
-        let f = self.config.n_ff;
         let weights = |m: &Matrix| expert(self.file, m, e).expect("expert types were checked at load");
-        let mut g = vec![0f32; f];
-        let mut u = vec![0f32; f];
-        ops::matvec(&weights(&ly.gate), h, &mut g);
-        ops::matvec(&weights(&ly.up), h, &mut u);
-        let act: Vec<f32> = g.iter().zip(&u).map(|(&a, &b)| ops::silu(a) * b).collect();
-        let mut y = vec![0f32; self.config.n_embd];
-        ops::matvec(&weights(&ly.down), &act, &mut y);
-        y
+        swiglu_ffn(&weights(&ly.gate), &weights(&ly.up), &weights(&ly.down), self.config.n_ff, h)
     }
+}
+
+/// `down(silu(gate h) * up h)` for an FFN of width `f` (gate, up: f × n_embd; down: n_embd × f).
+fn swiglu_ffn(gate: &[f32], up: &[f32], down: &[f32], f: usize, h: &[f32]) -> Vec<f32> {
+    let mut g = vec![0f32; f];
+    let mut u = vec![0f32; f];
+    ops::matvec(gate, h, &mut g);
+    ops::matvec(up, h, &mut u);
+    let act: Vec<f32> = g.iter().zip(&u).map(|(&a, &b)| ops::silu(a) * b).collect();
+    let mut y = vec![0f32; h.len()];
+    ops::matvec(down, &act, &mut y);
+    y
 }
 
 #[cfg(test)]

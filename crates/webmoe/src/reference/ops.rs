@@ -70,6 +70,11 @@ pub fn softmax(x: &mut [f32]) {
     }
 }
 
+/// sigmoid(x) = 1 / (1 + e^(−x)).
+pub fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + (-x).exp())
+}
+
 /// SiLU(x) = x · sigmoid(x).
 pub fn silu(x: f32) -> f32 {
     x / (1.0 + (-x).exp())

@@ -80,3 +80,8 @@ fn matches_oracle_qwen3moe_128_experts_top8_q4_k_m() {
 fn matches_oracle_olmoe_whole_qk_norms_and_top_k_not_renormalised() {
     check("olmoe-64x-top8-q8_0");
 }
+
+#[test]
+fn matches_oracle_qwen2moe_shared_expert_and_biases() {
+    check("qwen2moe-8x-top4-shexp-q8_0");
+}
