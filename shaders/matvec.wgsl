@@ -16,16 +16,33 @@
 // workgroup whose slot the page does not hold returns at once. With PAIRED the page holds whole
 // slots and [row_begin, row_end) are the output rows (the first half).
 //
-// Grid: (ceil((row_end − row_begin) / (64 / LANES)), n_tokens · a_per_token), the first
-// dimension folded into the third where it passes the adapter's limit. LANES
-// invocations share a row, each summing every LANES-th chunk of 32 values (one `load32`: a
-// block's scales are decoded once per chunk), then a tree reduction. Rows are a multiple of 32
+// Work: a workgroup of WG invocations is WG / LANES groups of LANES invocations; each group
+// computes ROWS consecutive rows. The LANES invocations of a group take the row's pieces (32
+// values whose bytes lie together, see quant/bytes.wgsl) in turn, so neighbouring invocations
+// read neighbouring words of the same block, and each invocation loads the x values of its piece
+// once (vec4 loads) for all ROWS rows, decoding each block's scales once per piece. The group's
+// partial sums are then added up by `reduce_rows`, which the file placed after this one defines
+// with the entry point:
+// - matvec_tree.wgsl: a tree in workgroup memory, log2(LANES) barriers; with LANES = 1 nothing to
+//   add (adapters that run shaders on the CPU, where one row per invocation loads each x value
+//   once for the whole SIMD batch, while lanes of one row would each load their own);
+// - matvec_subgroups.wgsl: subgroupAdd, and where a workgroup may hold several subgroups, one
+//   barrier to add theirs (LANES = WG; adapters with subgroups).
+//
+// Grid: (ceil((row_end − row_begin) / (ROWS · WG / LANES)), n_tokens · a_per_token), the first
+// dimension folded into the third where it passes the adapter's limit. Rows are a multiple of 32
 // values long; x rows start at a multiple of 4 elements.
 
 override ROUTED: bool = false;
 override EPILOGUE: u32 = 0u;        // 0: y = acc, 1: y += acc, 2: y = silu(aux) · acc
 override X_LAST_TOKEN: bool = false;
 override PAIRED: bool = false;
+override WG: u32 = 64u;             // ≤ MAX_WG
+override LANES: u32 = 64u;          // a power of two dividing WG
+override ROWS: u32 = 4u;            // ≤ MAX_ROWS
+
+const MAX_WG: u32 = 64u;
+const MAX_ROWS: u32 = 8u;
 
 struct Route {
     expert: u32,
@@ -60,83 +77,77 @@ struct Params {
 @group(0) @binding(6) var<storage, read> slots: array<u32>;       // (layers · experts) → slot
 @group(0) @binding(7) var<storage, read> aux: array<f32>;         // like y: the gate for SiLU
 
-// Invocations sharing one row (a power of two ≤ 64). GPUs want many (neighbouring invocations
-// read neighbouring bytes); CPU-emulated adapters want one (no barriers, and the input loads are
-// the same for every invocation).
-override LANES: u32 = 32u;
-const WG: u32 = 64u;
-var<workgroup> partial: array<vec2<f32>, WG>;
-
-@compute @workgroup_size(64)
-fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+// Entry point and reduction: matvec_tree.wgsl or matvec_subgroups.wgsl, placed after this file.
+fn matvec(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) {
     let a = wg.y;
-    if (a >= step.n_tokens * p.a_per_token) {
-        return;
-    }
     var slot = 0u;
-    if (ROUTED) {
+    if (ROUTED && a < step.n_tokens * p.a_per_token) {
         slot = slots[p.slot_base + routes[a].expert];
     }
-    if (slot < p.slot_begin || slot >= p.slot_end) {
+    // Workgroups without work return together, before any barrier.
+    if (a >= step.n_tokens * p.a_per_token || slot < p.slot_begin || slot >= p.slot_end) {
         return;
     }
-    let r = lid / LANES;
     let lane = lid % LANES;
     // Grids wider than the adapter's per-dimension limit fold their columns into z.
     let column = wg.x + wg.z * nwg.x;
-    let n = p.row_begin + column * (WG / LANES) + r;
-    let valid = n < p.row_end;
+    let n0 = p.row_begin + (column * (WG / LANES) + lid / LANES) * ROWS;
     var xr = a / p.x_div;
     if (X_LAST_TOKEN) {
         xr = step.n_tokens - 1u;
     }
-    // acc.x: the row's dot product; acc.y: its pair's (PAIRED only).
-    var acc = vec2<f32>(0.0);
-    if (valid) {
-        let row = (slot - p.slot_begin) * p.slot_stride + (n - p.row_begin) * p.row_bytes;
-        let pair = row + p.pair_rows * p.row_bytes;
-        let xb = (xr * p.x_stride) / 4u;
-        var acc_w = vec4<f32>(0.0);
-        var acc_p = vec4<f32>(0.0);
-        for (var c = lane; c < p.cols / 32u; c += LANES) {
-            var xv: array<vec4<f32>, 8>;
-            for (var j = 0u; j < 8u; j++) {
-                xv[j] = x[xb + 8u * c + j];
-            }
-            let wv = load32(row, c);
-            for (var j = 0u; j < 8u; j++) {
-                acc_w += wv[j] * xv[j];
+    let xb = (xr * p.x_stride) / 4u;
+    let slot_bytes = (slot - p.slot_begin) * p.slot_stride;
+    // Rows past the page's end repeat its last row; their sums are not stored.
+    var rows: array<u32, MAX_ROWS>;
+    for (var i = 0u; i < ROWS; i++) {
+        rows[i] = slot_bytes + (min(n0 + i, p.row_end - 1u) - p.row_begin) * p.row_bytes;
+    }
+    let pair = p.pair_rows * p.row_bytes;
+    var acc_w: array<vec4<f32>, MAX_ROWS>;
+    var acc_p: array<vec4<f32>, MAX_ROWS>;
+    for (var g = lane; g < p.cols / 32u; g += LANES) {
+        var xv: array<vec4<f32>, 8>;
+        for (var r = 0u; r < 8u; r++) {
+            xv[r] = x[xb + piece_run(g, r) / 4u];
+        }
+        for (var i = 0u; i < ROWS; i++) {
+            let wv = load_piece(rows[i], g);
+            for (var r = 0u; r < 8u; r++) {
+                acc_w[i] += wv[r] * xv[r];
             }
             if (PAIRED) {
-                let wp = load32(pair, c);
-                for (var j = 0u; j < 8u; j++) {
-                    acc_p += wp[j] * xv[j];
+                let wp = load_piece(rows[i] + pair, g);
+                for (var r = 0u; r < 8u; r++) {
+                    acc_p[i] += wp[r] * xv[r];
                 }
             }
         }
-        acc = vec2<f32>(dot(acc_w, vec4<f32>(1.0)), dot(acc_p, vec4<f32>(1.0)));
     }
-    if (LANES > 1u) {
-        partial[lid] = acc;
-        workgroupBarrier();
-        for (var s = LANES / 2u; s > 0u; s >>= 1u) {
-            if (lane < s) {
-                partial[lid] += partial[lid + s];
-            }
-            workgroupBarrier();
+    // .x: the row's dot product; .y: its pair's (PAIRED only).
+    var sums: array<vec2<f32>, MAX_ROWS>;
+    let ones = vec4<f32>(1.0);
+    for (var i = 0u; i < ROWS; i++) {
+        sums[i] = vec2<f32>(dot(acc_w[i], ones), dot(acc_p[i], ones));
+    }
+    reduce_rows(&sums, lid);
+    if (lane != 0u) {
+        return;
+    }
+    for (var i = 0u; i < ROWS; i++) {
+        let n = n0 + i;
+        if (n >= p.row_end) {
+            break;
         }
-        acc = partial[lid];
-    }
-    if (valid && lane == 0u) {
         let yi = a * p.y_stride + p.y_offset + n;
         if (PAIRED) {
-            y[yi] = silu(acc.x) * acc.y;
+            y[yi] = silu(sums[i].x) * sums[i].y;
         } else if (EPILOGUE == 1u) {
-            y[yi] += acc.x;
+            y[yi] += sums[i].x;
         } else if (EPILOGUE == 2u) {
-            y[yi] = silu(aux[yi]) * acc.x;
+            y[yi] = silu(aux[yi]) * sums[i].x;
         } else {
-            y[yi] = acc.x;
+            y[yi] = sums[i].x;
         }
     }
 }

@@ -7,6 +7,13 @@
 // the super-block, c % 8 the sub-block), so each call decodes its block's scales once. Rows are a
 // multiple of 32 values long.
 //
+// Every decoder also defines the matvec's unit of work, the piece: 32 values of a row whose
+// bytes lie together, so that invocations taking pieces g, g + 1, … read neighbouring words.
+// `load_piece(row, g) -> array<vec4<f32>, 8>` decodes piece g; element r holds the 4 values
+// from `piece_run(g, r)` on (a multiple of 4). The 32-value formats and the float types take
+// their chunks as pieces (quant/chunk_pieces.wgsl); the K-quants, whose chunks of 32 values are
+// spread over the super-block, define their own.
+//
 // Blocks are not always 4-byte aligned (Q4_0 is 18 bytes, Q3_K 110), so reads at such offsets
 // combine neighbouring words. Pages are padded to 4 bytes, so the last word of a read that ends
 // inside the page exists. Formats whose block size is a multiple of 4 (Q4_1, Q5_1, Q2_K, Q4_K,
@@ -37,6 +44,23 @@ fn w_u32_at(b: u32) -> u32 {
         return lo;
     }
     return (lo >> shift) | (w[(b >> 2u) + 1u] << (32u - shift));
+}
+
+// The 8 bytes b .. b + 7 as two little-endian u32, for any b.
+fn w_x2_at(b: u32) -> vec2<u32> {
+    let k = b >> 2u;
+    let lo = vec2<u32>(w[k], w[k + 1u]);
+    let shift = (b & 3u) * 8u;
+    if (shift == 0u) {
+        return lo;
+    }
+    let hi = vec2<u32>(lo.y, w[k + 2u]);
+    return (lo >> vec2<u32>(shift)) | (hi << vec2<u32>(32u - shift));
+}
+
+// The byte at offset b.
+fn w_u8(b: u32) -> u32 {
+    return (w[b >> 2u] >> ((b & 3u) * 8u)) & 0xFFu;
 }
 
 // The u16 at an even byte offset b.

@@ -28,3 +28,32 @@ fn load32(row: u32, c: u32) -> array<vec4<f32>, 8> {
     }
     return out;
 }
+
+// Matvec pieces: 8 per super-block. Piece p, with h = p / 4 and l = 8 (p % 4), reads the 8 quant
+// bytes at 16 + 32 h + l, which hold values 128 h + 32 s + l .. + 7 at shift 2 s for s < 4 (runs
+// 2 s and 2 s + 1), in sub-blocks 8 h + 2 s + (p % 4) / 2.
+fn piece_run(g: u32, r: u32) -> u32 {
+    let p = g % 8u;
+    return 256u * (g / 8u) + 128u * (p / 4u) + 8u * (p % 4u) + 32u * (r / 2u) + 4u * (r % 2u);
+}
+
+fn load_piece(row: u32, g: u32) -> array<vec4<f32>, 8> {
+    let k = (row + (g / 8u) * QBLOCK_BYTES) >> 2u;
+    let p = g % 8u;
+    let h = p / 4u;
+    let dd = unpack2x16float(w[k + 20u]);
+    // Scale bytes 8 h + 2 s + (p % 4) / 2: bytes 0 and 2 of word 2 h (s = 0, 1), of 2 h + 1 (s = 2, 3).
+    let at = 8u * ((p % 4u) / 2u);
+    let sc = vec2<u32>(w[k + 2u * h], w[k + 2u * h + 1u]) >> vec2<u32>(at);
+    let q = vec2<u32>(w[k + 4u + 8u * h + 2u * (p % 4u)], w[k + 5u + 8u * h + 2u * (p % 4u)]);
+    var out: array<vec4<f32>, 8>;
+    for (var s = 0u; s < 4u; s++) {
+        let packed = (sc[s / 2u] >> (16u * (s % 2u))) & 0xFFu;
+        let dl = dd.x * f32(packed & 0x0Fu);
+        let ml = dd.y * f32(packed >> 4u);
+        for (var t = 0u; t < 2u; t++) {
+            out[2u * s + t] = dl * u8x4((q[t] >> (2u * s)) & 0x03030303u) - vec4<f32>(ml);
+        }
+    }
+    return out;
+}

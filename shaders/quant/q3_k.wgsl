@@ -34,3 +34,38 @@ fn load32(row: u32, c: u32) -> array<vec4<f32>, 8> {
     }
     return out;
 }
+
+// Matvec pieces: 8 per super-block, as Q2_K's. Piece p, with h = p / 4 and l = 8 (p % 4), reads
+// the 8 quant bytes at 32 + 32 h + l (values 128 h + 32 s + l .. + 7 at shift 2 s, runs 2 s and
+// 2 s + 1) and the 8 hmask bytes at l (their high bits at bit 4 h + s), in sub-blocks
+// 8 h + 2 s + (p % 4) / 2.
+fn piece_run(g: u32, r: u32) -> u32 {
+    let p = g % 8u;
+    return 256u * (g / 8u) + 128u * (p / 4u) + 8u * (p % 4u) + 32u * (r / 2u) + 4u * (r % 2u);
+}
+
+fn load_piece(row: u32, g: u32) -> array<vec4<f32>, 8> {
+    let blk = row + (g / 8u) * QBLOCK_BYTES;
+    let p = g % 8u;
+    let h = p / 4u;
+    let u = (p % 4u) / 2u;
+    let d = w_f16(blk + 108u);
+    let lows = w_x2_at(blk + 96u);
+    let highs = w_u32_at(blk + 104u);
+    let q = w_x2_at(blk + 32u + 32u * h + 8u * (p % 4u));
+    let hm = w_x2_at(blk + 8u * (p % 4u));
+    var out: array<vec4<f32>, 8>;
+    for (var s = 0u; s < 4u; s++) {
+        // Sub-block 8 h + 2 s + u: low bits in byte 2 s + u at shift 4 h, high bits in byte
+        // (2 s + u) % 4 of the high word at shift 2 (2 h + s / 2).
+        let b = 2u * s + u;
+        let low = (lows[b / 4u] >> (8u * (b % 4u) + 4u * h)) & 0x0Fu;
+        let high = (highs >> (8u * (b % 4u) + 2u * (2u * h + s / 2u))) & 3u;
+        let dl = d * f32(i32(low | (high << 4u)) - 32);
+        for (var t = 0u; t < 2u; t++) {
+            let v = ((q[t] >> (2u * s)) & 0x03030303u) | (((hm[t] >> (4u * h + s)) & 0x01010101u) << 2u);
+            out[2u * s + t] = dl * (u8x4(v) - vec4<f32>(4.0));
+        }
+    }
+    return out;
+}

@@ -23,3 +23,29 @@ fn load32(row: u32, c: u32) -> array<vec4<f32>, 8> {
     }
     return out;
 }
+
+// Matvec pieces: 8 per super-block. Piece p reads the 16 quant bytes at 16 + 16 p, which hold
+// sub-blocks 2 (p / 2) (low nibbles) and 2 (p / 2) + 1 (high nibbles) at values 16 (p % 2) .. + 15
+// of each: runs 0..4 are the low nibbles, 4..8 the high ones.
+fn piece_run(g: u32, r: u32) -> u32 {
+    let p = g % 8u;
+    return 256u * (g / 8u) + 64u * (p / 2u) + 16u * (p % 2u) + 32u * (r / 4u) + 4u * (r % 4u);
+}
+
+fn load_piece(row: u32, g: u32) -> array<vec4<f32>, 8> {
+    let k = (row + (g / 8u) * QBLOCK_BYTES) >> 2u;
+    let p = g % 8u;
+    let s = 2u * (p / 2u);
+    let dd = unpack2x16float(w[k]);
+    let lo = scale_min_k4((k << 2u) + 4u, s);
+    let hi = scale_min_k4((k << 2u) + 4u, s + 1u);
+    let dl = dd.x * vec2<f32>(f32(lo.x), f32(hi.x));
+    let ml = dd.y * vec2<f32>(f32(lo.y), f32(hi.y));
+    let q = w_x4(k + 4u + 4u * p);
+    var out: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 4u; i++) {
+        out[i] = dl.x * u8x4(q[i] & 0x0F0F0F0Fu) - vec4<f32>(ml.x);
+        out[i + 4u] = dl.y * u8x4((q[i] >> 4u) & 0x0F0F0F0Fu) - vec4<f32>(ml.y);
+    }
+    return out;
+}

@@ -33,3 +33,32 @@ fn load32(row: u32, c: u32) -> array<vec4<f32>, 8> {
     }
     return out;
 }
+
+// Matvec pieces: 8 per super-block. Piece p, with h = p / 4, j = (p % 4) / 2 and l = 16 (p % 2),
+// reads the 16 ql bytes at 64 h + 16 (p % 4) and the 16 qh bytes at 128 + 32 h + l: values
+// 128 h + 32 j + l .. + 15 (low nibbles, qh shift 2 j, runs 0..4) and the same plus 64 (high
+// nibbles, qh shift 2 j + 4, runs 4..8), in sub-blocks 8 h + 2 j + p % 2 and that plus 4.
+fn piece_run(g: u32, r: u32) -> u32 {
+    let p = g % 8u;
+    return 256u * (g / 8u) + 128u * (p / 4u) + 32u * ((p % 4u) / 2u) + 16u * (p % 2u) + 64u * (r / 4u) + 4u * (r % 4u);
+}
+
+fn load_piece(row: u32, g: u32) -> array<vec4<f32>, 8> {
+    let blk = row + (g / 8u) * QBLOCK_BYTES;
+    let p = g % 8u;
+    let h = p / 4u;
+    let j = (p % 4u) / 2u;
+    let sb = blk + 192u + 8u * h + 2u * j + p % 2u;
+    let d = w_f16(blk + 208u);
+    let dl = d * vec2<f32>(f32(bitcast<i32>(w_u8(sb) << 24u) >> 24u), f32(bitcast<i32>(w_u8(sb + 4u) << 24u) >> 24u));
+    let ql = w_x4_at(blk + 64u * h + 16u * (p % 4u));
+    let qh = w_x4_at(blk + 128u + 32u * h + 16u * (p % 2u));
+    var out: array<vec4<f32>, 8>;
+    for (var i = 0u; i < 4u; i++) {
+        let low = (ql[i] & 0x0F0F0F0Fu) | (((qh[i] >> (2u * j)) & 0x03030303u) << 4u);
+        let high = ((ql[i] >> 4u) & 0x0F0F0F0Fu) | (((qh[i] >> (2u * j + 4u)) & 0x03030303u) << 4u);
+        out[i] = dl.x * (u8x4(low) - vec4<f32>(32.0));
+        out[i + 4u] = dl.y * (u8x4(high) - vec4<f32>(32.0));
+    }
+    return out;
+}

@@ -21,26 +21,11 @@ pub struct GpuOptions {
     pub max_workgroups_per_dimension: Option<u32>,
     /// Prefer a low-power adapter (an integrated GPU) over a discrete one.
     pub low_power: bool,
-    /// Do not use shader-f16 or subgroups even where the adapter has them.
+    /// Use only the portable kernel variants (no shader-f16, no subgroups) even where the adapter
+    /// has more; natively, `WEBMOE_PORTABLE=1` in the environment does the same.
     pub portable_only: bool,
-    /// Kernel shapes to use instead of those chosen for the adapter (tests run both).
-    pub tuning: Option<Tuning>,
-}
-
-/// Kernel shapes that suit one kind of adapter better than another.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Tuning {
-    /// Invocations that share one row of a matrix × vector product. GPUs want many, so that
-    /// neighbouring invocations read neighbouring bytes; adapters that run shaders on the CPU
-    /// want one, which needs no barriers and gives every invocation the same input loads.
-    pub matvec_lanes: u32,
-}
-
-impl Tuning {
-    pub fn for_adapter(info: &wgpu::AdapterInfo) -> Tuning {
-        let on_cpu = info.device_type == wgpu::DeviceType::Cpu;
-        Tuning { matvec_lanes: if on_cpu { 1 } else { 32 } }
-    }
+    /// A matrix × vector shape to use instead of the one chosen for the adapter (tests run each).
+    pub matvec: Option<super::MatvecShape>,
 }
 
 /// Optional features the adapter offers and this device enabled.
@@ -65,7 +50,8 @@ pub struct Gpu {
     pub max_workgroups: u32,
     /// The memory the platform says the device's buffers may take, where it says.
     pub memory_budget: Option<super::MemoryBudget>,
-    pub tuning: Tuning,
+    /// The form of each kernel that runs on this device.
+    pub variants: super::Variants,
     pub(crate) pipelines: PipelineCache,
     /// Bytes queued by writes since the last flush.
     unflushed: AtomicU64,
@@ -94,7 +80,8 @@ impl Gpu {
     pub async fn from_adapter(adapter: wgpu::Adapter, options: &GpuOptions) -> Result<Gpu, GpuError> {
         let offered = adapter.features();
         let mut features = wgpu::Features::empty();
-        if !options.portable_only {
+        let portable_only = options.portable_only || super::variants::portable_from_env();
+        if !portable_only {
             features |= offered & (wgpu::Features::SHADER_F16 | wgpu::Features::SUBGROUP);
         }
         features |= offered & wgpu::Features::TIMESTAMP_QUERY;
@@ -142,12 +129,16 @@ impl Gpu {
         };
         let info = adapter.get_info();
         let memory_budget = super::memory::query(&adapter);
-        let tuning = options.tuning.unwrap_or_else(|| Tuning::for_adapter(&info));
+        let mut variants = super::Variants::choose(info.device_type, (info.subgroup_min_size, info.subgroup_max_size), &caps);
+        if let Some(shape) = options.matvec {
+            shape.check(&caps).map_err(|message| GpuError::Operation { message })?;
+            variants.matvec = shape;
+        }
         Ok(Gpu {
             device,
             queue,
             info,
-            tuning,
+            variants,
             limits,
             caps,
             binding_limit,

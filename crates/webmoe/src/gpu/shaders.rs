@@ -1,17 +1,24 @@
 //! WGSL sources. Each kernel is one file under `shaders/`; a kernel that reads quantized weights
 //! is compiled once per weight type by placing the byte helpers and that type's decoder (which
-//! define `load32`) before it. That fixed concatenation is the only assembly done on shader text.
+//! define `load32` and the matvec's pieces) before it, and a kernel with variants of its entry
+//! point (the matvec's reductions) is followed by the variant's file. Those fixed
+//! concatenations are the only assembly done on shader text.
 
 use crate::gguf::GgmlType;
 
 const COMMON: &str = include_str!("../../../../shaders/common.wgsl");
 const BYTES: &str = include_str!("../../../../shaders/quant/bytes.wgsl");
+const CHUNK_PIECES: &str = include_str!("../../../../shaders/quant/chunk_pieces.wgsl");
+const MATVEC: &str = include_str!("../../../../shaders/matvec.wgsl");
 
 /// The compute kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Kernel {
     RmsNorm,
+    /// The matrix × vector product, its partial sums added in workgroup memory.
     Matvec,
+    /// The same, added with subgroup operations (needs the adapter's subgroups).
+    MatvecSubgroups,
     Matmul,
     MoeGroup,
     Embed,
@@ -27,6 +34,7 @@ impl Kernel {
         match self {
             Kernel::RmsNorm => "rms_norm",
             Kernel::Matvec => "matvec",
+            Kernel::MatvecSubgroups => "matvec_subgroups",
             Kernel::Matmul => "matmul",
             Kernel::MoeGroup => "moe_group",
             Kernel::Embed => "embed",
@@ -40,8 +48,8 @@ impl Kernel {
 
     fn source(self) -> &'static str {
         match self {
+            Kernel::Matvec | Kernel::MatvecSubgroups => MATVEC,
             Kernel::RmsNorm => include_str!("../../../../shaders/rms_norm.wgsl"),
-            Kernel::Matvec => include_str!("../../../../shaders/matvec.wgsl"),
             Kernel::Matmul => include_str!("../../../../shaders/matmul.wgsl"),
             Kernel::MoeGroup => include_str!("../../../../shaders/moe_group.wgsl"),
             Kernel::Embed => include_str!("../../../../shaders/embed.wgsl"),
@@ -53,9 +61,18 @@ impl Kernel {
         }
     }
 
+    /// The file that gives a kernel with variants its entry point, placed after its source.
+    fn entry_variant(self) -> Option<&'static str> {
+        match self {
+            Kernel::Matvec => Some(include_str!("../../../../shaders/matvec_tree.wgsl")),
+            Kernel::MatvecSubgroups => Some(include_str!("../../../../shaders/matvec_subgroups.wgsl")),
+            _ => None,
+        }
+    }
+
     /// Whether the kernel reads weights through a type's `load32`.
     pub fn reads_weights(self) -> bool {
-        matches!(self, Kernel::Matvec | Kernel::Matmul | Kernel::Embed | Kernel::Router)
+        matches!(self, Kernel::Matvec | Kernel::MatvecSubgroups | Kernel::Matmul | Kernel::Embed | Kernel::Router)
     }
 }
 
@@ -87,9 +104,21 @@ pub fn module_source(kernel: Kernel, weights: Option<GgmlType>) -> Result<String
         let dec = decoder(ty).ok_or_else(|| format!("no GPU decoder for {ty}"))?;
         src.push_str(BYTES);
         src.push_str(dec);
+        if !has_own_pieces(ty) {
+            src.push_str(CHUNK_PIECES);
+        }
     }
     src.push_str(kernel.source());
+    if let Some(entry) = kernel.entry_variant() {
+        src.push_str(entry);
+    }
     Ok(src)
+}
+
+/// Whether the decoder of `ty` defines its own matvec pieces (the K-quants, whose 32-value chunks
+/// are spread over the super-block); the others take their chunks as pieces.
+fn has_own_pieces(ty: GgmlType) -> bool {
+    matches!(ty, GgmlType::Q2_K | GgmlType::Q3_K | GgmlType::Q4_K | GgmlType::Q5_K | GgmlType::Q6_K)
 }
 
 /// Whether kernels can read weights of type `ty`.

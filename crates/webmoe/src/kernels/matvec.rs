@@ -1,10 +1,8 @@
-//! Quantized matrix × vector (shaders/matvec.wgsl): one dispatch per page of the weight.
+//! Quantized matrix × vector (shaders/matvec.wgsl): one dispatch per page of the weight, in the
+//! shape the device's [`crate::gpu::Variants`] chose.
 
 use super::{groups, KernelEnv};
-use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
-
-/// Invocations per workgroup.
-const WORKGROUP: u32 = 64;
+use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, Grid, Kernel, PipelineKey, Reduce, StorageBuffer, UniformBuffer};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -102,13 +100,23 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
         Epilogue::Add => 1,
         Epilogue::SiluMul => 2,
     };
-    let key = PipelineKey::new(Kernel::Matvec)
+    let shape = gpu.variants.matvec;
+    let (kernel, multi_subgroup) = match shape.reduce {
+        Reduce::Workgroup => (Kernel::Matvec, None),
+        Reduce::Subgroup { multi } => (Kernel::MatvecSubgroups, Some(multi)),
+    };
+    let mut key = PipelineKey::new(kernel)
         .weights(w.ty)
         .constant("ROUTED", m.routed.is_some() as u32)
         .constant("EPILOGUE", epilogue_id)
         .constant("X_LAST_TOKEN", m.last_token_only as u32)
-        .constant("LANES", gpu.tuning.matvec_lanes)
-        .constant("PAIRED", m.paired as u32);
+        .constant("PAIRED", m.paired as u32)
+        .constant("WG", shape.workgroup)
+        .constant("LANES", shape.lanes)
+        .constant("ROWS", shape.rows);
+    if let Some(multi) = multi_subgroup {
+        key = key.constant("MULTI_SUBGROUP", multi as u32);
+    }
     let pipeline = gpu.pipeline(&key)?;
     let (a_per_token, x_div, slot_base) = match &m.routed {
         Some(r) => (r.k, if r.input_per_route { 1 } else { r.k }, r.slot_base),
@@ -149,7 +157,7 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
                 &pipeline,
                 &[env.step.binding(), params.binding(), page.buffer.binding(), m.x.binding(), m.y.binding(), routes.binding(), slots.binding(), aux.binding()],
             );
-            let x = groups(rows.end - rows.start, WORKGROUP / gpu.tuning.matvec_lanes);
+            let x = groups(rows.end - rows.start, shape.rows_per_workgroup());
             let grid = Grid::Folded { x, per_token: (!m.last_token_only).then_some(per_token), fold: gpu.max_workgroups };
             Ok(Dispatch { label: "matvec", slots: m.routed.as_ref().map(|_| page.slots.clone()), pipeline: pipeline.clone(), bind_group, grid })
         })

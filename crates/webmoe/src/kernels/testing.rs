@@ -1,7 +1,7 @@
 //! Shared test setup: one GPU per process, buffers from slices, readback, comparisons.
 
 use super::{KernelEnv, Step};
-use crate::gpu::{read_buffer, Dispatch, Gpu, GpuOptions, StorageBuffer};
+use crate::gpu::{read_buffer, Dispatch, Gpu, GpuOptions, MatvecShape, Reduce, StorageBuffer};
 use std::sync::OnceLock;
 
 /// The default adapter (lavapipe on a machine without a GPU), opened once for all tests.
@@ -20,14 +20,27 @@ pub fn gpu_with_binding_limit(limit: u64) -> Gpu {
     gpu_with(GpuOptions { max_binding_bytes: Some(limit), ..Default::default() })
 }
 
-/// Devices with every matvec row-sharing width a kernel must support: one invocation per row
-/// (CPU adapters), a few, and a full 32 (GPUs).
+/// Devices with every matvec shape the kernel must support: a row per invocation (CPU adapters),
+/// alone and with several rows; groups of a few lanes and of a whole workgroup reduced in
+/// workgroup memory (the portable form); subgroup reductions within one subgroup and across
+/// several, where the adapter has subgroups; and a grid folded into its third dimension.
 pub fn gpus_with_each_matvec_shape() -> Vec<Gpu> {
-    let tuned = |lanes| GpuOptions { tuning: Some(crate::gpu::Tuning { matvec_lanes: lanes }), ..Default::default() };
-    let mut gpus: Vec<Gpu> = [1, 4, 32].into_iter().map(|lanes| gpu_with(tuned(lanes))).collect();
-    // Grids of more than 3 workgroups a dimension fold into the third one.
-    gpus.push(gpu_with(GpuOptions { max_workgroups_per_dimension: Some(3), ..tuned(32) }));
-    gpus
+    let with = |shape, fold| GpuOptions { matvec: Some(shape), max_workgroups_per_dimension: fold, ..Default::default() };
+    let shape = |workgroup, lanes, rows, reduce| MatvecShape { workgroup, lanes, rows, reduce };
+    let mut options = vec![
+        with(shape(64, 1, 1, Reduce::Workgroup), None),
+        with(shape(64, 1, 3, Reduce::Workgroup), None),
+        with(shape(64, 4, 2, Reduce::Workgroup), None),
+        with(shape(64, 64, 4, Reduce::Workgroup), None),
+        // Grids of more than 3 workgroups a dimension fold into the third one.
+        with(shape(32, 32, 8, Reduce::Workgroup), Some(3)),
+    ];
+    let (min, max) = (gpu().info.subgroup_min_size, gpu().info.subgroup_max_size);
+    if gpu().caps.subgroups && max <= 64 {
+        options.push(with(shape(min, min, 3, Reduce::Subgroup { multi: min != max }), None));
+        options.push(with(shape(64, 64, 4, Reduce::Subgroup { multi: true }), None));
+    }
+    options.into_iter().map(gpu_with).collect()
 }
 
 pub fn f32_buffer(gpu: &Gpu, data: &[f32]) -> StorageBuffer {

@@ -1,6 +1,6 @@
 use super::*;
 use crate::gguf::{GgmlType, MemorySource};
-use crate::gpu::GpuOptions;
+use crate::gpu::{GpuOptions, MatvecShape, Reduce};
 use crate::kernels::testing::*;
 use crate::kernels::Step;
 use crate::model::Matrix;
@@ -32,7 +32,7 @@ fn dense_matches_cpu_for_every_type_and_odd_shapes() {
 fn dense_matches_cpu(gpu: &Gpu) {
     let env = KernelEnv::new(gpu);
     let mut rng = Rng::new(7);
-    let lanes = gpu.tuning.matvec_lanes;
+    let shape = gpu.variants.matvec;
     for ty in gpu_types() {
         let block = ty.block_elems() as usize;
         // The last shape has 5 blocks per row even for the 256-value K-quants, so rows cross
@@ -48,7 +48,7 @@ fn dense_matches_cpu(gpu: &Gpu) {
             for r in 0..t {
                 ops::matvec(&w[0], &x[r * cols..(r + 1) * cols], &mut want[r * rows..(r + 1) * rows]);
             }
-            assert_close(&format!("{ty} {rows}x{cols} t={t} lanes={lanes}"), &read_f32(gpu, &yb), &want, 2e-5 * (cols as f32).sqrt());
+            assert_close(&format!("{ty} {rows}x{cols} t={t} {shape:?}"), &read_f32(gpu, &yb), &want, 2e-5 * (cols as f32).sqrt());
         }
     }
 }
@@ -57,7 +57,8 @@ fn dense_matches_cpu(gpu: &Gpu) {
 /// needs more workgroups than one grid dimension allows on most adapters (65535).
 #[test]
 fn a_262144_row_projection_runs_within_the_grid_limits() {
-    let gpu = gpu_with(GpuOptions { tuning: Some(crate::gpu::Tuning { matvec_lanes: 32 }), ..Default::default() });
+    let shape = MatvecShape { workgroup: 64, lanes: 64, rows: 1, reduce: Reduce::Workgroup };
+    let gpu = gpu_with(GpuOptions { matvec: Some(shape), ..Default::default() });
     let env = KernelEnv::new(&gpu);
     let mut rng = Rng::new(11);
     let (rows, cols) = (262_144, 32);
@@ -148,7 +149,7 @@ fn check_routed(gpu: &Gpu, label: &str) {
 #[test]
 fn routed_rows_use_the_chosen_experts_slot() {
     for gpu in &gpus_with_each_matvec_shape() {
-        check_routed(gpu, &format!("one page, {} lanes", gpu.tuning.matvec_lanes));
+        check_routed(gpu, &format!("one page, {:?}", gpu.variants.matvec));
     }
 }
 
@@ -206,6 +207,6 @@ fn paired_rows_give_the_swiglu_activation_at_an_offset() {
                 want[a * stride + offset + n] = ops::silu(full[n]) * full[half + n];
             }
         }
-        assert_close(&format!("paired, {} lanes", gpu.tuning.matvec_lanes), &read_f32(gpu, &yb), &want, 1e-4);
+        assert_close(&format!("paired, {:?}", gpu.variants.matvec), &read_f32(gpu, &yb), &want, 1e-4);
     }
 }

@@ -1,0 +1,127 @@
+//! Which form of each kernel runs: chosen once per device, here, from the adapter's kind,
+//! features and limits, and reported by `webmoe adapter` and `webmoe bench`.
+//!
+//! The portable forms use nothing beyond core WebGPU; `GpuOptions::portable_only` (natively also
+//! `WEBMOE_PORTABLE=1`) makes them the only ones chosen.
+
+use super::context::Capabilities;
+
+/// How the matrix × vector product (shaders/matvec.wgsl) shares out a matrix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MatvecShape {
+    /// Invocations per workgroup (at most 64).
+    pub workgroup: u32,
+    /// Invocations that share the rows of a group, taking the row's pieces in turn: 1, or a
+    /// power of two dividing `workgroup` (`workgroup` itself with subgroups).
+    pub lanes: u32,
+    /// Rows each group computes, sharing each x value they load (1 to 8).
+    pub rows: u32,
+    pub reduce: Reduce,
+}
+
+/// How the lanes of a group add up their partial sums.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    /// A tree in workgroup memory (core WebGPU).
+    Workgroup,
+    /// `subgroupAdd`; `multi`: the workgroup may hold several subgroups, whose sums are then
+    /// added through workgroup memory.
+    Subgroup { multi: bool },
+}
+
+impl MatvecShape {
+    /// Rows one workgroup computes.
+    pub fn rows_per_workgroup(&self) -> u32 {
+        self.workgroup / self.lanes * self.rows
+    }
+
+    /// Whether the shape is one the kernel can run on a device with `caps`.
+    pub fn check(&self, caps: &Capabilities) -> Result<(), String> {
+        let pow2 = |n: u32| n.is_power_of_two();
+        let ok = (1..=64).contains(&self.workgroup)
+            && pow2(self.lanes)
+            && self.workgroup % self.lanes == 0
+            && (1..=8).contains(&self.rows)
+            && match self.reduce {
+                Reduce::Workgroup => true,
+                Reduce::Subgroup { .. } => caps.subgroups && self.lanes == self.workgroup,
+            };
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("matvec shape {self:?} does not fit the kernel on this device"))
+        }
+    }
+
+    fn describe(&self) -> String {
+        let reduce = match self.reduce {
+            Reduce::Workgroup if self.lanes == 1 => "a row per invocation".to_string(),
+            Reduce::Workgroup => "workgroup-memory tree".to_string(),
+            Reduce::Subgroup { multi: false } => "subgroupAdd".to_string(),
+            Reduce::Subgroup { multi: true } => "subgroupAdd + workgroup memory".to_string(),
+        };
+        format!("{} rows × {} lanes per group, {} invocations, {reduce}", self.rows, self.lanes, self.workgroup)
+    }
+}
+
+/// The chosen form of every kernel that has more than one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Variants {
+    pub matvec: MatvecShape,
+    /// Only core WebGPU is used (asked for, or the adapter offers nothing more).
+    pub portable: bool,
+}
+
+impl Variants {
+    /// The forms for an adapter of kind `device_type` whose subgroups are between
+    /// `subgroup_sizes` invocations, with the features `caps` this device enabled.
+    pub fn choose(device_type: wgpu::DeviceType, subgroup_sizes: (u32, u32), caps: &Capabilities) -> Variants {
+        let portable = !caps.subgroups && !caps.shader_f16;
+        let matvec = if device_type == wgpu::DeviceType::Cpu {
+            // Shaders run on the CPU, a SIMD batch of invocations at a time: with a row per
+            // invocation, every x load has one address for the whole batch (one scalar load),
+            // and there is nothing to reduce.
+            MatvecShape { workgroup: 64, lanes: 1, rows: 2, reduce: Reduce::Workgroup }
+        } else if caps.subgroups && subgroup_sizes.1 <= 64 {
+            // One subgroup per workgroup where the size is fixed (32 on NVIDIA and Apple), so the
+            // reduction needs no barrier; otherwise 64 invocations and one barrier.
+            let (min, max) = subgroup_sizes;
+            let workgroup = if min == max { max.max(4) } else { 64 };
+            MatvecShape { workgroup, lanes: workgroup, rows: 4, reduce: Reduce::Subgroup { multi: workgroup > min } }
+        } else {
+            MatvecShape { workgroup: 64, lanes: 64, rows: 4, reduce: Reduce::Workgroup }
+        };
+        Variants { matvec, portable }
+    }
+
+    /// One line per kernel: which form runs.
+    pub fn describe(&self) -> String {
+        format!("matvec: {}{}", self.matvec.describe(), if self.portable { " (portable)" } else { "" })
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        let m = &self.matvec;
+        let reduce = match m.reduce {
+            Reduce::Workgroup if m.lanes == 1 => "none",
+            Reduce::Workgroup => "workgroup",
+            Reduce::Subgroup { multi: false } => "subgroup",
+            Reduce::Subgroup { multi: true } => "subgroup+workgroup",
+        };
+        serde_json::json!({
+            "portable": self.portable,
+            "matvec": { "workgroup": m.workgroup, "lanes": m.lanes, "rows": m.rows, "reduce": reduce },
+        })
+    }
+}
+
+/// `WEBMOE_PORTABLE=1` (natively): use the portable forms only.
+pub fn portable_from_env() -> bool {
+    cfg!(not(target_arch = "wasm32")) && portable_flag(std::env::var("WEBMOE_PORTABLE").ok().as_deref())
+}
+
+fn portable_flag(value: Option<&str>) -> bool {
+    value == Some("1")
+}
+
+#[cfg(test)]
+mod tests;
