@@ -1,4 +1,5 @@
-// Embedding lookup from a (possibly quantized) table:  out[t, :] = row tokens[t] of the table.
+// Embedding lookup from a (possibly quantized) table:  out[t, :] = row tokens[t] of the table · scale
+// (granite's embedding multiplier; 1 elsewhere).
 //
 // The table is split into pages of rows like any weight; each page's dispatch writes the tokens
 // whose row it holds. Token ids were checked against the vocabulary on the CPU.
@@ -11,6 +12,10 @@ struct Params {
     row_begin: u32,    // the page holds rows [row_begin, row_end)
     row_end: u32,
     row_bytes: u32,
+    scale: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -34,7 +39,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     let o = t * p.cols + 32u * c;
     for (var j = 0u; j < 8u; j++) {
         for (var l = 0u; l < 4u; l++) {
-            out[o + 4u * j + l] = v[j][l];
+            out[o + 4u * j + l] = v[j][l] * p.scale;
         }
     }
 }

@@ -1,7 +1,8 @@
 // RMSNorm of each token's row, after adding the previous MoE layer's expert outputs to it:
 //
-//   x[t, i] += Σ_{j < k} routes[t·k + j].weight · expert_out[t·k + j, i]     (COMBINE_K = k > 0)
-//            + sigmoid(shared_gate[t]) · shared_out[t, i]                    (SHARED: qwen2moe)
+//   x[t, i] += s · (Σ_{j < k} routes[t·k + j].weight · expert_out[t·k + j, i]  (COMBINE_K = k > 0)
+//                   + sigmoid(shared_gate[t]) · shared_out[t, i])                (SHARED: qwen2moe)
+//   (s: the branch's multiplier, granite's residual_scale, else 1)
 //   out[t, i] = x[t, i] / sqrt(mean_i x[t, i]² + eps) · weight[i]
 //
 // Folding the weighted sum of the experts into the norm that reads the residual stream next
@@ -21,8 +22,8 @@ struct Route {
 struct Params {
     n: u32,      // row length
     eps: f32,
+    combine_scale: f32,
     _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -61,7 +62,7 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             if (SHARED) {
                 sum += gate * shared_out[base + i];
             }
-            v += sum;
+            v += p.combine_scale * sum;
             x[base + i] = v;
         }
         ss += v * v;

@@ -11,8 +11,11 @@
 // with angle = pos · θ^(−2i/rope_dim) (cos/sin precomputed on the CPU per (pos, i)) and the pair
 // (a, b) = (2i, 2i + 1) (llama.cpp's "normal" RoPE; GGUF stores llama Q/K rows permuted for it) or
 // (i, i + rope_pairs) with NEOX (rotate-half: qwen2, qwen3). Dims past 2·rope_pairs keep their value.
-// Rotated queries are written back in place; keys and values go to the cache, which holds
-// (max_ctx, kv_dim) values per layer, f16 pairs packed in a u32 (KV_F16) or f32.
+// Rotated queries are written back in place times q_factor; keys, and values times v_factor, go to
+// the cache, which holds (max_ctx, kv_dim) values per layer, f16 pairs packed in a u32 (KV_F16) or
+// f32. The factors are 1 but for granite's multipliers: attention.scale · sqrt(head_dim) on the
+// queries, since attention divides the scores by sqrt(head_dim); residual_scale on the values,
+// since attention and the output projection are linear in them.
 // Queries, keys and values come in one buffer, each token's row holding q at 0, k at k_offset
 // and v at v_offset (the fused projection's output).
 //
@@ -38,9 +41,9 @@ struct Params {
     v_offset: u32,
     eps: f32,          // QK_NORM epsilon
     units: u32,        // heads (query heads, then kv heads) each workgroup treats in turn
+    q_factor: f32,
+    v_factor: f32,
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -125,7 +128,7 @@ fn one_head(t: u32, u: u32, lid: u32, whole_scale: f32) {
     if (!is_q) {
         let vo = p.v_offset + g * hd;
         for (var j = lid; j < hd / 2u; j += WG) {
-            store_pair(false, cache_pair + j, vec2<f32>(biased(row, vo + 2u * j), biased(row, vo + 2u * j + 1u)));
+            store_pair(false, cache_pair + j, p.v_factor * vec2<f32>(biased(row, vo + 2u * j), biased(row, vo + 2u * j + 1u)));
         }
     }
 
@@ -165,7 +168,7 @@ fn one_head(t: u32, u: u32, lid: u32, whole_scale: f32) {
 
     if (is_q) {
         for (var d = lid; d < hd; d += WG) {
-            qkv[row + offset + d] = head[d];
+            qkv[row + offset + d] = head[d] * p.q_factor;
         }
     } else {
         for (var j = lid; j < hd / 2u; j += WG) {

@@ -137,6 +137,11 @@ fn inspect_names_the_architecture_and_its_features() {
         ("qwen3moe-16x-top4-q8_0", "qwen3moe", &["NEOX RoPE", "per-head q/k RMSNorm", "router softmax then top-k, renormalised"]),
         ("olmoe-64x-top8-q8_0", "olmoe", &["NEOX RoPE", "q/k RMSNorm over the whole projection", "router softmax then top-k, not renormalised"]),
         ("qwen2moe-8x-top4-shexp-q8_0", "qwen2moe", &["NEOX RoPE", "q/k/v biases", "router softmax then top-k, not renormalised", "shared expert with a sigmoid gate"]),
+        (
+            "granitemoe-32x-top8-q8_0",
+            "granitemoe",
+            &["interleaved RoPE", "router top-k then softmax", "embedding ×12", "residual branches ×0.22", "attention scale 0.015625", "logits ÷6", "tied output"],
+        ),
     ];
     for (case, arch, features) in cases {
         let j = json_of(&webmoe(&["inspect", &fixture(case), "--json"]));

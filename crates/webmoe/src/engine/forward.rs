@@ -2,9 +2,10 @@
 //! every submit. Each layer reads top to bottom like the math:
 //!
 //! ```text
-//! h = rms_norm(x) · attn_norm          (first adding the previous MoE layer's Σ_j w_j · y_j to x)
+//! x = embd[token] · s_embedding        (granite's multipliers s_*; 1 for the other architectures)
+//! h = rms_norm(x) · attn_norm          (first adding the previous MoE layer's s_residual · Σ_j w_j · y_j to x)
 //! q | k | v = W_qkv h (+ b_qkv);  q, k = rms_norm per head (qwen3) or whole (olmoe);  rope(q, k);  K[pos], V[pos] = k, v
-//! x += Wo · attention(q, K[..=pos], V[..=pos])
+//! x += Wo · attention(q · s, K[..=pos], s_residual · V[..=pos])   (s = s_attention · sqrt(head_dim), else 1)
 //! dense:  h = rms_norm(x) · ffn_norm;  x += down(silu(gate h) · up h)
 //! MoE:    h = rms_norm(x) · ffn_norm;  routes = route(W_router h)     (one kernel; the model's
 //!         routing order: top-k then softmax, or softmax then top-k, renormalised or not)
@@ -166,12 +167,13 @@ impl Bound<'_> {
     fn combine_after(&self, l: &LayerWeights) -> Option<Combine<'_>> {
         let s = self.scratch;
         let shared = l.shared.as_ref().and(s.shared.as_ref()).map(|b| SharedOut { out: &b.out, gate: &b.gate });
-        l.router.as_ref().map(|_| Combine { routes: &s.routes, expert_out: &s.expert_out, k: self.config.n_expert_used as u32, shared })
+        let (k, scale) = (self.config.n_expert_used as u32, self.config.scales.residual);
+        l.router.as_ref().map(|_| Combine { routes: &s.routes, expert_out: &s.expert_out, k, shared, scale })
     }
 
     fn body(&self, w: &Weights, kernels: Kernels) -> Result<Body, GpuError> {
         let (gpu, env, s, c) = (self.gpu, self.env, self.scratch, self.config);
-        let embed = embed(gpu, env, &w.token_embd, &s.tokens, &s.x)?;
+        let embed = embed(gpu, env, &w.token_embd, &s.tokens, &s.x, c.scales.embedding)?;
         let mut layers = Vec::with_capacity(w.layers.len());
         let mut pending: Option<Combine> = None;
         for (i, layer) in w.layers.iter().enumerate() {
@@ -207,6 +209,9 @@ impl Bound<'_> {
             kv_f16: self.kv.f16,
             bias: l.qkv_bias.as_ref(),
             qk_norm,
+            // Granite: scores q·k · attention.scale; x += residual_scale · Wo · attention.
+            q_factor: c.scales.attention.map_or(1.0, |a| a * (c.head_dim as f32).sqrt()),
+            v_factor: c.scales.residual,
         };
         out.push(rope_kv(gpu, env, &r)?);
         out.push(attention(gpu, env, shape, &s.qkv, shape.qkv_dim(), k_cache, v_cache, &s.att, self.kv.f16)?);

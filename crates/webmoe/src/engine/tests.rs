@@ -118,6 +118,11 @@ fn qwen2moe_shared_expert_with_its_sigmoid_gate_and_biases() {
 }
 
 #[test]
+fn granitemoe_multipliers_and_tied_output() {
+    check_case("granitemoe-32x-top8-q8_0", &GpuOptions::default());
+}
+
+#[test]
 fn weights_split_across_16_kib_bindings() {
     // One expert's 18 KiB gate matrix spans two pages, and the 512-row embedding and lm_head are
     // split into five.
@@ -300,6 +305,12 @@ fn streamed_experts_give_the_same_output_on_olmoe() {
 #[test]
 fn streamed_experts_give_the_same_output_on_qwen2moe_with_its_shared_expert_resident() {
     let case = "qwen2moe-8x-top4-shexp-q8_0";
+    check_budgets(case, &model_bytes(case), &oracle(case).tokens);
+}
+
+#[test]
+fn streamed_experts_give_the_same_output_on_granitemoe() {
+    let case = "granitemoe-32x-top8-q8_0";
     check_budgets(case, &model_bytes(case), &oracle(case).tokens);
 }
 

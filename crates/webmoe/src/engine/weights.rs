@@ -265,7 +265,7 @@ impl Weights {
                 ffn_of_layer[i] = ffns.len() - 1;
             }
             let qkv_bias = match &ly.qkv_bias {
-                Some(b) => Some(vectors(gpu, source, "qkv bias", &[&b.q, &b.k, &b.v]).await?),
+                Some(b) => Some(vectors(gpu, source, "qkv bias", &[&b.q, &b.k, &b.v], 1.0).await?),
                 None => None,
             };
             let shared = match &ly.ffn.shared {
@@ -295,7 +295,8 @@ impl Weights {
             });
         }
         let output = if l.tied_output { None } else { Some(up.matrix(&l.output).await?) };
-        let output_norm = vector(gpu, source, &l.output_norm).await?;
+        // logits = W_out · (rms_norm(x) · output_norm) / s_logit, with the division in the weights.
+        let output_norm = vectors(gpu, source, &l.output_norm.name, &[&l.output_norm], 1.0 / model.config.scales.logit).await?;
         gpu.check()?;
         Ok(Weights { token_embd, output_norm, output, layers, ffns })
     }
@@ -348,16 +349,16 @@ impl Weights {
 
 /// A norm or bias vector, dequantized on the CPU and uploaded as f32.
 async fn vector<S: ByteSource>(gpu: &Gpu, source: &S, v: &Vector) -> Result<StorageBuffer> {
-    vectors(gpu, source, &v.name, &[v]).await
+    vectors(gpu, source, &v.name, &[v], 1.0).await
 }
 
-/// Vectors dequantized and uploaded one after the other as one f32 buffer.
-async fn vectors<S: ByteSource>(gpu: &Gpu, source: &S, label: &str, vs: &[&Vector]) -> Result<StorageBuffer> {
+/// Vectors dequantized, multiplied by `scale` and uploaded one after the other as one f32 buffer.
+async fn vectors<S: ByteSource>(gpu: &Gpu, source: &S, label: &str, vs: &[&Vector], scale: f32) -> Result<StorageBuffer> {
     let mut values = Vec::new();
     for v in vs {
         let mut raw = vec![0u8; (v.range.end - v.range.start) as usize];
         source.read_at(v.range.start, &mut raw).await?;
-        values.extend(quant::dequantize_to_vec(v.ty, &raw)?);
+        values.extend(quant::dequantize_to_vec(v.ty, &raw)?.into_iter().map(|x| x * scale));
     }
     Ok(StorageBuffer::with_data(gpu, label, bytemuck::cast_slice(&values)))
 }

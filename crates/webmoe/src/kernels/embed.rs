@@ -13,10 +13,12 @@ struct Params {
     row_begin: u32,
     row_end: u32,
     row_bytes: u32,
+    scale: f32,
+    _pad: [u32; 3],
 }
 
-/// `out[t] = table[tokens[t]]` for every token of the submit (`table` has one slot).
-pub fn embed(gpu: &Gpu, env: &KernelEnv, table: &GpuMatrix, tokens: &StorageBuffer, out: &StorageBuffer) -> Result<Vec<Dispatch>, GpuError> {
+/// `out[t] = table[tokens[t]] · scale` for every token of the submit (`table` has one slot).
+pub fn embed(gpu: &Gpu, env: &KernelEnv, table: &GpuMatrix, tokens: &StorageBuffer, out: &StorageBuffer, scale: f32) -> Result<Vec<Dispatch>, GpuError> {
     let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::Embed).weights(table.ty))?;
     table
         .pages
@@ -25,7 +27,7 @@ pub fn embed(gpu: &Gpu, env: &KernelEnv, table: &GpuMatrix, tokens: &StorageBuff
             let params = UniformBuffer::new(
                 gpu,
                 "embed params",
-                &Params { cols: table.cols, row_begin: page.rows.start, row_end: page.rows.end, row_bytes: table.row_bytes },
+                &Params { cols: table.cols, row_begin: page.rows.start, row_end: page.rows.end, row_bytes: table.row_bytes, scale, _pad: [0; 3] },
             );
             let bind_group =
                 gpu.bind_group("embed", &pipeline, &[env.step.binding(), params.binding(), page.buffer.binding(), tokens.binding(), out.binding()]);
@@ -45,6 +47,10 @@ mod tests {
     use crate::quant::{self};
 
     fn check(gpu: &Gpu, ty: GgmlType, vocab: usize, cols: usize) {
+        check_scaled(gpu, ty, vocab, cols, 1.0);
+    }
+
+    fn check_scaled(gpu: &Gpu, ty: GgmlType, vocab: usize, cols: usize, scale: f32) {
         let env = KernelEnv::new(gpu);
         let mut rng = Rng::new(3);
         let bytes = random_tensor_bytes(ty, vocab * cols, 1.0, &mut rng);
@@ -53,11 +59,11 @@ mod tests {
         let table = pollster::block_on(GpuMatrix::load(gpu, &MemorySource::new(bytes), &m)).unwrap();
         let tokens: Vec<u32> = vec![0, vocab as u32 - 1, 5, 5, 17 % vocab as u32];
         let (tb, ob) = (u32_buffer(gpu, &tokens), zeros(gpu, tokens.len() * cols));
-        let d = embed(gpu, &env, &table, &tb, &ob).unwrap();
+        let d = embed(gpu, &env, &table, &tb, &ob, scale).unwrap();
         run(gpu, &env, Step { n_tokens: tokens.len() as u32, ..Default::default() }, &d);
-        let want: Vec<f32> = tokens.iter().flat_map(|&t| values[t as usize * cols..(t as usize + 1) * cols].to_vec()).collect();
-        // A lookup only decodes: it must be exact.
-        assert_close(&format!("embed {ty}"), &read_f32(gpu, &ob), &want, 0.0);
+        let want: Vec<f32> = tokens.iter().flat_map(|&t| values[t as usize * cols..(t as usize + 1) * cols].iter().map(|v| v * scale).collect::<Vec<_>>()).collect();
+        // A lookup only decodes, and one f32 product rounds the same everywhere: it must be exact.
+        assert_close(&format!("embed {ty} ×{scale}"), &read_f32(gpu, &ob), &want, 0.0);
     }
 
     #[test]
@@ -70,6 +76,12 @@ mod tests {
     #[test]
     fn looks_up_rows_wider_than_one_workgroup() {
         check(gpu(), GgmlType::Q4_0, 19, 2 * VALUES_PER_WORKGROUP as usize + 96);
+    }
+
+    #[test]
+    fn scales_rows_by_the_embedding_multiplier() {
+        check_scaled(gpu(), GgmlType::Q8_0, 23, 96, 12.0);
+        check_scaled(gpu(), GgmlType::F16, 23, 64, 0.3);
     }
 
     #[test]

@@ -9,7 +9,8 @@ use crate::gpu::{Dispatch, Gpu, GpuError, Grid, Kernel, PipelineKey, StorageBuff
 struct Params {
     n: u32,
     eps: f32,
-    _pad: [u32; 2],
+    combine_scale: f32,
+    _pad: u32,
 }
 
 /// The experts whose outputs join the residual stream first: each token's `k` routes and the
@@ -19,6 +20,8 @@ pub struct Combine<'a> {
     pub expert_out: &'a StorageBuffer,
     pub k: u32,
     pub shared: Option<SharedOut<'a>>,
+    /// The branch's multiplier (granite's residual_scale; 1 elsewhere).
+    pub scale: f32,
 }
 
 /// A shared expert's `(n_tokens, n)` output and each token's gate logit `(n_tokens)`.
@@ -27,7 +30,7 @@ pub struct SharedOut<'a> {
     pub gate: &'a StorageBuffer,
 }
 
-/// `x[t] += Σ_j w_j · expert_out[t·k + j] (+ sigmoid(gate[t]) · shared[t])` (with `combine`), then
+/// `x[t] += s · (Σ_j w_j · expert_out[t·k + j] (+ sigmoid(gate[t]) · shared[t]))` (with `combine`), then
 /// `out[t] = rms_norm(x[t]) · weight` for every token of the submit; rows of `n` values.
 #[allow(clippy::too_many_arguments)]
 pub fn rms_norm(
@@ -44,7 +47,8 @@ pub fn rms_norm(
     let shared = combine.as_ref().and_then(|c| c.shared.as_ref());
     let key = PipelineKey::new(Kernel::RmsNorm).constant("COMBINE_K", k).constant("SHARED", shared.is_some() as u32);
     let pipeline = gpu.pipeline(&key)?;
-    let params = UniformBuffer::new(gpu, "rms_norm params", &Params { n, eps, _pad: [0; 2] });
+    let combine_scale = combine.as_ref().map_or(1.0, |c| c.scale);
+    let params = UniformBuffer::new(gpu, "rms_norm params", &Params { n, eps, combine_scale, _pad: 0 });
     let (routes, expert_out) = combine.as_ref().map_or((&env.unused, &env.unused), |c| (c.routes, c.expert_out));
     let (shared_out, shared_gate) = shared.map_or((&env.unused, &env.unused), |s| (s.out, s.gate));
     let bind_group = gpu.bind_group(
@@ -108,21 +112,21 @@ mod tests {
         // A shared expert's output and gate logits of both signs, large ones included.
         let shared_y = rng.vec(t * n);
         let gate: Vec<f32> = rng.vec(t).iter().map(|g| 6.0 * g).collect();
-        for with_shared in [false, true] {
+        for (with_shared, scale) in [(false, 1.0f32), (true, 1.0), (true, 0.22)] {
             let (rb, yb, xb, wb, ob) = (u32_buffer(gpu, &routes), f32_buffer(gpu, &y), f32_buffer(gpu, &x), f32_buffer(gpu, &w), zeros(gpu, t * n));
             let (sb, gb) = (f32_buffer(gpu, &shared_y), f32_buffer(gpu, &gate));
             let shared = with_shared.then_some(SharedOut { out: &sb, gate: &gb });
-            let combine = Combine { routes: &rb, expert_out: &yb, k: k as u32, shared };
+            let combine = Combine { routes: &rb, expert_out: &yb, k: k as u32, shared, scale };
             let d = rms_norm(gpu, &env, &xb, &wb, &ob, n as u32, 1e-5, Some(combine)).unwrap();
             run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &[d]);
             let new_x: Vec<f32> = (0..t * n)
                 .map(|i| {
                     let (r, c) = (i / n, i % n);
                     let shared = if with_shared { ops::sigmoid(gate[r]) * shared_y[i] } else { 0.0 };
-                    x[i] + (0..k).map(|j| weights[r * k + j] * y[(r * k + j) * n + c]).sum::<f32>() + shared
+                    x[i] + scale * ((0..k).map(|j| weights[r * k + j] * y[(r * k + j) * n + c]).sum::<f32>() + shared)
                 })
                 .collect();
-            assert_close(&format!("combined x, shared expert {with_shared}"), &read_f32(gpu, &xb), &new_x, 1e-5);
+            assert_close(&format!("combined x, shared expert {with_shared}, ×{scale}"), &read_f32(gpu, &xb), &new_x, 1e-5);
             let mut want = vec![0f32; t * n];
             for r in 0..t {
                 ops::rms_norm(&new_x[r * n..(r + 1) * n], &w, 1e-5, &mut want[r * n..(r + 1) * n]);

@@ -17,7 +17,9 @@ struct Params {
     v_offset: u32,
     eps: f32,
     units: u32,
-    _pad: [u32; 3],
+    q_factor: f32,
+    v_factor: f32,
+    _pad: u32,
 }
 
 /// The shape of one layer's attention.
@@ -87,6 +89,11 @@ pub struct RopeKv<'a> {
     /// RMSNorm of every query and key head (or of the whole q and k) after the biases, before
     /// RoPE.
     pub qk_norm: Option<HeadNorm<'a>>,
+    /// Multipliers of the rotated queries and of the values written to the cache (1 for none).
+    /// Attention divides its scores by sqrt(head_dim), so `q_factor = s · sqrt(head_dim)` gives
+    /// scores `q·k · s`; attention is linear in V, so `v_factor = r` gives `r · attention(…)`.
+    pub q_factor: f32,
+    pub v_factor: f32,
 }
 
 /// Biases, q/k norms and RoPE on the queries in place; the keys so treated and the biased values
@@ -112,7 +119,9 @@ pub fn rope_kv(gpu: &Gpu, env: &KernelEnv, r: &RopeKv) -> Result<Dispatch, GpuEr
         v_offset: shape.q_dim() + shape.kv_dim(),
         eps: r.qk_norm.as_ref().map_or(0.0, |n| n.eps),
         units,
-        _pad: [0; 3],
+        q_factor: r.q_factor,
+        v_factor: r.v_factor,
+        _pad: 0,
     };
     let params = UniformBuffer::new(gpu, "rope_kv params", &params);
     let bias = r.bias.unwrap_or(&env.unused);
@@ -182,8 +191,10 @@ mod tests {
             let (wq_b, wk_b) = (f32_buffer(gpu, &wq), f32_buffer(gpu, &wk));
             for mode in [RopeMode::Interleaved, RopeMode::Neox] {
                 for (with_bias, norm) in [(false, None), (true, None), (false, Some(false)), (true, Some(false)), (false, Some(true)), (true, Some(true))] {
+                    // Granite's multipliers with the last combination of each mode, 1 elsewhere.
+                    let (q_factor, v_factor) = if with_bias && norm == Some(true) { (0.7, 0.22) } else { (1.0, 1.0) };
                     for kv_f16 in [false, true] {
-                        let label = format!("hd={hd} {mode:?} bias={with_bias} norm={norm:?} (whole) f16={kv_f16}");
+                        let label = format!("hd={hd} {mode:?} bias={with_bias} norm={norm:?} (whole) q×{q_factor} v×{v_factor} f16={kv_f16}");
                         let qkvb = f32_buffer(gpu, &qkv);
                         let words = max_ctx * kvd / if kv_f16 { 2 } else { 1 };
                         let (kc, vc) = (u32_buffer(gpu, &vec![0; words]), u32_buffer(gpu, &vec![0; words]));
@@ -201,13 +212,18 @@ mod tests {
                                 false => HeadNorm { q: &nq_b, k: &nk_b, eps: 1e-6, whole },
                                 true => HeadNorm { q: &wq_b, k: &wk_b, eps: 1e-6, whole },
                             }),
+                            q_factor,
+                            v_factor,
                         };
                         run(gpu, &env, Step { pos0, n_tokens: t as u32, ..Default::default() }, &[rope_kv(gpu, &env, &r).unwrap()]);
                         let want: Vec<Vec<f32>> = (0..t)
                             .map(|r| {
                                 let bias = with_bias.then_some(&bias_values[..]);
                                 let norm = norm.map(|whole| if whole { (&wq[..], &wk[..]) } else { (&nq[..], &nk[..]) });
-                                cpu(&qkv[r * stride..(r + 1) * stride], shape, rope_dim as usize, mode, pos0 as usize + r, theta, bias, norm)
+                                let mut row = cpu(&qkv[r * stride..(r + 1) * stride], shape, rope_dim as usize, mode, pos0 as usize + r, theta, bias, norm);
+                                row[..qd].iter_mut().for_each(|x| *x *= q_factor);
+                                row[qd + kvd..].iter_mut().for_each(|x| *x *= v_factor);
+                                row
                             })
                             .collect();
                         let got = read_f32(gpu, &qkvb);

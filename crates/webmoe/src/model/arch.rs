@@ -23,11 +23,21 @@ pub enum Architecture {
     /// OLMoE (OLMoE-1B-7B): q/k RMSNorm over the whole projection, 64 experts of top-8 whose
     /// weights are not renormalised.
     Olmoe,
+    /// Granite 3.x MoE (granite-3.1-3b-a800m, 1b-a400m): llama's attention and routing with
+    /// multipliers on the embedding, the residual branches, the attention scores and the logits.
+    GraniteMoe,
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 6] =
-        [Architecture::Llama, Architecture::Qwen2, Architecture::Qwen3, Architecture::Qwen3Moe, Architecture::Qwen2Moe, Architecture::Olmoe];
+    pub const ALL: [Architecture; 7] = [
+        Architecture::Llama,
+        Architecture::Qwen2,
+        Architecture::Qwen3,
+        Architecture::Qwen3Moe,
+        Architecture::Qwen2Moe,
+        Architecture::Olmoe,
+        Architecture::GraniteMoe,
+    ];
 
     pub fn from_name(name: &str) -> Option<Architecture> {
         Self::ALL.into_iter().find(|a| a.name() == name)
@@ -42,6 +52,7 @@ impl Architecture {
             Architecture::Qwen3Moe => "qwen3moe",
             Architecture::Qwen2Moe => "qwen2moe",
             Architecture::Olmoe => "olmoe",
+            Architecture::GraniteMoe => "granitemoe",
         }
     }
 
@@ -58,6 +69,7 @@ impl Architecture {
                 expert_width_key: false,
                 strict_keys: false,
                 shared_expert: Need::No,
+                multipliers: false,
             },
             Architecture::Qwen2 => ArchSpec {
                 rope: RopeMode::Neox,
@@ -68,6 +80,7 @@ impl Architecture {
                 expert_width_key: false,
                 strict_keys: true,
                 shared_expert: Need::No,
+                multipliers: false,
             },
             Architecture::Qwen3 => ArchSpec {
                 rope: RopeMode::Neox,
@@ -78,6 +91,7 @@ impl Architecture {
                 expert_width_key: false,
                 strict_keys: true,
                 shared_expert: Need::No,
+                multipliers: false,
             },
             // llama.cpp's qwen3moe graph hard-codes softmax gating with renormalised top-k weights
             // (it ignores the Hugging Face `norm_topk_prob` flag; every released model sets it).
@@ -90,6 +104,7 @@ impl Architecture {
                 expert_width_key: true,
                 strict_keys: true,
                 shared_expert: Need::No,
+                multipliers: false,
             },
             // llama.cpp's qwen2moe graph: softmax gating with norm_w = false (Hugging Face
             // `norm_topk_prob = false` in both released models), and the shared expert added
@@ -103,6 +118,21 @@ impl Architecture {
                 expert_width_key: true,
                 strict_keys: true,
                 shared_expert: Need::Required,
+                multipliers: false,
+            },
+            // llama.cpp's granite graph (llm_build_granite, MoE branch): llama's tensors (Q/K
+            // rows permuted for interleaved RoPE, optional biases), softmax gating with norm_w =
+            // true, the experts' width `feed_forward_length`, and the four multipliers.
+            Architecture::GraniteMoe => ArchSpec {
+                rope: RopeMode::Interleaved,
+                qkv_bias: Need::Optional,
+                qk_norm: QkNorm::None,
+                experts: Need::Required,
+                routing: Routing::TopKThenSoftmax,
+                expert_width_key: false,
+                strict_keys: true,
+                shared_expert: Need::No,
+                multipliers: true,
             },
             // llama.cpp's olmoe graph: softmax gating, norm_w = false, no weight scale; the
             // experts' width is `feed_forward_length` (OLMoE's `intermediate_size`).
@@ -115,6 +145,7 @@ impl Architecture {
                 expert_width_key: false,
                 strict_keys: true,
                 shared_expert: Need::No,
+                multipliers: false,
             },
         }
     }
@@ -194,6 +225,8 @@ pub(super) struct ArchSpec {
     /// A shared expert every token runs beside the routed ones, `blk.N.ffn_{gate,up,down}_shexp`
     /// of width `expert_shared_feed_forward_length`, gated by `ffn_gate_inp_shexp`.
     pub shared_expert: Need,
+    /// `embedding_scale`, `residual_scale`, `attention.scale` and `logit_scale` apply.
+    pub multipliers: bool,
 }
 
 /// The steps of the forward pass a model takes, fixed by its architecture and its file.

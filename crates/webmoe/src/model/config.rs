@@ -9,6 +9,43 @@ use crate::gguf::Gguf;
 pub const MAX_EXPERTS: usize = 256;
 pub const MAX_EXPERTS_USED: usize = 8;
 
+/// Scalar multipliers of the forward pass (granite's); [`Scales::NONE`] for the other
+/// architectures.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scales {
+    /// `x = token_embd[t] · embedding`.
+    pub embedding: f32,
+    /// Each branch's output (attention, MoE) is multiplied by this before it joins the residual
+    /// stream.
+    pub residual: f32,
+    /// Attention scores are `q·k · attention` (instead of `q·k / sqrt(head_dim)`).
+    pub attention: Option<f32>,
+    /// Logits are divided by this.
+    pub logit: f32,
+}
+
+impl Scales {
+    pub const NONE: Scales = Scales { embedding: 1.0, residual: 1.0, attention: None, logit: 1.0 };
+
+    /// The multipliers in words, for `webmoe inspect`; none for [`Scales::NONE`].
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.embedding != 1.0 {
+            out.push(format!("embedding ×{}", self.embedding));
+        }
+        if self.residual != 1.0 {
+            out.push(format!("residual branches ×{}", self.residual));
+        }
+        if let Some(a) = self.attention {
+            out.push(format!("attention scale {a}"));
+        }
+        if self.logit != 1.0 {
+            out.push(format!("logits ÷{}", self.logit));
+        }
+        out
+    }
+}
+
 /// The shape of a model, with or without experts, and the steps of its forward pass.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelConfig {
@@ -35,6 +72,7 @@ pub struct ModelConfig {
     pub vocab_size: usize,
     pub rope_theta: f32,
     pub rms_eps: f32,
+    pub scales: Scales,
     /// The context the model was trained for.
     pub context_length: usize,
 }
@@ -135,6 +173,8 @@ impl ModelConfig {
             return Err(bad(eps_key, &rms_eps, "it must be a non-negative number"));
         }
 
+        let scales = if spec.multipliers { scales(g, arch)? } else { Scales::NONE };
+
         let qkv_bias = match spec.qkv_bias {
             Need::Required => true,
             Need::Optional => ["q", "k", "v"].iter().any(|p| g.tensor(&format!("blk.0.attn_{p}.bias")).is_some()),
@@ -158,6 +198,7 @@ impl ModelConfig {
             vocab_size: vocab_size(g, &key("vocab_size"))?,
             rope_theta,
             rms_eps,
+            scales,
             context_length,
         })
     }
@@ -219,6 +260,40 @@ fn ffn_width(arch: Architecture, expert_key: bool, n_used: usize, dense: Option<
         return Err(ModelError::BadValue { key: key(k), value: width.to_string(), why: "the FFN width must be positive".into() });
     }
     Ok(width)
+}
+
+/// Granite's multipliers, as llama.cpp's granite hparams read them: `logit_scale` is required,
+/// the others may be absent, and 0 means the multiplier is not applied (`attention.scale` 0:
+/// 1/sqrt(head_dim)). `rope.scaling.finetuned = false` would mean no RoPE at all, which webmoe
+/// does not run.
+fn scales(g: &Gguf, arch: Architecture) -> Result<Scales, ModelError> {
+    let key = |k: &str| format!("{arch}.{k}");
+    let positive = |k: &str, v: f64, why: &str| -> Result<f32, ModelError> {
+        match v.is_finite() && v > 0.0 && (v as f32).is_normal() {
+            true => Ok(v as f32),
+            false => Err(ModelError::BadValue { key: key(k), value: v.to_string(), why: why.into() }),
+        }
+    };
+    let optional = |k: &str| -> Result<Option<f32>, ModelError> {
+        match g.f64_opt(&key(k))? {
+            None => Ok(None),
+            Some(v) if v == 0.0 => Ok(None),
+            Some(v) => positive(k, v, "a multiplier must be a positive number (or 0 for none)").map(Some),
+        }
+    };
+    if g.bool_opt(&key("rope.scaling.finetuned"))? == Some(false) {
+        return Err(ModelError::BadValue { key: key("rope.scaling.finetuned"), value: "false".into(), why: "webmoe runs granite models with RoPE only".into() });
+    }
+    let logit = match g.f64_opt(&key("logit_scale"))? {
+        Some(v) => positive("logit_scale", v, "the logits are divided by it")?,
+        None => return Err(ModelError::MissingKey { key: key("logit_scale"), why: format!("{arch} models divide their logits by it") }),
+    };
+    Ok(Scales {
+        embedding: optional("embedding_scale")?.unwrap_or(1.0),
+        residual: optional("residual_scale")?.unwrap_or(1.0),
+        attention: optional("attention.scale")?,
+        logit,
+    })
 }
 
 /// The shared expert's width, `expert_shared_feed_forward_length`, falling back to

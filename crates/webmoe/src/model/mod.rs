@@ -7,7 +7,7 @@ mod error;
 mod layout;
 
 pub use arch::{Architecture, Features, QkNorm, RopeMode, Routing};
-pub use config::{ModelConfig, MAX_EXPERTS, MAX_EXPERTS_USED};
+pub use config::{ModelConfig, Scales, MAX_EXPERTS, MAX_EXPERTS_USED};
 pub use error::ModelError;
 pub use layout::{Ffn, LayerLayout, Matrix, ModelLayout, QkNormWeights, QkvBias, SharedExpert, Vector};
 
@@ -31,6 +31,7 @@ impl Model {
     /// tied output".
     pub fn features(&self) -> Vec<String> {
         let mut out = self.config.features.describe(self.config.is_moe());
+        out.extend(self.config.scales.describe());
         if self.layout.tied_output {
             out.push("tied output".into());
         }

@@ -439,3 +439,46 @@ fn qwen2moe_refuses_a_shared_expert_unlike_its_metadata_by_name() {
     let e = tiny_arch("qwen3", |_, t| t.push(("blk.0.ffn_gate_shexp.weight".into(), vec![8, 16], GgmlType::F32))).unwrap_err().to_string();
     assert!(e.contains("blk.0.ffn_gate_shexp.weight") && e.contains("not part of a qwen3 model") && e.contains("shared experts"), "{e}");
 }
+
+#[test]
+fn granitemoe_fixture_reads_its_four_multipliers() {
+    let m = load("granitemoe-32x-top8-q8_0");
+    let c = &m.config;
+    assert_eq!(c.arch, Architecture::GraniteMoe);
+    assert_eq!(c.features, Features { rope: RopeMode::Interleaved, qkv_bias: false, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax, shared_expert: false });
+    assert_eq!(c.scales, crate::model::Scales { embedding: 12.0, residual: 0.22, attention: Some(0.015625), logit: 6.0 });
+    assert_eq!((c.n_embd, c.n_ff, c.n_expert, c.n_expert_used, c.head_dim), (128, 64, 32, 8, 32));
+    assert!(m.layout.tied_output);
+    assert_eq!(
+        m.features(),
+        ["interleaved RoPE", "router top-k then softmax", "embedding ×12", "residual branches ×0.22", "attention scale 0.015625", "logits ÷6", "tied output"]
+    );
+    // The other architectures have none.
+    assert_eq!(load("qwen3moe-16x-top4-q8_0").config.scales, crate::model::Scales::NONE);
+}
+
+#[test]
+fn granitemoe_multipliers_are_checked_by_key() {
+    let case = "granitemoe-32x-top8-q8_0";
+    let same = |_: &mut Vec<(String, Vec<u64>)>| {};
+    let set_f32 = |k: &'static str, v: f32| move |m: &mut Vec<(String, Value)>| m.iter_mut().for_each(|x| if x.0 == k { x.1 = Value::F32(v) });
+    // 0 means "not applied", as in llama.cpp.
+    let m = edited_case(case, &set_f32("granitemoe.attention.scale", 0.0), &same).unwrap();
+    assert_eq!(m.config.scales.attention, None);
+    let e = edited_case(case, &set_f32("granitemoe.residual_scale", -0.5), &same).unwrap_err().to_string();
+    assert!(e.contains("granitemoe.residual_scale is -0.5") && e.contains("positive"), "{e}");
+    let e = edited_case(case, &set_f32("granitemoe.logit_scale", f32::INFINITY), &same).unwrap_err().to_string();
+    assert!(e.contains("granitemoe.logit_scale is inf"), "{e}");
+    // llama.cpp requires the logit scale and divides by it: absent or 0 is refused.
+    let e = edited_case(case, &|m| m.retain(|x| x.0 != "granitemoe.logit_scale"), &same).unwrap_err().to_string();
+    assert!(e.contains("granitemoe.logit_scale is missing"), "{e}");
+    let e = edited_case(case, &set_f32("granitemoe.logit_scale", 0.0), &same).unwrap_err().to_string();
+    assert!(e.contains("granitemoe.logit_scale is 0"), "{e}");
+    // The others may be absent, as in llama.cpp: not applied.
+    let m = edited_case(case, &|m| m.retain(|x| x.0 != "granitemoe.embedding_scale" && x.0 != "granitemoe.residual_scale"), &same).unwrap();
+    assert_eq!((m.config.scales.embedding, m.config.scales.residual), (1.0, 1.0));
+    let e = edited_case(case, &|m| m.push(("granitemoe.rope.scaling.finetuned".into(), Value::Bool(false))), &same).unwrap_err().to_string();
+    assert!(e.contains("granitemoe.rope.scaling.finetuned is false"), "{e}");
+    let e = edited_case(case, &|m| m.iter_mut().for_each(|x| if x.0 == "granitemoe.expert_count" { x.1 = Value::U32(1) }), &same).unwrap_err().to_string();
+    assert!(e.contains("granitemoe.expert_count is 1") && e.contains("at least 2 experts"), "{e}");
+}

@@ -4,17 +4,17 @@
 //! and every step follows the textbook formula, the model's [`Features`] choosing the variants:
 //!
 //! ```text
-//! x = embd[token]
+//! x = embd[token] · s_embedding                                    (granite's multipliers s_*, else 1)
 //! for each layer:
 //!     h = rms_norm(x) * attn_norm;  q, k, v = Wq h (+ bq), Wk h (+ bk), Wv h (+ bv)
 //!     q, k = rms_norm(q_head) * q_norm, rms_norm(k_head) * k_norm      (per-head q/k norm;
 //!            over all of q and all of k when the norm weights are that long)
 //!     rope(q, k)                                                    (interleaved or NEOX pairs)
-//!     x += Wo · attention(q, K[0..=pos], V[0..=pos])
+//!     x += s_residual · Wo · attention(q, K[0..=pos], V[0..=pos])     (scores q·k · s_attention, else / sqrt(head_dim))
 //!     h = rms_norm(x) * ffn_norm
-//!     x += Σ_{(e, w) ∈ route(W_router h)} w · down_e(silu(gate_e h) * up_e h)
-//!          (+ sigmoid(g_shared · h) · down_s(silu(gate_s h) * up_s h)     (shared expert))
-//! logits = W_out · (rms_norm(x) * output_norm)
+//!     x += s_residual · (Σ_{(e, w) ∈ route(W_router h)} w · down_e(silu(gate_e h) * up_e h)
+//!          (+ sigmoid(g_shared · h) · down_s(silu(gate_s h) * up_s h)))   (shared expert)
+//! logits = W_out · (rms_norm(x) * output_norm) / s_logit
 //! ```
 
 pub mod ops;
@@ -137,8 +137,9 @@ impl<'f> ReferenceModel<'f> {
         let mut logits = Vec::with_capacity(tokens.len());
         let mut routing = Vec::with_capacity(tokens.len());
         let mut h = vec![0f32; h_dim];
+        let scales = c.scales;
         for (pos, &tok) in tokens.iter().enumerate() {
-            let mut x = self.token_embd[tok as usize * h_dim..(tok as usize + 1) * h_dim].to_vec();
+            let mut x: Vec<f32> = self.token_embd[tok as usize * h_dim..(tok as usize + 1) * h_dim].iter().map(|v| v * scales.embedding).collect();
             let mut token_routing = Vec::with_capacity(c.n_layer);
             for (li, ly) in self.layers.iter().enumerate() {
                 ops::rms_norm(&x, &ly.attn_norm, c.rms_eps, &mut h);
@@ -164,10 +165,11 @@ impl<'f> ReferenceModel<'f> {
                 keys[li].extend_from_slice(&k);
                 values[li].extend_from_slice(&v);
                 let mut att = vec![0f32; c.q_dim()];
-                ops::attention(&q, &keys[li], &values[li], c.n_head, c.n_head_kv, c.head_dim, &mut att);
+                let scale = scales.attention.unwrap_or(1.0 / (c.head_dim as f32).sqrt());
+                ops::attention_scaled(&q, &keys[li], &values[li], c.n_head, c.n_head_kv, c.head_dim, scale, &mut att);
                 let mut o = vec![0f32; h_dim];
                 ops::matvec(&ly.wo, &att, &mut o);
-                x.iter_mut().zip(&o).for_each(|(a, b)| *a += b);
+                x.iter_mut().zip(&o).for_each(|(a, b)| *a += scales.residual * b);
 
                 ops::rms_norm(&x, &ly.ffn_norm, c.rms_eps, &mut h);
                 let chosen = match &ly.router {
@@ -180,18 +182,19 @@ impl<'f> ReferenceModel<'f> {
                 };
                 for &(e, w) in &chosen {
                     let y = self.expert_ffn(ly, e, &h);
-                    x.iter_mut().zip(&y).for_each(|(a, b)| *a += w * b);
+                    x.iter_mut().zip(&y).for_each(|(a, b)| *a += scales.residual * w * b);
                 }
                 if let Some(s) = &ly.shared {
                     let w = ops::sigmoid(ops::dot(&s.gate_inp, &h));
                     let y = swiglu_ffn(&s.gate, &s.up, &s.down, c.n_ff_shexp, &h);
-                    x.iter_mut().zip(&y).for_each(|(a, b)| *a += w * b);
+                    x.iter_mut().zip(&y).for_each(|(a, b)| *a += scales.residual * w * b);
                 }
                 token_routing.push(chosen);
             }
             ops::rms_norm(&x, &self.output_norm, c.rms_eps, &mut h);
             let mut out = vec![0f32; c.vocab_size];
             ops::matvec(&self.output, &h, &mut out);
+            out.iter_mut().for_each(|v| *v /= scales.logit);
             logits.push(out);
             routing.push(token_routing);
         }

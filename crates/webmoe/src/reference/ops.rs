@@ -118,9 +118,14 @@ fn top_k(values: &[f32], k: usize) -> Vec<usize> {
 /// heads: query head h reads kv head h / (n_head / n_head_kv).
 /// `q`: (n_head, head_dim); `keys`, `values`: (positions, n_head_kv, head_dim); `out` like `q`.
 pub fn attention(q: &[f32], keys: &[f32], values: &[f32], n_head: usize, n_head_kv: usize, head_dim: usize, out: &mut [f32]) {
+    attention_scaled(q, keys, values, n_head, n_head_kv, head_dim, 1.0 / (head_dim as f32).sqrt(), out);
+}
+
+/// [`attention`] with scores `q·k · scale` (granite's `attention.scale`).
+#[allow(clippy::too_many_arguments)]
+pub fn attention_scaled(q: &[f32], keys: &[f32], values: &[f32], n_head: usize, n_head_kv: usize, head_dim: usize, scale: f32, out: &mut [f32]) {
     let kv_dim = n_head_kv * head_dim;
     let positions = keys.len() / kv_dim;
-    let scale = 1.0 / (head_dim as f32).sqrt();
     for h in 0..n_head {
         let kvh = h / (n_head / n_head_kv);
         let qh = &q[h * head_dim..(h + 1) * head_dim];

@@ -85,3 +85,8 @@ fn matches_oracle_olmoe_whole_qk_norms_and_top_k_not_renormalised() {
 fn matches_oracle_qwen2moe_shared_expert_and_biases() {
     check("qwen2moe-8x-top4-shexp-q8_0");
 }
+
+#[test]
+fn matches_oracle_granitemoe_multipliers_and_tied_output() {
+    check("granitemoe-32x-top8-q8_0");
+}
