@@ -89,6 +89,17 @@ export interface LoadOptions {
    * (only a beginning it shares with the cache, such as a system prompt, is reused).
    */
   maxConversations?: number;
+  /**
+   * Where the package's `worker.js` is served, when not beside `index.js` (a bundler that moved
+   * it, another path). The worker imports the package's other modules relative to itself, so
+   * serve the package's files together there. A string (relative to the page) or a URL.
+   */
+  workerUrl?: string | URL;
+  /**
+   * Where `webmoe_web_bg.wasm` is served, when not at `wasm/` beside the worker (a CDN, another
+   * path). A string (relative to the page) or a URL.
+   */
+  wasmUrl?: string | URL;
 }
 
 /** What the engine knows about the loaded model. */
@@ -257,7 +268,7 @@ export interface ChatCompletionParams {
   messages: Array<{
     role: 'system' | 'developer' | 'user' | 'assistant' | (string & {});
     /** Text parts (`{ type: 'text', text }`, `{ type: 'refusal', refusal }`) only; other types are refused. */
-    content?: string | Array<{ type: string }> | null;
+    content?: string | Array<{ type: 'text'; text: string } | { type: 'refusal'; refusal: string } | { type: string }> | null;
     /** Accepted and ignored. */
     name?: string;
     refusal?: string | null;

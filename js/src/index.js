@@ -90,10 +90,15 @@ export class Engine {
     // Storage persistence can only be asked for from the page (the store in the worker cannot),
     // and only once per origin: the store remembers the answer.
     if (storesModel(normalized, checked.reading.store)) requestPersistence().catch(() => {});
-    const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'webmoe' });
+    // Written out as `new Worker(new URL('./worker.js', import.meta.url), …)`: the form Vite and
+    // webpack recognise, so that a bundled app gets the worker bundled with its imports.
+    const worker = checked.workerUrl
+      ? new Worker(checked.workerUrl, { type: 'module', name: 'webmoe' })
+      : new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: 'webmoe' });
     const engine = new Engine(CONSTRUCT, worker);
     try {
-      const loaded = await engine.#request('load', { source: normalized, options: checked.engine, reading: checked.reading }, checked);
+      const payload = { source: normalized, options: checked.engine, reading: checked.reading, wasmUrl: checked.wasmUrl };
+      const loaded = await engine.#request('load', payload, checked);
       engine.model = { ...loaded.model, key: loaded.key };
       return engine;
     } catch (error) {
@@ -229,9 +234,17 @@ export class Engine {
 
   #stream(op, payload, signal) {
     return new ChunkStream((onChunk) => {
+      // The caller's signal or the iteration's end cancels. AbortSignal.any would say it in one
+      // call, but Chrome has it from 116 only, and the package supports 113.
       const cancel = new AbortController();
-      const signals = signal ? AbortSignal.any([signal, cancel.signal]) : cancel.signal;
-      const done = this.#request(op, payload, { signal: signals, onChunk });
+      const forward = () => cancel.abort(signal.reason);
+      if (signal?.aborted) forward();
+      else signal?.addEventListener('abort', forward, { once: true });
+      const done = this.#request(op, payload, { signal: cancel.signal, onChunk });
+      done.then(
+        () => signal?.removeEventListener('abort', forward),
+        () => signal?.removeEventListener('abort', forward),
+      );
       return { done, cancel: () => cancel.abort() };
     });
   }

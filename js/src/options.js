@@ -52,6 +52,18 @@ function stopOf(stop, option) {
   return list;
 }
 
+/** An absolute URL (a string, relative to the page, or a URL), or unset. */
+function urlOf(value, option) {
+  if (value === undefined || value === null) return undefined;
+  try {
+    if (value instanceof URL) return value;
+    if (typeof value === 'string' && value.length > 0) return new URL(value, globalThis.location?.href);
+  } catch {
+    // Refused below.
+  }
+  throw refuse(option, String(value), 'a URL (a string or a URL object)');
+}
+
 /** A conversation id: a non-empty string, or unset. */
 export function conversationIdOf(id, option) {
   if (id === undefined || id === null) return undefined;
@@ -93,7 +105,7 @@ export function normalizeSource(source) {
 export function loadOptions(options) {
   const o = checkKeys(
     options,
-    ['onProgress', 'signal', 'gpuBudget', 'ramBudget', 'contextLength', 'kvType', 'store', 'maxConversations'],
+    ['onProgress', 'signal', 'gpuBudget', 'ramBudget', 'contextLength', 'kvType', 'store', 'maxConversations', 'workerUrl', 'wasmUrl'],
     'Engine.load options',
   );
   if (o.store !== undefined && typeof o.store !== 'boolean') throw refuse('store', o.store, 'true or false');
@@ -104,6 +116,8 @@ export function loadOptions(options) {
   return {
     onProgress: o.onProgress,
     signal: signalOf(o),
+    workerUrl: urlOf(o.workerUrl, 'workerUrl'),
+    wasmUrl: urlOf(o.wasmUrl, 'wasmUrl')?.href,
     reading: defined({ ramBudget: integer(o, 'ramBudget', 0), store: o.store }),
     engine: defined({
       contextLength: integer(o, 'contextLength', 1),

@@ -141,14 +141,15 @@ function generation(start, { id, signal }) {
 }
 
 const operations = {
-  async load({ source, options, reading }, { id, signal }) {
+  async load({ source, options, reading, wasmUrl }, { id, signal }) {
     if (engine) throw new EngineUnavailableError('this engine already holds a model; create another with Engine.load');
     if (!globalThis.navigator?.gpu) {
       throw new WebGPUUnavailableError(
         'this browser does not offer WebGPU; use a current Chrome or Edge, or enable WebGPU in the browser settings',
       );
     }
-    wasmReady ??= init();
+    // The module comes from beside this file unless the page named another place.
+    wasmReady ??= init(wasmUrl ? { module_or_path: wasmUrl } : undefined);
     await wasmReady;
     reader = await openModel(source, {
       ...reading,

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { REPO_ROOT, launchBrowser, startServer, stopAll } from './harness.mjs';
+import { REPO_ROOT, launchBrowser, resetStats, startServer, stats, stopAll } from './harness.mjs';
 import { PKG_DIR, requirePackage } from './api-helpers.mjs';
 
 const BIN = path.join(REPO_ROOT, 'tests', 'browser', 'node_modules', '.bin');
@@ -29,7 +29,7 @@ const CONSUMER_TS = `
 import {
   Engine, WebmoeError, ModelFormatError, QuotaExceededError, InvalidOptionError,
   type ChatCompletion, type ChatCompletionChunk, type EngineStats, type GenerateChunk, type LoadProgress,
-  type VerifyReport,
+  type VerifyReport, type Completion, type CompletionChunk,
 } from 'webmoe';
 
 export async function main(url: string, out: { textContent: string | null }): Promise<void> {
@@ -77,6 +77,31 @@ export async function main(url: string, out: { textContent: string | null }): Pr
     if (error instanceof ModelFormatError || error instanceof InvalidOptionError) console.log(error.message);
     if (error instanceof WebmoeError) console.log(error.name);
   }
+  const chat: Engine = await Engine.load(url, { maxConversations: 4, workerUrl: new URL('/w/worker.js', url), wasmUrl: '/cdn/m.wasm' });
+  const turn: ChatCompletion = await chat.chat.completions.create({
+    messages: [{ role: 'developer', content: 'Be brief.' }, { role: 'user', content: [{ type: 'text', text: 'Hi' }] }],
+    max_completion_tokens: 8, logprobs: true, top_logprobs: 2, frequency_penalty: 0.5, logit_bias: { '42': -100 },
+    conversationId: 'a', contextOverflow: 'truncate-middle', n: 1, user: 'u',
+  });
+  const cachedTokens: number | undefined = turn.usage.prompt_tokens_details.cached_tokens;
+  const top: number | undefined = turn.choices[0].logprobs?.content[0]?.top_logprobs[0]?.logprob;
+  await chat.resetChat('a');
+  await chat.resetChat();
+  const ids: number[] = await chat.tokenize('Hello', { addSpecialTokens: false });
+  const text: string = await chat.detokenize(ids);
+  const counted: number = await chat.countTokens([{ role: 'user', content: text }]);
+  const completion: Completion = await chat.completions.create({ prompt: 'Once', max_tokens: 4, logprobs: 1 });
+  for await (const chunk of await chat.completions.create({ prompt: [1, 2], stream: true, stream_options: { include_usage: true } })) {
+    const c: CompletionChunk = chunk;
+    console.log(c.choices[0]?.text, c.usage?.total_tokens);
+  }
+  const s: EngineStats = await chat.stats();
+  console.log(cachedTokens, top, counted, completion.choices[0].text, s.cachedTokens, s.droppedMessages, s.conversations.saved);
+  for await (const chunk of chat.generate('x', { logprobs: 2, logitBias: { 5: 1 }, presencePenalty: 1, contextOverflow: 'shift' })) {
+    console.log(chunk.logprobs?.topLogprobs[0]?.tokenId, chunk.finishReason);
+  }
+  // @ts-expect-error contextOverflow is 'error', 'truncate-middle' or 'shift'
+  await chat.chat.completions.create({ messages: [{ role: 'user', content: 'Hi' }], contextOverflow: 'drop' });
   // @ts-expect-error a prompt is a string or token ids
   engine.generate(42);
   // @ts-expect-error kvType is "f16" or "f32"
@@ -163,4 +188,37 @@ test('a page imports the installed package and generates', async () => {
     return ids;
   }, reference.tokens);
   assert.deepEqual(tokens, reference.greedy.slice(0, 3), 'the reference greedy tokens of mixtral-q8_0');
+});
+
+test('workerUrl and wasmUrl load the worker and the module from where a host serves them', async () => {
+  // The package's files under /lib, the module alone under /cdn, as a host might split them.
+  const installed = path.join(consumer, 'node_modules', 'webmoe');
+  const server = await startServer({ root: consumer, mounts: { '/oracle': 'tests/fixtures/oracle', '/lib': installed, '/cdn': path.join(installed, 'wasm') } });
+  const { page } = await launchBrowser();
+  await page.goto(`${server.url}/package.json`);
+  await resetStats(server);
+  const out = await page.evaluate(async () => {
+    const { Engine } = await import('/node_modules/webmoe/index.js');
+    const options = { workerUrl: '/lib/worker.js', wasmUrl: new URL('/cdn/webmoe_web_bg.wasm', location.href) };
+    const engine = await Engine.load('/oracle/mixtral-q8_0/model.gguf', options);
+    const experts = engine.model.experts;
+    await engine.unload();
+    return experts;
+  });
+  assert.equal(out, 8, 'the model loads');
+  const paths = (await stats(server)).map((r) => r.path);
+  assert.ok(paths.includes('/lib/worker.js'), `the worker came from workerUrl: ${paths}`);
+  assert.ok(paths.includes('/cdn/webmoe_web_bg.wasm'), `the module came from wasmUrl: ${paths}`);
+  const beside = paths.filter((p) => p === '/node_modules/webmoe/worker.js' || p.startsWith('/node_modules/webmoe/wasm/'));
+  assert.deepEqual(beside, [], 'neither the worker nor the module was read beside index.js');
+  const failure = await page.evaluate(async () => {
+    const { Engine } = await import('/node_modules/webmoe/index.js');
+    try {
+      await Engine.load('/oracle/mixtral-q8_0/model.gguf', { wasmUrl: '/cdn/missing.wasm' });
+      return null;
+    } catch (error) {
+      return error.name;
+    }
+  });
+  assert.ok(failure, 'a wasmUrl that is not there fails the load');
 });

@@ -342,3 +342,23 @@ test('a URL too large to store loads from the server without storing it; the Mix
   assert.equal(await page.isVisible('#error-banner'), false, 'no error shown: the fallback is automatic');
   assert.deepEqual(errors, [], 'the page should raise no errors');
 });
+
+test('a second Send while a turn starts or runs is refused, never raced', { skip: packageMissing, timeout: 300_000 }, async () => {
+  const { page, errors } = await openDemo({ webgpu: true });
+  await loadPreset(page, /Tiny MoE, Mixtral vocabulary/);
+  await send(page, reference.tokens_text, { temperature: 0, 'repeat-penalty': 1, 'max-tokens': 2 });
+  // Two Enter presses in one task: the second arrives while the first waits for the last reply's
+  // routing, before its reply has started.
+  await page.fill('#prompt', reference.tokens_text);
+  await page.evaluate(() => {
+    const field = document.getElementById('prompt');
+    for (let i = 0; i < 2; i++) field.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+  });
+  await page.waitForSelector('#stop:not([disabled])');
+  await page.click('#send', { force: true });
+  await page.waitForSelector('#stop[disabled]');
+  await waitForReplyFigures(page, 2);
+  const replies = await page.$$eval('#transcript .message.assistant', (nodes) => nodes.length);
+  assert.equal(replies, 2, 'one reply per turn that was started: the first send and one of the three presses');
+  assert.deepEqual(errors, [], 'the page should raise no errors');
+});

@@ -41,6 +41,8 @@ export class DemoApp {
     /** AbortControllers of the load and of the reply in progress, null when none is. */
     this.loading = null;
     this.generating = null;
+    /** Whether a turn is starting or running: a second Send is refused until it ends. */
+    this.sending = false;
     /** The promise of the reply in progress (it never rejects). */
     this.turn = null;
     /** The conversation so far, for the chat template. */
@@ -150,14 +152,16 @@ export class DemoApp {
    * @param {string|string[]|File|File[]} source @param {string} label
    */
   async load(source, label) {
-    if (this.loading) return;
+    // One load at a time and none while a turn starts: a second Load is refused, never raced
+    // (the flags are set before the first await).
+    if (this.loading || this.sending) return;
     const gpuBudget = this.budget.read();
     if (gpuBudget === null) return;
-    this.errors.hide();
-    await this.unload();
     const controller = new AbortController();
     this.loading = controller;
     this.picker.setEnabled(false);
+    this.errors.hide();
+    await this.unload();
     byId('cancel-load').hidden = false;
     this.progress.reset();
     const local = !isUrlSource(source);
@@ -256,9 +260,21 @@ export class DemoApp {
   async send() {
     const field = byId('prompt');
     const text = field.value;
-    if (!this.engine || this.generating || text.trim() === '') return;
+    // One turn at a time: a Send (or Enter) while one runs, or while a load runs, is refused.
+    // `sending` is set before the first await, so two presses in a row cannot both start a turn.
+    if (!this.engine || this.sending || this.loading || text.trim() === '') return;
     const sampling = this.sampling.read();
     if (!sampling) return;
+    this.sending = true;
+    try {
+      await this.runSend(field, text, sampling);
+    } finally {
+      this.sending = false;
+    }
+  }
+
+  /** The turn `send` started: the user's message, the streamed reply, the figures after it. */
+  async runSend(field, text, sampling) {
     this.errors.hide();
     // The next turn restarts the sequence: the last reply's routing must be read before.
     if (this.latestReply && this.latestReply.routing) await this.latestReply.routing.settle();
