@@ -67,7 +67,7 @@ impl Engine {
         let kv = KvCache::new(&gpu, c, max_ctx, options.kv_type == KvType::F16).await?;
         let scratch = Scratch::new(&gpu, c, batch).await?;
         let env = KernelEnv::new(&gpu);
-        let rope = StorageBuffer::with_data(&gpu, "rope table", bytemuck::cast_slice(&rope_table(max_ctx, c.rope_dim, c.rope_theta)));
+        let rope = StorageBuffer::with_data(&gpu, "rope table", bytemuck::cast_slice(&rope_table(max_ctx, &c.rope())));
         // Resident experts live in the slot of their own number; streamed ones have no slot yet.
         let streamed = matches!(slot_plan, SlotPlan::Pooled(_));
         let slot_table: Vec<u32> = (0..c.n_layer).flat_map(|_| (0..c.n_expert as u32).map(|e| if streamed { NO_SLOT } else { e })).collect();

@@ -3,7 +3,7 @@
 
 use super::KernelEnv;
 use crate::gpu::{Dispatch, Gpu, GpuError, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
-use crate::model::RopeMode;
+use crate::model::{Rope, RopeMode};
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -45,17 +45,18 @@ impl HeadShape {
     }
 }
 
-/// cos/sin of `pos · theta^(−2i/rope_dim)` for every position < `max_ctx` and pair
-/// i < rope_dim / 2, interleaved: (max_ctx, rope_dim / 2, 2). Computed in f64 and rounded once,
-/// because GPU sin/cos lose accuracy at large angles. Both pairings read the same table.
-pub fn rope_table(max_ctx: usize, rope_dim: usize, theta: f32) -> Vec<f32> {
-    let pairs = rope_dim / 2;
+/// cos/sin of every position < `max_ctx` and pair i < rope.dim / 2 ([`Rope::cos_sin`]: the
+/// angle `pos · theta^(−2i/rope.dim)` as the model's scaling changes it, times YaRN's magnitude),
+/// interleaved: (max_ctx, rope.dim / 2, 2). Computed in f64 and rounded once, because GPU sin/cos
+/// lose accuracy at large angles. Both pairings read the same table.
+pub fn rope_table(max_ctx: usize, rope: &Rope) -> Vec<f32> {
+    let pairs = rope.dim / 2;
     let mut t = Vec::with_capacity(max_ctx * pairs * 2);
     for pos in 0..max_ctx {
         for i in 0..pairs {
-            let angle = pos as f64 * (theta as f64).powf(-2.0 * i as f64 / rope_dim as f64);
-            t.push(angle.cos() as f32);
-            t.push(angle.sin() as f32);
+            let (cos, sin) = rope.cos_sin(pos, i);
+            t.push(cos as f32);
+            t.push(sin as f32);
         }
     }
     t
@@ -149,13 +150,14 @@ mod tests {
     use super::*;
     use crate::kernels::testing::*;
     use crate::kernels::Step;
+    use crate::model::RopeScaling;
     use crate::reference::ops;
     use crate::synthetic::Rng;
 
     /// What the kernel does to one token's q | k | v, on the CPU: biases, q/k norms (per head or
     /// over the projection, as long as the weights), RoPE.
     #[allow(clippy::too_many_arguments)]
-    fn cpu(row: &[f32], shape: HeadShape, rope_dim: usize, mode: RopeMode, pos: usize, theta: f32, bias: Option<&[f32]>, norm: Option<(&[f32], &[f32])>) -> Vec<f32> {
+    fn cpu(row: &[f32], shape: HeadShape, rope: &Rope, mode: RopeMode, pos: usize, bias: Option<&[f32]>, norm: Option<(&[f32], &[f32])>) -> Vec<f32> {
         let (qd, kvd, hd) = (shape.q_dim() as usize, shape.kv_dim() as usize, shape.head_dim as usize);
         let mut row = row.to_vec();
         if let Some(b) = bias {
@@ -167,8 +169,8 @@ mod tests {
             ops::rms_norm_heads(q, nq, 1e-6);
             ops::rms_norm_heads(k, nk, 1e-6);
         }
-        ops::rope(q, hd, rope_dim, pos, theta, mode);
-        ops::rope(k, hd, rope_dim, pos, theta, mode);
+        ops::rope(q, hd, rope, pos, mode);
+        ops::rope(k, hd, rope, pos, mode);
         row
     }
 
@@ -177,16 +179,22 @@ mod tests {
         let gpu = gpu();
         let env = KernelEnv::new(gpu);
         let mut rng = Rng::new(4);
-        let (theta, max_ctx, pos0, t) = (10000.0f32, 40usize, 29u32, 3usize);
+        let (max_ctx, pos0, t) = (40usize, 29u32, 3usize);
         // rope_dim < head_dim: the last pairs of each head pass through unrotated. 200 > 64 values
-        // per head: invocations stride. Every combination of the steps runs.
-        for (shape, rope_dim) in [(HeadShape { n_head: 4, n_head_kv: 2, head_dim: 10 }, 6u32), (HeadShape { n_head: 3, n_head_kv: 1, head_dim: 200 }, 200)] {
+        // per head: invocations stride, and YaRN scales the table (positions past the original 16,
+        // pairs 0..=11 ramping from kept to interpolated angles). Every combination of the steps runs.
+        let yarn = RopeScaling::Yarn { factor: 8.0, original_context: 16, beta_fast: 32.0, beta_slow: 1.0 };
+        for (shape, rope) in [
+            (HeadShape { n_head: 4, n_head_kv: 2, head_dim: 10 }, Rope { dim: 6, theta: 10000.0, scaling: RopeScaling::None }),
+            (HeadShape { n_head: 3, n_head_kv: 1, head_dim: 200 }, Rope { dim: 200, theta: 10000.0, scaling: yarn }),
+        ] {
+            let rope_dim = rope.dim as u32;
             let (qd, kvd, hd, stride) = (shape.q_dim() as usize, shape.kv_dim() as usize, shape.head_dim as usize, shape.qkv_dim() as usize);
             let qkv = rng.vec(t * stride);
             let bias_values: Vec<f32> = rng.vec(stride);
             let (nq, nk): (Vec<f32>, Vec<f32>) = (rng.vec(hd), rng.vec(hd));
             let (wq, wk): (Vec<f32>, Vec<f32>) = (rng.vec(qd), rng.vec(kvd));
-            let table = f32_buffer(gpu, &rope_table(max_ctx, rope_dim as usize, theta));
+            let table = f32_buffer(gpu, &rope_table(max_ctx, &rope));
             let (bias_b, nq_b, nk_b) = (f32_buffer(gpu, &bias_values), f32_buffer(gpu, &nq), f32_buffer(gpu, &nk));
             let (wq_b, wk_b) = (f32_buffer(gpu, &wq), f32_buffer(gpu, &wk));
             for mode in [RopeMode::Interleaved, RopeMode::Neox] {
@@ -220,7 +228,7 @@ mod tests {
                             .map(|r| {
                                 let bias = with_bias.then_some(&bias_values[..]);
                                 let norm = norm.map(|whole| if whole { (&wq[..], &wk[..]) } else { (&nq[..], &nk[..]) });
-                                let mut row = cpu(&qkv[r * stride..(r + 1) * stride], shape, rope_dim as usize, mode, pos0 as usize + r, theta, bias, norm);
+                                let mut row = cpu(&qkv[r * stride..(r + 1) * stride], shape, &rope, mode, pos0 as usize + r, bias, norm);
                                 row[..qd].iter_mut().for_each(|x| *x *= q_factor);
                                 row[qd + kvd..].iter_mut().for_each(|x| *x *= v_factor);
                                 row
@@ -257,10 +265,11 @@ mod tests {
     fn neox_pairs_dimension_i_with_i_plus_half() {
         let mut x = vec![1.0f32, 0.0, 0.0, 0.0];
         // theta^0 = 1: pair 0 turns by pos radians; pos 2 is far from any multiple of π/2 away.
-        ops::rope(&mut x, 4, 4, 2, 10000.0, RopeMode::Neox);
+        let rope = Rope { dim: 4, theta: 10000.0, scaling: RopeScaling::None };
+        ops::rope(&mut x, 4, &rope, 2, RopeMode::Neox);
         assert!((x[0] - 2f32.cos()).abs() < 1e-6 && (x[2] - 2f32.sin()).abs() < 1e-6 && x[1] == 0.0 && x[3] == 0.0, "{x:?}");
         let mut y = vec![1.0f32, 0.0, 0.0, 0.0];
-        ops::rope(&mut y, 4, 4, 2, 10000.0, RopeMode::Interleaved);
+        ops::rope(&mut y, 4, &rope, 2, RopeMode::Interleaved);
         assert!((y[0] - 2f32.cos()).abs() < 1e-6 && (y[1] - 2f32.sin()).abs() < 1e-6 && y[2] == 0.0, "{y:?}");
     }
 }

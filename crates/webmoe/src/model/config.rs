@@ -3,6 +3,7 @@
 
 use super::arch::{Architecture, Features, Need, Routing};
 use super::error::ModelError;
+use super::rope::{Rope, RopeScaling};
 use crate::gguf::Gguf;
 
 /// Most experts per layer and most experts per token that the router kernel handles.
@@ -71,6 +72,7 @@ pub struct ModelConfig {
     pub n_expert_used: usize,
     pub vocab_size: usize,
     pub rope_theta: f32,
+    pub rope_scaling: RopeScaling,
     pub rms_eps: f32,
     pub scales: Scales,
     /// The context the model was trained for.
@@ -80,6 +82,11 @@ pub struct ModelConfig {
 impl ModelConfig {
     pub fn is_moe(&self) -> bool {
         self.n_expert > 1
+    }
+
+    /// How RoPE turns each rotated pair of a head at each position.
+    pub fn rope(&self) -> Rope {
+        Rope { dim: self.rope_dim, theta: self.rope_theta, scaling: self.rope_scaling }
     }
 
     /// Width of the query projection output (n_head × head_dim).
@@ -145,7 +152,7 @@ impl ModelConfig {
         if spec.strict_keys && rope_dim != head_dim {
             return Err(bad("rope.dimension_count", &rope_dim, &format!("{arch} rotates whole heads of {head_dim}")));
         }
-        check_rope_scaling(g, arch)?;
+        let rope_scaling = rope_scaling(g, arch, context_length)?;
 
         let (n_expert, n_expert_used) = experts(arch, spec.experts, optional("expert_count")?, optional("expert_used_count")?)?;
         let n_ff = ffn_width(arch, spec.expert_width_key && n_expert > 1, n_expert_used, optional("feed_forward_length")?, optional("expert_feed_forward_length")?)?;
@@ -197,6 +204,7 @@ impl ModelConfig {
             n_expert_used,
             vocab_size: vocab_size(g, &key("vocab_size"))?,
             rope_theta,
+            rope_scaling,
             rms_eps,
             scales,
             context_length,
@@ -337,26 +345,51 @@ fn check_routing(g: &Gguf, arch: Architecture, routing: Routing) -> Result<(), M
     Ok(())
 }
 
-/// RoPE scaling (linear, YaRN) changes every angle; webmoe does not apply it yet, so a file that
-/// asks for it is refused rather than run with the wrong angles.
-fn check_rope_scaling(g: &Gguf, arch: Architecture) -> Result<(), ModelError> {
+/// RoPE scaling as llama.cpp reads it: `rope.scaling.factor` (else the older `rope.scale_linear`;
+/// 0 or 1: none) of `rope.scaling.type` (linear when absent; `none` ignores the factor). YaRN's
+/// correction range comes from `rope.scaling.original_context_length` (else the trained
+/// context) and `rope.scaling.yarn_beta_fast` / `yarn_beta_slow` (32 and 1 when absent); its
+/// other keys must keep the values webmoe applies.
+fn rope_scaling(g: &Gguf, arch: Architecture, context_length: usize) -> Result<RopeScaling, ModelError> {
     let key = |k: &str| format!("{arch}.{k}");
-    let factor = g.f64_opt(&key("rope.scaling.factor"))?;
-    if let Some(ty) = g.str_opt(&key("rope.scaling.type"))? {
-        if ty != "none" && factor.is_some_and(|f| f != 0.0 && f != 1.0) {
-            return Err(ModelError::BadValue {
-                key: key("rope.scaling.type"),
-                value: ty.into(),
-                why: format!("webmoe does not apply RoPE scaling (factor {}) yet", factor.unwrap_or(1.0)),
-            });
-        }
+    let bad = |k: &str, v: &dyn std::fmt::Display, why: String| ModelError::BadValue { key: key(k), value: v.to_string(), why };
+    let factor_key = if g.get(&key("rope.scaling.factor")).is_some() { "rope.scaling.factor" } else { "rope.scale_linear" };
+    let factor = g.f64_opt(&key(factor_key))?.unwrap_or(0.0);
+    if !(factor.is_finite() && factor >= 0.0) {
+        return Err(bad(factor_key, &factor, "it must be a positive number (0 for none)".into()));
     }
-    if let Some(s) = g.f64_opt(&key("rope.scale_linear"))? {
-        if s != 0.0 && s != 1.0 {
-            return Err(ModelError::BadValue { key: key("rope.scale_linear"), value: s.to_string(), why: "webmoe does not apply RoPE scaling yet".into() });
-        }
+    let ty = g.str_opt(&key("rope.scaling.type"))?.unwrap_or("linear");
+    if ty == "none" || factor == 0.0 || factor == 1.0 {
+        return Ok(RopeScaling::None);
     }
-    Ok(())
+    let factor = factor as f32;
+    match ty {
+        "linear" => Ok(RopeScaling::Linear { factor }),
+        "yarn" => {
+            for (k, applied) in [("yarn_ext_factor", 1.0), ("yarn_attn_factor", 1.0), ("attn_factor", 1.0), ("yarn_log_multiplier", 0.0)] {
+                let k = format!("rope.scaling.{k}");
+                match g.f64_opt(&key(&k))? {
+                    Some(v) if v != applied => return Err(bad(&k, &v, format!("webmoe applies YaRN with {applied} there"))),
+                    _ => {}
+                }
+            }
+            let original_key = "rope.scaling.original_context_length";
+            let original_context = match g.u64_opt(&key(original_key))? {
+                Some(0) => return Err(bad(original_key, &0, "it must be positive".into())),
+                Some(n) => to_usize(&key(original_key), n)?,
+                None => context_length,
+            };
+            let beta = |k: &str, default: f64| -> Result<f32, ModelError> {
+                let k = format!("rope.scaling.{k}");
+                match g.f64_opt(&key(&k))?.unwrap_or(default) {
+                    b if b.is_finite() && b > 0.0 => Ok(b as f32),
+                    b => Err(bad(&k, &b, "it must be a positive number".into())),
+                }
+            };
+            Ok(RopeScaling::Yarn { factor, original_context, beta_fast: beta("yarn_beta_fast", 32.0)?, beta_slow: beta("yarn_beta_slow", 1.0)? })
+        }
+        other => Err(bad("rope.scaling.type", &other, "webmoe applies none, linear and yarn RoPE scaling".into())),
+    }
 }
 
 pub(super) const TOKENS: &str = "tokenizer.ggml.tokens";

@@ -5,11 +5,13 @@ mod arch;
 mod config;
 mod error;
 mod layout;
+mod rope;
 
 pub use arch::{Architecture, Features, QkNorm, RopeMode, Routing};
 pub use config::{ModelConfig, Scales, MAX_EXPERTS, MAX_EXPERTS_USED};
 pub use error::ModelError;
 pub use layout::{Ffn, LayerLayout, Matrix, ModelLayout, QkNormWeights, QkvBias, SharedExpert, Vector};
+pub use rope::{Rope, RopeScaling};
 
 use crate::gguf::Gguf;
 
@@ -32,6 +34,7 @@ impl Model {
     pub fn features(&self) -> Vec<String> {
         let mut out = self.config.features.describe(self.config.is_moe());
         out.extend(self.config.scales.describe());
+        out.extend(self.config.rope_scaling.describe());
         if self.layout.tied_output {
             out.push("tied output".into());
         }

@@ -223,10 +223,10 @@ fn each_architecture_checks_its_own_keys_and_tensors() {
     let e = err("qwen2", &|m, _| m.push(("qwen2.rope.dimension_count".into(), Value::U32(2))));
     assert!(e.contains("qwen2.rope.dimension_count is 2") && e.contains("whole heads of 4"), "{e}");
     let e = err("qwen2", &|m, _| {
-        m.push(("qwen2.rope.scaling.type".into(), Value::String("yarn".into())));
+        m.push(("qwen2.rope.scaling.type".into(), Value::String("longrope".into())));
         m.push(("qwen2.rope.scaling.factor".into(), Value::F32(4.0)));
     });
-    assert!(e.contains("qwen2.rope.scaling.type is yarn") && e.contains("RoPE scaling"), "{e}");
+    assert!(e.contains("qwen2.rope.scaling.type is longrope") && e.contains("RoPE scaling"), "{e}");
     // Keys under another architecture's prefix are not this one's.
     let e = err("qwen2", &|m, _| m.iter_mut().for_each(|x| x.0 = x.0.replace("qwen2.block_count", "llama.block_count")));
     assert!(e.contains("qwen2.block_count"), "{e}");
@@ -481,4 +481,43 @@ fn granitemoe_multipliers_are_checked_by_key() {
     assert!(e.contains("granitemoe.rope.scaling.finetuned is false"), "{e}");
     let e = edited_case(case, &|m| m.iter_mut().for_each(|x| if x.0 == "granitemoe.expert_count" { x.1 = Value::U32(1) }), &same).unwrap_err().to_string();
     assert!(e.contains("granitemoe.expert_count is 1") && e.contains("at least 2 experts"), "{e}");
+}
+
+#[test]
+fn rope_scaling_is_read_as_llama_cpp_reads_it() {
+    let scaling = |edit: &dyn Fn(&mut Vec<(String, Value)>)| tiny_arch("qwen2", |m, _| edit(m)).map(|m| m.config.rope_scaling);
+    let with = |pairs: &[(&str, Value)]| {
+        let pairs: Vec<(String, Value)> = pairs.iter().map(|(k, v)| (format!("qwen2.{k}"), v.clone())).collect();
+        move |m: &mut Vec<(String, Value)>| m.extend(pairs.iter().cloned())
+    };
+    assert_eq!(scaling(&|_| {}), Ok(RopeScaling::None));
+    // Qwen2.5's long-context YaRN: the original context and the betas as written, or their
+    // defaults (the trained context, 32 and 1).
+    let y = with(&[("rope.scaling.type", Value::String("yarn".into())), ("rope.scaling.factor", Value::F32(4.0)), ("rope.scaling.original_context_length", Value::U32(32))]);
+    assert_eq!(scaling(&y), Ok(RopeScaling::Yarn { factor: 4.0, original_context: 32, beta_fast: 32.0, beta_slow: 1.0 }));
+    let y = with(&[
+        ("rope.scaling.type", Value::String("yarn".into())),
+        ("rope.scaling.factor", Value::F32(32.0)),
+        ("rope.scaling.yarn_beta_fast", Value::F32(16.0)),
+        ("rope.scaling.yarn_beta_slow", Value::F32(2.0)),
+    ]);
+    assert_eq!(scaling(&y), Ok(RopeScaling::Yarn { factor: 32.0, original_context: 64, beta_fast: 16.0, beta_slow: 2.0 }));
+    let m = tiny_arch("qwen2", |m, _| y(m)).unwrap();
+    assert!(m.features().contains(&"YaRN RoPE scaling ×32 of 64 positions".to_string()), "{:?}", m.features());
+    // A factor without a type is linear; the older key too; type none, or a factor of 1, is none.
+    assert_eq!(scaling(&with(&[("rope.scaling.factor", Value::F32(2.0))])), Ok(RopeScaling::Linear { factor: 2.0 }));
+    assert_eq!(scaling(&with(&[("rope.scale_linear", Value::F32(8.0))])), Ok(RopeScaling::Linear { factor: 8.0 }));
+    assert_eq!(scaling(&with(&[("rope.scaling.type", Value::String("none".into())), ("rope.scaling.factor", Value::F32(2.0))])), Ok(RopeScaling::None));
+    assert_eq!(scaling(&with(&[("rope.scaling.type", Value::String("yarn".into())), ("rope.scaling.factor", Value::F32(1.0))])), Ok(RopeScaling::None));
+    // What webmoe does not apply is refused by its key.
+    let refused = |pairs: &[(&str, Value)], want: &str| {
+        let e = scaling(&with(pairs)).unwrap_err().to_string();
+        assert!(e.contains(want), "{e}");
+    };
+    let yarn_x4 = [("rope.scaling.type", Value::String("yarn".into())), ("rope.scaling.factor", Value::F32(4.0))];
+    refused(&[("rope.scaling.factor", Value::F32(-2.0))], "qwen2.rope.scaling.factor is -2");
+    refused(&[yarn_x4[0].clone(), yarn_x4[1].clone(), ("rope.scaling.yarn_attn_factor", Value::F32(0.5))], "qwen2.rope.scaling.yarn_attn_factor is 0.5");
+    refused(&[yarn_x4[0].clone(), yarn_x4[1].clone(), ("rope.scaling.yarn_log_multiplier", Value::F32(0.1))], "qwen2.rope.scaling.yarn_log_multiplier is 0.1");
+    refused(&[yarn_x4[0].clone(), yarn_x4[1].clone(), ("rope.scaling.original_context_length", Value::U32(0))], "qwen2.rope.scaling.original_context_length is 0");
+    refused(&[yarn_x4[0].clone(), yarn_x4[1].clone(), ("rope.scaling.yarn_beta_slow", Value::F32(0.0))], "qwen2.rope.scaling.yarn_beta_slow is 0");
 }

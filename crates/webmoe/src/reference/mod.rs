@@ -160,8 +160,8 @@ impl<'f> ReferenceModel<'f> {
                     ops::rms_norm_heads(&mut k, nk, c.rms_eps);
                 }
                 let Features { rope, routing, .. } = c.features;
-                ops::rope(&mut q, c.head_dim, c.rope_dim, pos, c.rope_theta, rope);
-                ops::rope(&mut k, c.head_dim, c.rope_dim, pos, c.rope_theta, rope);
+                ops::rope(&mut q, c.head_dim, &c.rope(), pos, rope);
+                ops::rope(&mut k, c.head_dim, &c.rope(), pos, rope);
                 keys[li].extend_from_slice(&k);
                 values[li].extend_from_slice(&v);
                 let mut att = vec![0f32; c.q_dim()];

@@ -1,7 +1,7 @@
 //! Plain f32 building blocks of the forward pass. They are the CPU references that the GPU
 //! kernels are tested against, so they favour clarity and numerical care over speed.
 
-use crate::model::{RopeMode, Routing};
+use crate::model::{Rope, RopeMode, Routing};
 
 /// `out[i] = x[i] / sqrt(mean(x²) + eps) * w[i]`. The mean is accumulated in f64.
 pub fn rms_norm(x: &[f32], w: &[f32], eps: f32, out: &mut [f32]) {
@@ -25,17 +25,17 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum::<f64>() as f32
 }
 
-/// RoPE on each head of `x` at position `pos`: for each pair i < rope_dim/2, rotate
-/// (x[a], x[b]) by pos · theta^(-2i/rope_dim), where (a, b) = (2i, 2i+1) for interleaved pairs
-/// (llama.cpp's "normal" RoPE, as GGUF stores llama Q and K) and (i, i + rope_dim/2) for NEOX.
-/// Dimensions past `rope_dim` are left as they are.
-pub fn rope(x: &mut [f32], head_dim: usize, rope_dim: usize, pos: usize, theta: f32, mode: RopeMode) {
-    let half = rope_dim / 2;
+/// RoPE on each head of `x` at position `pos`: for each pair i < rope.dim/2, rotate
+/// (x[a], x[b]) by pos · theta^(-2i/rope.dim) as `rope` scales it (YaRN also scales the pair's
+/// magnitude), where (a, b) = (2i, 2i+1) for interleaved pairs (llama.cpp's "normal" RoPE, as
+/// GGUF stores llama Q and K) and (i, i + rope.dim/2) for NEOX. Dimensions past `rope.dim` are
+/// left as they are.
+pub fn rope(x: &mut [f32], head_dim: usize, rope: &Rope, pos: usize, mode: RopeMode) {
+    let half = rope.dim / 2;
     for head in x.chunks_exact_mut(head_dim) {
         for i in 0..half {
-            let freq = (theta as f64).powf(-2.0 * i as f64 / rope_dim as f64);
-            let angle = pos as f64 * freq;
-            let (sin, cos) = (angle.sin() as f32, angle.cos() as f32);
+            let (cos, sin) = rope.cos_sin(pos, i);
+            let (cos, sin) = (cos as f32, sin as f32);
             let (ia, ib) = match mode {
                 RopeMode::Interleaved => (2 * i, 2 * i + 1),
                 RopeMode::Neox => (i, i + half),
