@@ -20,6 +20,8 @@ pub fn run(a: &AdapterArgs) -> CliResult<()> {
             "driver": info.driver,
             "driver_info": info.driver_info,
             "features": { "shader_f16": c.shader_f16, "subgroups": c.subgroups, "timestamp_query": c.timestamp_query },
+            "subgroup_sizes": [info.subgroup_min_size, info.subgroup_max_size],
+            "kernels": gpu.variants.to_json(),
             "limits": {
                 "max_buffer_size": l.max_buffer_size,
                 "max_storage_buffer_binding_size": l.max_storage_buffer_binding_size,
@@ -33,7 +35,8 @@ pub fn run(a: &AdapterArgs) -> CliResult<()> {
     } else {
         writeln!(out, "adapter: {}", gpu.describe())?;
         writeln!(out, "driver: {} {}", info.driver, info.driver_info)?;
-        writeln!(out, "features: shader-f16 {}, subgroups {}, timestamp-query {}", c.shader_f16, c.subgroups, c.timestamp_query)?;
+        writeln!(out, "features: shader-f16 {}, subgroups {} ({}–{} invocations), timestamp-query {}", c.shader_f16, c.subgroups, info.subgroup_min_size, info.subgroup_max_size, c.timestamp_query)?;
+        writeln!(out, "kernels: {}", gpu.variants.describe())?;
         writeln!(out, 
             "limits: max buffer {} B, max storage binding {} B, {} storage buffers per stage, {} B workgroup memory, {} invocations per workgroup",
             l.max_buffer_size,

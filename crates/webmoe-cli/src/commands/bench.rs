@@ -23,6 +23,7 @@ pub fn run(a: &BenchArgs) -> CliResult<()> {
         let result = json!({
             "model": a.model.model.display().to_string(),
             "adapter": r.adapter,
+            "kernels": engine.gpu.variants.to_json(),
             "n_layer": c.n_layer, "n_expert": c.n_expert, "n_expert_used": c.n_expert_used,
             "expert_slots": engine.expert_slots(),
             "prompt_tokens": r.prompt_tokens, "gen_tokens": r.gen_tokens, "reps": r.reps, "depth": a.depth,
@@ -48,6 +49,7 @@ pub fn run(a: &BenchArgs) -> CliResult<()> {
     let steps = (r.gen_tokens - 1).max(1) as f64;
     writeln!(out, "model: {} ({} layers, {} of {} experts per token)", a.model.model.display(), c.n_layer, c.n_expert_used, c.n_expert)?;
     writeln!(out, "adapter: {}", r.adapter)?;
+    writeln!(out, "kernels: {}", engine.gpu.variants.describe())?;
     writeln!(out, "load: {load_seconds:.2} s; GPU memory {:.1} MiB", r.gpu_memory_bytes as f64 / 1048576.0)?;
     if let Some(peak) = peak_anonymous {
         writeln!(out, "peak anonymous memory of the process: {:.2} GiB", peak as f64 / (1u64 << 30) as f64)?;
