@@ -1,6 +1,6 @@
 // The MoE router, fused with the FFN's RMSNorm: h = rms_norm(x) · norm_weight (written for the
-// expert kernels), logits = W_router · h, then the top-k experts (ties to the lower index) and
-// their weights:
+// expert kernels), logits = W_router · h (+ b_router with BIAS: gpt-oss), then the top-k experts
+// (ties to the lower index) and their weights:
 //
 //   RENORMALISE:  w_j = exp(l_j − l_max) / Σ_{i chosen} exp(l_i − l_max)
 //                 (softmax over the k chosen logits = the renormalised top-k of the full softmax)
@@ -18,6 +18,7 @@
 
 override RENORMALISE: bool = true;
 override LANES: u32 = 32u;     // a power of two ≤ 256
+override BIAS: bool = false;
 
 struct Route {
     expert: u32,
@@ -43,6 +44,7 @@ struct Params {
 @group(0) @binding(5) var<storage, read_write> h: array<f32>;        // (n_tokens, cols) normed state, written
 @group(0) @binding(6) var<storage, read_write> routes: array<Route>; // (n_tokens, k)
 @group(0) @binding(7) var<storage, read_write> route_log: array<u32>; // (log_positions, n_layer, k) experts
+@group(0) @binding(8) var<storage, read> bias: array<f32>;           // (n_expert) router bias
 
 const WG: u32 = 256u;
 const MAX_EXPERTS: u32 = 256u;
@@ -118,7 +120,11 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
             workgroupBarrier();
         }
         if (lane == 0u && e < p.n_expert) {
-            logits[e] = partial[lid];
+            var l = partial[lid];
+            if (BIAS) {
+                l += bias[e];
+            }
+            logits[e] = l;
         }
         workgroupBarrier();
     }

@@ -7,7 +7,7 @@
 //! q | k | v = W_qkv h (+ b_qkv);  q, k = rms_norm per head (qwen3) or whole (olmoe);  rope(q, k);  K[pos], V[pos] = k, v
 //! x += Wo · attention(q · s, K[..=pos], s_residual · V[..=pos])   (s = s_attention · sqrt(head_dim), else 1)
 //! dense:  h = rms_norm(x) · ffn_norm;  x += down(silu(gate h) · up h)
-//! MoE:    h = rms_norm(x) · ffn_norm;  routes = route(W_router h)     (one kernel; the model's
+//! MoE:    h = rms_norm(x) · ffn_norm;  routes = route(W_router h (+ b_router))   (one kernel; the model's
 //!         routing order: top-k then softmax, or softmax then top-k, renormalised or not)
 //!         y_s = down_s(silu(gate_s h) · up_s h), g = w_g · h              (a shared expert, qwen2moe)
 //!         y_j = down_e(silu(gate_e h) · up_e h) for each route j = (e, w_j)
@@ -243,11 +243,11 @@ impl Bound<'_> {
         let k = c.n_expert_used as u32;
         let log = RouteLog { buffer: self.route_log, positions: self.kv.max_ctx as u32, n_layer: c.n_layer as u32, layer: i as u32 };
         let norm = Norm { weight: &l.ffn_norm, eps: c.rms_eps, h: &s.h };
-        front.push(router(gpu, env, router_w, k, c.features.routing, &s.x, &norm, &s.routes, &log)?);
+        front.push(router(gpu, env, router_w, l.router_bias.as_ref(), k, c.features.routing, &s.x, &norm, &s.routes, &log)?);
         if let (Some(p), Some(next_router), Some(next)) = (&self.prediction, next.and_then(|n| n.router.as_ref()), next) {
             let log = RouteLog { buffer: p.log, positions: 1, n_layer: 1, layer: 0 };
             let norm = Norm { weight: &next.ffn_norm, eps: c.rms_eps, h: p.h };
-            front.push(router(gpu, env, next_router, k, c.features.routing, &s.x, &norm, p.routes, &log)?);
+            front.push(router(gpu, env, next_router, next.router_bias.as_ref(), k, c.features.routing, &s.x, &norm, p.routes, &log)?);
         }
         if let (Some(shared), Some(out)) = (&l.shared, &s.shared) {
             // The shared expert, resident, before the routed experts reuse act:

@@ -67,6 +67,8 @@ pub struct LayerWeights {
     pub wo: GpuMatrix,
     pub ffn_norm: StorageBuffer,
     pub router: Option<GpuMatrix>,
+    /// Added to the router's logits (n_expert values).
+    pub router_bias: Option<StorageBuffer>,
     /// Always resident, whatever the budget: every token runs it.
     pub shared: Option<SharedWeights>,
     /// The layer's FFN matrices in [`Weights::ffns`].
@@ -290,6 +292,10 @@ impl Weights {
                     Some(r) => Some(up.matrix(r).await?),
                     None => None,
                 },
+                router_bias: match &ly.ffn.router_bias {
+                    Some(b) => Some(vector(gpu, source, b).await?),
+                    None => None,
+                },
                 shared,
                 ffn: ffn_of_layer[i],
             });
@@ -339,7 +345,7 @@ impl Weights {
         }
         let layer_vectors = |l: &LayerWeights| {
             let norms = l.qk_norm.as_ref().map_or(0, |[q, k]| q.len + k.len);
-            l.attn_norm.len + l.ffn_norm.len + l.qkv_bias.as_ref().map_or(0, |b| b.len) + norms
+            l.attn_norm.len + l.ffn_norm.len + l.qkv_bias.as_ref().map_or(0, |b| b.len) + l.router_bias.as_ref().map_or(0, |b| b.len) + norms
         };
         let vectors = self.output_norm.len + self.layers.iter().map(layer_vectors).sum::<u64>();
         let shared: u64 = self.layers.iter().filter_map(|l| l.shared.as_ref()).map(SharedWeights::gpu_bytes).sum();

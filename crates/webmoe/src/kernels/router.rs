@@ -47,14 +47,15 @@ pub struct Norm<'a> {
     pub h: &'a StorageBuffer,
 }
 
-/// `h = rms_norm(x) · weight`, then each token's `k` routes from `h` weighed as `routing` says,
-/// logged. The router weight has `n_expert` rows and must fit one page (it is at most 256 rows of
-/// the hidden size).
+/// `h = rms_norm(x) · weight`, then each token's `k` routes from the logits `W h (+ bias)` weighed
+/// as `routing` says, logged. The router weight has `n_expert` rows and must fit one page (it is
+/// at most 256 rows of the hidden size); the bias has `n_expert` values.
 #[allow(clippy::too_many_arguments)]
 pub fn router(
     gpu: &Gpu,
     env: &KernelEnv,
     w: &GpuMatrix,
+    bias: Option<&StorageBuffer>,
     k: u32,
     routing: Routing,
     x: &StorageBuffer,
@@ -68,7 +69,8 @@ pub fn router(
     let key = PipelineKey::new(Kernel::Router)
         .weights(w.ty)
         .constant("RENORMALISE", routing.weights_sum_to_one() as u32)
-        .constant("LANES", lanes_per_expert(w.rows));
+        .constant("LANES", lanes_per_expert(w.rows))
+        .constant("BIAS", bias.is_some() as u32);
     let pipeline = gpu.pipeline(&key)?;
     let params = Params {
         cols: w.cols,
@@ -93,6 +95,7 @@ pub fn router(
             norm.h.binding(),
             routes.binding(),
             log.buffer.binding(),
+            bias.unwrap_or(&env.unused).binding(),
         ],
     );
     Ok(Dispatch { label: "router", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
@@ -128,15 +131,18 @@ mod tests {
             let gm = f32_matrix(gpu, &w, n_expert, cols);
             let x = rng.vec(t * cols);
             let norm_w = rng.vec(cols);
-            for routing in ORDERS {
-                let label = format!("E={n_expert} k={k} {routing:?}");
+            // A router bias of the logits' order (gpt-oss), or none.
+            let bias_values = rng.vec(n_expert);
+            let bias_b = f32_buffer(gpu, &bias_values);
+            for (routing, with_bias) in ORDERS.into_iter().flat_map(|r| [(r, false), (r, true)]) {
+                let label = format!("E={n_expert} k={k} {routing:?} bias={with_bias}");
                 let (xb, rb, nb, hb) = (f32_buffer(gpu, &x), u32_buffer(gpu, &vec![0; t * k * 2]), f32_buffer(gpu, &norm_w), zeros(gpu, t * cols));
                 let norm = Norm { weight: &nb, eps: 1e-5, h: &hb };
                 // A log of 8 positions of 3 layers, written as layer 1 from position 6: the tokens
                 // land at positions 6, 7, 8, … → rows 6, 7, 0, … (the log wraps).
                 let lb = u32_buffer(gpu, &vec![u32::MAX; 8 * 3 * k]);
                 let log = RouteLog { buffer: &lb, positions: 8, n_layer: 3, layer: 1 };
-                let d = router(gpu, &env, &gm, k as u32, routing, &xb, &norm, &rb, &log).unwrap();
+                let d = router(gpu, &env, &gm, with_bias.then_some(&bias_b), k as u32, routing, &xb, &norm, &rb, &log).unwrap();
                 run(gpu, &env, Step { pos0: 6, n_tokens: t as u32, ..Default::default() }, &[d]);
                 let got = read_u32(gpu, &rb);
                 let logged = read_u32(gpu, &lb);
@@ -147,6 +153,9 @@ mod tests {
                     assert_close("normed state", &got_h[r * cols..(r + 1) * cols], &h, 1e-5);
                     let mut logits = vec![0f32; n_expert];
                     ops::matvec(&w, &h, &mut logits);
+                    if with_bias {
+                        logits.iter_mut().zip(&bias_values).for_each(|(l, b)| *l += b);
+                    }
                     let want = ops::route(&logits, k, routing);
                     for (j, &(e, wt)) in want.iter().enumerate() {
                         let (ge, gw) = (got[(r * k + j) * 2], f32::from_bits(got[(r * k + j) * 2 + 1]));
@@ -203,7 +212,7 @@ mod tests {
             let (nb, hb) = (f32_buffer(gpu, &[1.0; 32]), zeros(gpu, cols));
             let norm = Norm { weight: &nb, eps: 0.0, h: &hb };
             let log = RouteLog { buffer: &lb, positions: 1, n_layer: 1, layer: 0 };
-            let d = router(gpu, &env, &gm, 2, Routing::TopKThenSoftmax, &xb, &norm, &rb, &log).unwrap();
+            let d = router(gpu, &env, &gm, None, 2, Routing::TopKThenSoftmax, &xb, &norm, &rb, &log).unwrap();
             run(gpu, &env, Step { n_tokens: 1, ..Default::default() }, &[d]);
             let got = read_u32(gpu, &rb);
             assert_eq!((got[0], got[2]), (1, 2), "{n_expert} experts");

@@ -70,6 +70,7 @@ impl Architecture {
                 strict_keys: false,
                 shared_expert: Need::No,
                 multipliers: false,
+                router_bias: Need::No,
             },
             Architecture::Qwen2 => ArchSpec {
                 rope: RopeMode::Neox,
@@ -81,6 +82,7 @@ impl Architecture {
                 strict_keys: true,
                 shared_expert: Need::No,
                 multipliers: false,
+                router_bias: Need::No,
             },
             Architecture::Qwen3 => ArchSpec {
                 rope: RopeMode::Neox,
@@ -92,6 +94,7 @@ impl Architecture {
                 strict_keys: true,
                 shared_expert: Need::No,
                 multipliers: false,
+                router_bias: Need::No,
             },
             // llama.cpp's qwen3moe graph hard-codes softmax gating with renormalised top-k weights
             // (it ignores the Hugging Face `norm_topk_prob` flag; every released model sets it).
@@ -105,6 +108,7 @@ impl Architecture {
                 strict_keys: true,
                 shared_expert: Need::No,
                 multipliers: false,
+                router_bias: Need::No,
             },
             // llama.cpp's qwen2moe graph: softmax gating with norm_w = false (Hugging Face
             // `norm_topk_prob = false` in both released models), and the shared expert added
@@ -119,6 +123,7 @@ impl Architecture {
                 strict_keys: true,
                 shared_expert: Need::Required,
                 multipliers: false,
+                router_bias: Need::No,
             },
             // llama.cpp's granite graph (llm_build_granite, MoE branch): llama's tensors (Q/K
             // rows permuted for interleaved RoPE, optional biases), softmax gating with norm_w =
@@ -133,6 +138,7 @@ impl Architecture {
                 strict_keys: true,
                 shared_expert: Need::No,
                 multipliers: true,
+                router_bias: Need::No,
             },
             // llama.cpp's olmoe graph: softmax gating, norm_w = false, no weight scale; the
             // experts' width is `feed_forward_length` (OLMoE's `intermediate_size`).
@@ -146,6 +152,7 @@ impl Architecture {
                 strict_keys: true,
                 shared_expert: Need::No,
                 multipliers: false,
+                router_bias: Need::No,
             },
         }
     }
@@ -227,6 +234,8 @@ pub(super) struct ArchSpec {
     pub shared_expert: Need,
     /// `embedding_scale`, `residual_scale`, `attention.scale` and `logit_scale` apply.
     pub multipliers: bool,
+    /// `blk.N.ffn_gate_inp.bias`, added to the router's logits (gpt-oss).
+    pub router_bias: Need,
 }
 
 /// The steps of the forward pass a model takes, fixed by its architecture and its file.
@@ -239,6 +248,8 @@ pub struct Features {
     pub routing: Routing,
     /// MoE layers add a shared expert, `sigmoid(g · h) · down(silu(gate h) · up h)`.
     pub shared_expert: bool,
+    /// The router adds a bias to its logits before it chooses (`blk.N.ffn_gate_inp.bias`).
+    pub router_bias: bool,
 }
 
 impl Features {
@@ -262,6 +273,9 @@ impl Features {
                 Routing::SoftmaxThenTopK { renormalise: true } => "router softmax then top-k, renormalised".into(),
                 Routing::SoftmaxThenTopK { renormalise: false } => "router softmax then top-k, not renormalised".into(),
             });
+        }
+        if self.router_bias {
+            out.push("router bias".into());
         }
         if self.shared_expert {
             out.push("shared expert with a sigmoid gate".into());

@@ -187,10 +187,16 @@ impl ModelConfig {
             Need::Optional => ["q", "k", "v"].iter().any(|p| g.tensor(&format!("blk.0.attn_{p}.bias")).is_some()),
             Need::No => false,
         };
+        let router_bias = n_expert > 1
+            && match spec.router_bias {
+                Need::Required => true,
+                Need::Optional => g.tensor("blk.0.ffn_gate_inp.bias").is_some(),
+                Need::No => false,
+            };
 
         Ok(ModelConfig {
             arch,
-            features: Features { rope: spec.rope, qkv_bias, qk_norm: spec.qk_norm, routing: spec.routing, shared_expert: n_ff_shexp > 0 },
+            features: Features { rope: spec.rope, qkv_bias, qk_norm: spec.qk_norm, routing: spec.routing, shared_expert: n_ff_shexp > 0, router_bias },
             name: g.str_opt("general.name")?.map(str::to_string),
             n_embd,
             n_layer,

@@ -61,6 +61,8 @@ pub struct Vector {
 pub struct Ffn {
     /// Router `ffn_gate_inp`: `n_expert` rows of `n_embd`; `None` for a dense FFN.
     pub router: Option<Matrix>,
+    /// `ffn_gate_inp.bias`: added to the router's logits (n_expert values).
+    pub router_bias: Option<Vector>,
     /// `gate` and `up`: `n_ff` rows of `n_embd` per expert; `down`: `n_embd` rows of `n_ff`.
     pub gate: Matrix,
     pub up: Matrix,
@@ -126,6 +128,7 @@ impl LayerLayout {
         if let Some(n) = &self.qk_norm {
             v.extend([&n.q, &n.k]);
         }
+        v.extend(self.ffn.router_bias.as_ref());
         v
     }
 }
@@ -232,10 +235,15 @@ impl Tensors<'_> {
                 }
                 false => None,
             };
-            Ffn { router: Some(router), gate, up, down, shared }
+            let router_bias = match c.features.router_bias {
+                true => Some(self.vector(&format!("blk.{i}.ffn_gate_inp.bias"), c.n_expert)?),
+                false => None,
+            };
+            Ffn { router: Some(router), router_bias, gate, up, down, shared }
         } else {
             Ffn {
                 router: None,
+                router_bias: None,
                 gate: self.matrix(&name("ffn_gate"), &[h, f], what)?,
                 up: self.matrix(&name("ffn_up"), &[h, f], what)?,
                 down: self.matrix(&name("ffn_down"), &[f, h], what)?,
@@ -281,6 +289,7 @@ impl Tensors<'_> {
             "attn_output.bias" | "output.bias" => "output biases",
             "attn_q.bias" | "attn_k.bias" | "attn_v.bias" => "q/k/v biases to this architecture",
             "attn_q_norm.weight" | "attn_k_norm.weight" => "q/k norms to this architecture",
+            "ffn_gate_inp.bias" => "router biases",
             k if k.contains("shexp") => "shared experts",
             _ => "this tensor",
         };

@@ -198,7 +198,7 @@ fn qwen2_fixture_has_biases_neox_rope_and_a_tied_output() {
     let m = load("qwen2-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Qwen2);
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax, shared_expert: false });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax, shared_expert: false, router_bias: false });
     assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_expert), (256, 4, 2, 64, 512, 1));
     assert_eq!(c.rms_eps, 1e-6);
     assert!(m.layout.tied_output);
@@ -275,7 +275,7 @@ fn qwen3_fixture_has_per_head_qk_norms_and_its_own_head_size() {
     let m = load("qwen3-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Qwen3);
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::PerHead, routing: Routing::TopKThenSoftmax, shared_expert: false });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::PerHead, routing: Routing::TopKThenSoftmax, shared_expert: false, router_bias: false });
     // key_length 64 with 8 heads: queries are 512 wide in a 256-wide model.
     assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.q_dim(), c.rope_dim), (256, 8, 4, 64, 512, 64));
     let l = &m.layout.layers[0];
@@ -375,7 +375,7 @@ fn olmoe_fixture_norms_whole_projections_and_does_not_renormalise() {
     let m = load("olmoe-64x-top8-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Olmoe);
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::Whole, routing: Routing::SoftmaxThenTopK { renormalise: false }, shared_expert: false });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::Whole, routing: Routing::SoftmaxThenTopK { renormalise: false }, shared_expert: false, router_bias: false });
     // The experts' width is feed_forward_length; head_dim is hidden / heads.
     assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_expert, c.n_expert_used), (128, 4, 4, 32, 64, 64, 8));
     let n = m.layout.layers[1].qk_norm.as_ref().unwrap();
@@ -408,7 +408,7 @@ fn qwen2moe_fixture_has_a_shared_expert_of_its_own_width() {
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Qwen2Moe);
     let routing = Routing::SoftmaxThenTopK { renormalise: false };
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing, shared_expert: true });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing, shared_expert: true, router_bias: false });
     // Three widths: feed_forward_length 384 (unused), experts 128, the shared expert 256.
     assert_eq!((c.n_ff, c.n_ff_shexp, c.n_expert, c.n_expert_used), (128, 256, 8, 4));
     let s = m.layout.layers[1].ffn.shared.as_ref().unwrap();
@@ -445,7 +445,7 @@ fn granitemoe_fixture_reads_its_four_multipliers() {
     let m = load("granitemoe-32x-top8-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::GraniteMoe);
-    assert_eq!(c.features, Features { rope: RopeMode::Interleaved, qkv_bias: false, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax, shared_expert: false });
+    assert_eq!(c.features, Features { rope: RopeMode::Interleaved, qkv_bias: false, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax, shared_expert: false, router_bias: false });
     assert_eq!(c.scales, crate::model::Scales { embedding: 12.0, residual: 0.22, attention: Some(0.015625), logit: 6.0 });
     assert_eq!((c.n_embd, c.n_ff, c.n_expert, c.n_expert_used, c.head_dim), (128, 64, 32, 8, 32));
     assert!(m.layout.tied_output);

@@ -12,7 +12,7 @@
 //!     rope(q, k)                                                    (interleaved or NEOX pairs)
 //!     x += s_residual · Wo · attention(q, K[0..=pos], V[0..=pos])     (scores q·k · s_attention, else / sqrt(head_dim))
 //!     h = rms_norm(x) * ffn_norm
-//!     x += s_residual · (Σ_{(e, w) ∈ route(W_router h)} w · down_e(silu(gate_e h) * up_e h)
+//!     x += s_residual · (Σ_{(e, w) ∈ route(W_router h (+ b_router))} w · down_e(silu(gate_e h) * up_e h)
 //!          (+ sigmoid(g_shared · h) · down_s(silu(gate_s h) * up_s h)))   (shared expert)
 //! logits = W_out · (rms_norm(x) * output_norm) / s_logit
 //! ```
@@ -46,6 +46,7 @@ struct ReferenceLayer {
     wo: Vec<f32>,
     ffn_norm: Vec<f32>,
     router: Option<Vec<f32>>,
+    router_bias: Option<Vec<f32>>,
     /// Where each expert's `n_ff × n_embd`, `n_ff × n_embd` and `n_embd × n_ff` matrices are.
     gate: Matrix,
     up: Matrix,
@@ -105,6 +106,7 @@ impl<'f> ReferenceModel<'f> {
                     wo: dense(file, &ly.wo)?,
                     ffn_norm: vector(file, &ly.ffn_norm)?,
                     router: ly.ffn.router.as_ref().map(|r| dense(file, r)).transpose()?,
+                    router_bias: ly.ffn.router_bias.as_ref().map(|b| vector(file, b)).transpose()?,
                     gate: checked(&ly.ffn.gate)?,
                     up: checked(&ly.ffn.up)?,
                     down: checked(&ly.ffn.down)?,
@@ -176,6 +178,9 @@ impl<'f> ReferenceModel<'f> {
                     Some(router) => {
                         let mut r = vec![0f32; c.n_expert];
                         ops::matvec(router, &h, &mut r);
+                        if let Some(b) = &ly.router_bias {
+                            r.iter_mut().zip(b).for_each(|(l, b)| *l += b);
+                        }
                         ops::route(&r, c.n_expert_used, routing)
                     }
                     None => vec![(0, 1.0)],
