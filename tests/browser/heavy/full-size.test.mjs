@@ -17,7 +17,11 @@ const CLI = process.env.WEBMOE_CLI;
 const IDS = [1, 2];
 const CONTEXT = 64;
 const TOLERANCE = 1e-5;
-const NATIVE_NMSE = 1e-9;
+// The native engine and the browser's adapter sum matrix rows in different orders; over 32 layers
+// the rounding compounds through the residual stream (the 2-layer test sees about 1e-10, this
+// model about 1e-7: a relative RMS difference of 3e-4, largest 1.4e-3 on logits of magnitude 5).
+// The greedy token must be the same.
+const NATIVE_NMSE = 1e-6;
 const WASM_LIMIT = 256 * 2 ** 20;
 const skip = MODEL && CLI && fs.existsSync(MODEL) ? false : 'run by scripts/check-full-size, which sets WEBMOE_FULL_SIZE_MODEL and WEBMOE_CLI';
 
