@@ -49,25 +49,33 @@ impl Engine {
         self.model.config.n_layer as u64 * 2 * words(n * kv) + words(n * route)
     }
 
+    /// The pieces of a snapshot of `n` positions, in its layout, as (the engine's buffer, the
+    /// piece's offset in the snapshot, its length: the buffer's first `len` bytes); saving and
+    /// restoring copy them in opposite directions. Empty pieces (no positions, no routing log)
+    /// are left out.
+    fn snapshot_pieces(&self, n: u64) -> Vec<(&wgpu::Buffer, u64, u64)> {
+        let (kv, route) = row_bytes(self);
+        let caches = self.kv.keys.iter().zip(&self.kv.values).flat_map(|(k, v)| [k, v]);
+        let lens = caches.map(|cache| (&cache.buffer, words(n * kv))).chain([(&self.route_log.buffer, words(n * route))]);
+        let mut at = 0;
+        let mut pieces = Vec::new();
+        for (buffer, len) in lens {
+            if len > 0 {
+                pieces.push((buffer, at, len));
+            }
+            at += len;
+        }
+        pieces
+    }
+
     /// Save the positions filled so far (a step queued ahead is dropped first).
     pub async fn snapshot(&mut self) -> Result<KvSnapshot> {
         self.cancel_ahead();
         let n = self.pos as u64;
-        let (kv, route) = row_bytes(self);
         let buffer = StorageBuffer::new(&self.gpu, "kv snapshot", self.snapshot_bytes(self.pos)).await?;
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
-        let mut at = 0;
-        for (k, v) in self.kv.keys.iter().zip(&self.kv.values) {
-            for cache in [k, v] {
-                let len = words(n * kv);
-                if len > 0 {
-                    enc.copy_buffer_to_buffer(&cache.buffer, 0, &buffer.buffer, at, len);
-                }
-                at += len;
-            }
-        }
-        if n * route > 0 {
-            enc.copy_buffer_to_buffer(&self.route_log.buffer, 0, &buffer.buffer, at, words(n * route));
+        for (cache, at, len) in self.snapshot_pieces(n) {
+            enc.copy_buffer_to_buffer(cache, 0, &buffer.buffer, at, len);
         }
         self.gpu.queue.submit([enc.finish()]);
         self.count(|c| c.submits += 1);
@@ -81,20 +89,9 @@ impl Engine {
     pub fn restore(&mut self, snapshot: &KvSnapshot) -> Result<()> {
         self.cancel_ahead();
         let n = snapshot.tokens.len() as u64;
-        let (kv, route) = row_bytes(self);
         let mut enc = self.gpu.device.create_command_encoder(&Default::default());
-        let mut at = 0;
-        for (k, v) in self.kv.keys.iter().zip(&self.kv.values) {
-            for cache in [k, v] {
-                let len = words(n * kv);
-                if len > 0 {
-                    enc.copy_buffer_to_buffer(&snapshot.buffer.buffer, at, &cache.buffer, 0, len);
-                }
-                at += len;
-            }
-        }
-        if n * route > 0 {
-            enc.copy_buffer_to_buffer(&snapshot.buffer.buffer, at, &self.route_log.buffer, 0, words(n * route));
+        for (cache, at, len) in self.snapshot_pieces(n) {
+            enc.copy_buffer_to_buffer(&snapshot.buffer.buffer, at, cache, 0, len);
         }
         self.gpu.queue.submit([enc.finish()]);
         self.count(|c| c.submits += 1);
