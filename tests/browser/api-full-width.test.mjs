@@ -25,7 +25,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { REPO_ROOT, stopAll } from './harness.mjs';
-import { nativeCli, openApiPage } from './api-helpers.mjs';
+import { compareLogits, nativeCli, openApiPage } from './api-helpers.mjs';
 
 const MODEL = path.join(REPO_ROOT, 'models', 'mixtral-2l.Q4_K_M.gguf');
 const GENERATE = ['--layers', '2', '--hidden', '4096', '--ffn', '14336', '--heads', '32', '--kv-heads', '8', '--experts', '8',
@@ -112,32 +112,6 @@ function browserRun(load) {
   );
 }
 
-/**
- * How far rows `a` are from rows `b`: the largest absolute difference (and where), the normalised
- * mean squared error Σ(a − b)² / Σb² (as llama.cpp's test-backend-ops compares backends), and
- * whether every row has its largest logit at the same index (the same greedy token).
- */
-function compare(a, b) {
-  let worst = { diff: 0, position: -1, index: -1 };
-  let squaredError = 0;
-  let squared = 0;
-  let sameArgmax = true;
-  a.forEach((row, p) => {
-    let best = [0, 0];
-    row.forEach((value, i) => {
-      const expected = b[p][i];
-      const diff = Number.isFinite(value) && Number.isFinite(expected) ? Math.abs(value - expected) : Infinity;
-      if (diff > worst.diff) worst = { diff, position: p, index: i, got: value, expected };
-      squaredError += diff * diff;
-      squared += expected * expected;
-      if (value > row[best[0]]) best[0] = i;
-      if (expected > b[p][best[1]]) best[1] = i;
-    });
-    sameArgmax &&= best[0] === best[1];
-  });
-  return { ...worst, nmse: squaredError / squared, sameArgmax };
-}
-
 test('Mixtral-wide 2-layer model from a File: logits at two GPU budgets equal each other and the native engine, wasm memory under 256 MB',
   { skip, timeout: 40 * 60_000 }, async () => {
     const native = nativeLogits(IDS);
@@ -148,7 +122,7 @@ test('Mixtral-wide 2-layer model from a File: logits at two GPU budgets equal ea
     assert.equal(resident.error, undefined, `every expert resident: ${JSON.stringify(resident.error)}`);
     assert.equal(resident.model.readFrom, 'file');
     assert.equal(resident.stats.expertCache.residency, null, 'every expert resident');
-    const vsNative = compare(resident.logits, native);
+    const vsNative = compareLogits(resident.logits, native);
     assert.ok(Number.isFinite(vsNative.diff), `resident vs native: ${JSON.stringify(vsNative)}`);
 
     const bindingLimit = await page.evaluate(async () => {
@@ -163,7 +137,7 @@ test('Mixtral-wide 2-layer model from a File: logits at two GPU budgets equal ea
     const cache = streamed.stats.expertCache;
     assert.ok(cache.slots < 16 && cache.misses > 0, `experts stream from the file: ${JSON.stringify({ ...cache, residency: undefined })}`);
     assert.ok(streamed.stats.gpuMemory.total <= gpuBudget, `GPU memory ${streamed.stats.gpuMemory.total} within ${gpuBudget}`);
-    const vsResident = compare(streamed.logits, resident.logits);
+    const vsResident = compareLogits(streamed.logits, resident.logits);
 
     const peak = Math.max(resident.stats.wasmMemory, streamed.stats.wasmMemory);
     console.log(

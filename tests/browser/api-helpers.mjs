@@ -90,3 +90,29 @@ export function firstDifference(got, expected) {
   }
   return 'no difference';
 }
+
+/**
+ * How far rows `a` are from rows `b`: the largest absolute difference (and where), the normalised
+ * mean squared error Σ(a − b)² / Σb² (as llama.cpp's test-backend-ops compares backends), and
+ * whether every row has its largest logit at the same index (the same greedy token).
+ */
+export function compareLogits(a, b) {
+  let worst = { diff: 0, position: -1, index: -1 };
+  let squaredError = 0;
+  let squared = 0;
+  let sameArgmax = true;
+  a.forEach((row, p) => {
+    let best = [0, 0];
+    row.forEach((value, i) => {
+      const expected = b[p][i];
+      const diff = Number.isFinite(value) && Number.isFinite(expected) ? Math.abs(value - expected) : Infinity;
+      if (diff > worst.diff) worst = { diff, position: p, index: i, got: value, expected };
+      squaredError += diff * diff;
+      squared += expected * expected;
+      if (value > row[best[0]]) best[0] = i;
+      if (expected > b[p][best[1]]) best[1] = i;
+    });
+    sameArgmax &&= best[0] === best[1];
+  });
+  return { ...worst, nmse: squaredError / squared, sameArgmax };
+}

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { after, before, test } from 'node:test';
 import { REPO_ROOT, stopAll } from '../harness.mjs';
-import { openApiPage } from '../api-helpers.mjs';
+import { compareLogits, openApiPage } from '../api-helpers.mjs';
 
 const MODEL = process.env.WEBMOE_FULL_SIZE_MODEL;
 const CLI = process.env.WEBMOE_CLI;
@@ -65,27 +65,6 @@ function browserRun(gpuBudget) {
   );
 }
 
-/** Largest absolute difference, normalised mean squared error Σ(a − b)² / Σb², same argmax per row. */
-function compare(a, b) {
-  let diff = 0;
-  let squaredError = 0;
-  let squared = 0;
-  let sameArgmax = true;
-  a.forEach((row, p) => {
-    let best = [0, 0];
-    row.forEach((value, i) => {
-      const d = Math.abs(value - b[p][i]);
-      diff = Number.isFinite(d) ? Math.max(diff, d) : Infinity;
-      squaredError += d * d;
-      squared += b[p][i] * b[p][i];
-      if (value > row[best[0]]) best[0] = i;
-      if (b[p][i] > b[p][best[1]]) best[1] = i;
-    });
-    sameArgmax &&= best[0] === best[1];
-  });
-  return { diff, nmse: squaredError / squared, sameArgmax };
-}
-
 test('Mixtral 8x7B at its real size from a File: the same logits at two budgets and natively, wasm memory under 256 MB',
   { skip, timeout: 120 * 60_000 }, async () => {
     const native = cli(['logits', '-m', MODEL, '--tokens', IDS.join(','), '-c', '512', '--gpu-budget', '4GiB']).logits;
@@ -110,8 +89,8 @@ test('Mixtral 8x7B at its real size from a File: the same logits at two budgets 
         `wasm memory ${(run.stats.wasmMemory / 2 ** 20).toFixed(0)} MiB`);
       runs.push(run);
     }
-    const between = compare(runs[1].logits, runs[0].logits);
+    const between = compareLogits(runs[1].logits, runs[0].logits);
     assert.ok(between.diff <= TOLERANCE, `the two budgets: ${JSON.stringify(between)}`);
-    const vsNative = compare(runs[0].logits, native);
+    const vsNative = compareLogits(runs[0].logits, native);
     assert.ok(vsNative.nmse <= NATIVE_NMSE && vsNative.sameArgmax, `vs native: ${JSON.stringify(vsNative)}`);
   });
