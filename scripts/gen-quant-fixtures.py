@@ -12,7 +12,9 @@ llama.cpp's Python tooling), never from webmoe itself, so the Rust test is an in
 The blocks are random bytes (fixed seed: a rerun gives identical files) except that the f16 scale fields
 (d, and dmin or m where the format has one) hold finite values of either sign with magnitude 0.001..2, so no
 value is NaN or infinite. Each quantized format also gets edge blocks: every quant and scale byte 0x00, every
-one 0xFF, and a zero scale. The float formats (F32, F16, BF16) are plain random bit patterns, NaN and infinity
+one 0xFF, and a zero scale. MXFP4's scale is one E8M0 byte (a power of two), so its random blocks draw it
+from every value 0..255 (subnormal and overflowing scales included) and its edge blocks add e = 1, 2, 127
+and 128. The float formats (F32, F16, BF16) are plain random bit patterns, NaN and infinity
 included, because those must pass through unchanged.
 
 Usage:  pip install gguf==0.19.0 numpy && python3 scripts/gen-quant-fixtures.py
@@ -56,6 +58,8 @@ QUANTIZED = {
     "Q6_K": (200, [208]),
 }
 FLOATS = {"F32": 1024, "F16": 1024, "BF16": 1024}
+# Formats whose scale is a single E8M0 byte at offset 0: random blocks.
+E8M0 = {"MXFP4": 300}
 
 
 def block_bytes(name: str) -> int:
@@ -90,6 +94,14 @@ def quantized_blocks(rng: np.random.Generator, name: str) -> np.ndarray:
     return np.concatenate([edges, random])
 
 
+def e8m0_blocks(rng: np.random.Generator, name: str) -> np.ndarray:
+    size = block_bytes(name)
+    random = rng.integers(0, 256, (E8M0[name], size), dtype=np.uint8)
+    edges = np.array([[fill] * size for fill in [0x00, 0xFF, 0x5A, 0xA5, 0x77, 0x88]], dtype=np.uint8)
+    edges[2:, 0] = [1, 2, 127, 128]
+    return np.concatenate([edges, random])
+
+
 def float_blocks(rng: np.random.Generator, name: str) -> np.ndarray:
     count = FLOATS[name] * block_bytes(name)
     return rng.integers(0, 256, (count, 1), dtype=np.uint8)
@@ -114,7 +126,9 @@ def main() -> None:
         total += write(name, float_blocks(rng, name))
     for name in QUANTIZED:
         total += write(name, quantized_blocks(rng, name))
-    print(f"wrote {len(FLOATS) + len(QUANTIZED)} types, {total} bytes, to {OUT_DIR}")
+    for name in E8M0:
+        total += write(name, e8m0_blocks(rng, name))
+    print(f"wrote {len(FLOATS) + len(QUANTIZED) + len(E8M0)} types, {total} bytes, to {OUT_DIR}")
 
 
 if __name__ == "__main__":

@@ -92,6 +92,7 @@ pub fn decoder(ty: GgmlType) -> Option<&'static str> {
         GgmlType::Q4_K => include_str!("../../../../shaders/quant/q4_k.wgsl"),
         GgmlType::Q5_K => include_str!("../../../../shaders/quant/q5_k.wgsl"),
         GgmlType::Q6_K => include_str!("../../../../shaders/quant/q6_k.wgsl"),
+        GgmlType::MXFP4 => include_str!("../../../../shaders/quant/mxfp4.wgsl"),
         _ => return None,
     })
 }

@@ -7,6 +7,7 @@
 mod float;
 mod k_quants;
 mod legacy;
+mod mxfp4;
 mod q5;
 #[cfg(test)]
 mod tests;
@@ -25,7 +26,7 @@ pub enum QuantError {
 }
 
 /// Types webmoe reads, on the CPU and on the GPU: the float formats, then ggml's 32-value block
-/// formats, then the 256-value K-quants, each group in ggml's type-id order.
+/// formats, then the 256-value K-quants, each group in ggml's type-id order, then MXFP4.
 pub const SUPPORTED: &[GgmlType] = &[
     GgmlType::F32,
     GgmlType::F16,
@@ -40,6 +41,7 @@ pub const SUPPORTED: &[GgmlType] = &[
     GgmlType::Q4_K,
     GgmlType::Q5_K,
     GgmlType::Q6_K,
+    GgmlType::MXFP4,
 ];
 
 pub fn is_supported(ty: GgmlType) -> bool {
@@ -78,6 +80,7 @@ fn block_decoder(ty: GgmlType) -> Option<BlockDecoder> {
         GgmlType::Q4_K => k_quants::dequant_q4_k,
         GgmlType::Q5_K => k_quants::dequant_q5_k,
         GgmlType::Q6_K => k_quants::dequant_q6_k,
+        GgmlType::MXFP4 => mxfp4::dequant_mxfp4,
         _ => return None,
     })
 }

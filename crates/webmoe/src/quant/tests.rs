@@ -29,6 +29,7 @@ fn fixture(ty: GgmlType) -> (&'static [u8], &'static [u8]) {
         GgmlType::Q4_K => fixture!("Q4_K"),
         GgmlType::Q5_K => fixture!("Q5_K"),
         GgmlType::Q6_K => fixture!("Q6_K"),
+        GgmlType::MXFP4 => fixture!("MXFP4"),
         other => panic!("no fixture for {other}: add it to scripts/gen-quant-fixtures.py and here"),
     }
 }
@@ -121,6 +122,11 @@ fn q5_k_matches_gguf_py() {
 #[test]
 fn q6_k_matches_gguf_py() {
     assert_matches_gguf_py(GgmlType::Q6_K);
+}
+
+#[test]
+fn mxfp4_matches_gguf_py() {
+    assert_matches_gguf_py(GgmlType::MXFP4);
 }
 
 /// Every ggml type id, as a type.

@@ -18,7 +18,12 @@
 //! | Q4_K | d·sc·q − dmin·m        | 0..15        | 4.610  | sc = m ∈ 16..63, dmin = 7.5 d        |
 //! | Q5_K | d·sc·q − dmin·m        | 0..31        | 9.233  | sc = m ∈ 16..63, dmin = 15.5 d       |
 //! | Q6_K | d·sc·(q − 32)          | 0..63        | 18.47  | sc = ±(32..127)                      |
+//! | MXFP4 | k[q]·2^(e−128)        | 16 codes     | 5.852  | 2^(e−128) ∈ {a, 2a}, E[·²] = (σ/5.852)² |
 //! | F32, F16, BF16 | x            | —            | —      | x uniform in ±σ√3                    |
+//!
+//! MXFP4's scale is a power of two (an E8M0 byte), so each block draws one of the two powers a ≤
+//! σ/5.852 < 2a around the target, with the probability that gives the mean square of the
+//! target; its codes (the doubled e2m1 values k[q], ±0..12) are symmetric, so their mean is zero.
 //!
 //! With `m = sc` and `dmin` = the quants' mean times `d`, every sub-block is `d·sc·(q − mean)`:
 //! its mean is zero. The formats without a minimum have levels centred on −½ (−8..7 for Q4_0), so
@@ -54,6 +59,16 @@ pub fn random_tensor_bytes(ty: GgmlType, n_values: usize, scale: f32, rng: &mut 
         GgmlType::F16 => (0..n_values).flat_map(|_| f16::from_f32(rng.uniform() * scale).to_le_bytes()).collect(),
         GgmlType::BF16 => {
             (0..n_values).flat_map(|_| half::bf16::from_f32(rng.uniform() * scale).to_le_bytes()).collect()
+        }
+        GgmlType::MXFP4 => {
+            // The E8M0 scale within a factor 2 either way of scale / 16.
+            let mut out = vec![0u8; n_blocks * block_bytes as usize];
+            rng.fill_bytes(&mut out);
+            let centre = 128 + (scale / 16.0).log2().round() as i32;
+            for block in out.chunks_exact_mut(block_bytes as usize) {
+                block[0] = (centre + rng.in_range(0, 2) as i32 - 1).clamp(2, 254) as u8;
+            }
+            out
         }
         _ => {
             let mut out = vec![0u8; n_blocks * block_bytes as usize];
@@ -215,6 +230,7 @@ pub fn fill_weights(ty: GgmlType, std: f32, rng: &mut Rng, out: &mut [u8]) {
                 v.copy_from_slice(&half::bf16::from_f32(half_width * rng.uniform()).to_le_bytes());
             }
         }
+        GgmlType::MXFP4 => fill_mxfp4(std, rng, out),
         _ => {
             rng.fill_bytes(out);
             let calibration = Calibration::new(ty, std);
@@ -222,6 +238,23 @@ pub fn fill_weights(ty: GgmlType, std: f32, rng: &mut Rng, out: &mut [u8]) {
                 calibration.set_block(block, rng);
             }
         }
+    }
+}
+
+/// Root mean square of MXFP4's 16 doubled e2m1 codes, each equally likely: √(548 / 16).
+const MXFP4_CODE_RMS: f32 = 5.852_35;
+
+/// MXFP4 blocks of random codes whose E8M0 scales give the values a spread of `std`.
+fn fill_mxfp4(std: f32, rng: &mut Rng, out: &mut [u8]) {
+    rng.fill_bytes(out);
+    let target = std / MXFP4_CODE_RMS;
+    let low = target.log2().floor();
+    let a = low.exp2();
+    // p·a² + (1 − p)·4a² = target²
+    let p_low = (4.0 * a * a - target * target) / (3.0 * a * a);
+    for block in out.chunks_exact_mut(GgmlType::MXFP4.block_bytes() as usize) {
+        let power = if (rng.uniform() + 1.0) / 2.0 < p_low { low } else { low + 1.0 };
+        block[0] = (128.0 + power).clamp(2.0, 254.0) as u8;
     }
 }
 
