@@ -91,7 +91,7 @@ mod tests {
         for r in 0..t {
             let n = pos0 + r + 1;
             let (nh, nkv) = (shape.n_head as usize, shape.n_head_kv as usize);
-            ops::attention(&q[r * qd..(r + 1) * qd], &keys[..n * kvd], &values[..n * kvd], nh, nkv, hd, &mut want[r * qd..(r + 1) * qd]);
+            ops::attention(&q[r * qd..(r + 1) * qd], &keys[..n * kvd], &values[..n * kvd], nh, nkv, hd, ops::AttentionOptions::plain(hd), &mut want[r * qd..(r + 1) * qd]);
         }
         assert_close(&format!("attention {shape:?} pos0={pos0} t={t} f16={kv_f16}"), &read_f32(gpu, &ob), &want, 2e-5);
     }

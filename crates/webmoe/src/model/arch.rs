@@ -26,10 +26,14 @@ pub enum Architecture {
     /// Granite 3.x MoE (granite-3.1-3b-a800m, 1b-a400m): llama's attention and routing with
     /// multipliers on the embedding, the residual branches, the attention scores and the logits.
     GraniteMoe,
+    /// OpenAI gpt-oss (gpt-oss-20b, 120b): biases everywhere, attention sinks, a sliding window on
+    /// every other layer, YaRN, MXFP4 experts with a clamped SwiGLU, softmax over the chosen
+    /// router logits.
+    GptOss,
 }
 
 impl Architecture {
-    pub const ALL: [Architecture; 7] = [
+    pub const ALL: [Architecture; 8] = [
         Architecture::Llama,
         Architecture::Qwen2,
         Architecture::Qwen3,
@@ -37,6 +41,7 @@ impl Architecture {
         Architecture::Qwen2Moe,
         Architecture::Olmoe,
         Architecture::GraniteMoe,
+        Architecture::GptOss,
     ];
 
     pub fn from_name(name: &str) -> Option<Architecture> {
@@ -53,6 +58,7 @@ impl Architecture {
             Architecture::Qwen2Moe => "qwen2moe",
             Architecture::Olmoe => "olmoe",
             Architecture::GraniteMoe => "granitemoe",
+            Architecture::GptOss => "gpt-oss",
         }
     }
 
@@ -71,6 +77,7 @@ impl Architecture {
                 shared_expert: Need::No,
                 multipliers: false,
                 router_bias: Need::No,
+                ..ArchSpec::BASE
             },
             Architecture::Qwen2 => ArchSpec {
                 rope: RopeMode::Neox,
@@ -83,6 +90,7 @@ impl Architecture {
                 shared_expert: Need::No,
                 multipliers: false,
                 router_bias: Need::No,
+                ..ArchSpec::BASE
             },
             Architecture::Qwen3 => ArchSpec {
                 rope: RopeMode::Neox,
@@ -95,6 +103,7 @@ impl Architecture {
                 shared_expert: Need::No,
                 multipliers: false,
                 router_bias: Need::No,
+                ..ArchSpec::BASE
             },
             // llama.cpp's qwen3moe graph hard-codes softmax gating with renormalised top-k weights
             // (it ignores the Hugging Face `norm_topk_prob` flag; every released model sets it).
@@ -109,6 +118,7 @@ impl Architecture {
                 shared_expert: Need::No,
                 multipliers: false,
                 router_bias: Need::No,
+                ..ArchSpec::BASE
             },
             // llama.cpp's qwen2moe graph: softmax gating with norm_w = false (Hugging Face
             // `norm_topk_prob = false` in both released models), and the shared expert added
@@ -124,6 +134,7 @@ impl Architecture {
                 shared_expert: Need::Required,
                 multipliers: false,
                 router_bias: Need::No,
+                ..ArchSpec::BASE
             },
             // llama.cpp's granite graph (llm_build_granite, MoE branch): llama's tensors (Q/K
             // rows permuted for interleaved RoPE, optional biases), softmax gating with norm_w =
@@ -139,6 +150,30 @@ impl Architecture {
                 shared_expert: Need::No,
                 multipliers: true,
                 router_bias: Need::No,
+                ..ArchSpec::BASE
+            },
+            // llama.cpp's openai-moe graph (llm_build_openai_moe_iswa): the ffn norm is named
+            // post_attention_norm; top-k of the biased router logits, then softmax over those k;
+            // SwiGLU clamped at 7 with sigmoid(1.702 g) and up + 1 (ggml_swiglu_oai's constants,
+            // which llama.cpp fixes for the architecture); sliding-window attention on the even
+            // layers (set_swa_pattern(2), no key).
+            Architecture::GptOss => ArchSpec {
+                rope: RopeMode::Neox,
+                qkv_bias: Need::Required,
+                qk_norm: QkNorm::None,
+                experts: Need::Required,
+                routing: Routing::TopKThenSoftmax,
+                expert_width_key: true,
+                strict_keys: true,
+                shared_expert: Need::No,
+                multipliers: false,
+                router_bias: Need::Required,
+                attn_output_bias: Need::Required,
+                attention_sinks: Need::Required,
+                expert_biases: Need::Required,
+                activation: Activation::SwiGluClamped,
+                swa_pattern: Some(2),
+                ffn_norm: "post_attention_norm",
             },
             // llama.cpp's olmoe graph: softmax gating, norm_w = false, no weight scale; the
             // experts' width is `feed_forward_length` (OLMoE's `intermediate_size`).
@@ -153,6 +188,7 @@ impl Architecture {
                 shared_expert: Need::No,
                 multipliers: false,
                 router_bias: Need::No,
+                ..ArchSpec::BASE
             },
         }
     }
@@ -161,6 +197,33 @@ impl Architecture {
 impl std::fmt::Display for Architecture {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
+    }
+}
+
+/// The gated activation of every FFN, `act = f(gate, up)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Activation {
+    /// `silu(gate) · up`.
+    SwiGlu,
+    /// gpt-oss's: `g · sigmoid(ALPHA g) · (u + 1)` with `g = min(gate, LIMIT)` and
+    /// `u = clamp(up, −LIMIT, LIMIT)` (ggml_swiglu_oai).
+    SwiGluClamped,
+}
+
+impl Activation {
+    /// [`Activation::SwiGluClamped`]'s constants, as llama.cpp and Hugging Face fix them.
+    pub const CLAMPED_ALPHA: f32 = 1.702;
+    pub const CLAMPED_LIMIT: f32 = 7.0;
+
+    pub fn apply(self, gate: f32, up: f32) -> f32 {
+        match self {
+            Activation::SwiGlu => gate / (1.0 + (-gate).exp()) * up,
+            Activation::SwiGluClamped => {
+                let g = gate.min(Self::CLAMPED_LIMIT);
+                let u = up.clamp(-Self::CLAMPED_LIMIT, Self::CLAMPED_LIMIT);
+                g / (1.0 + (-Self::CLAMPED_ALPHA * g).exp()) * (u + 1.0)
+            }
+        }
     }
 }
 
@@ -236,6 +299,42 @@ pub(super) struct ArchSpec {
     pub multipliers: bool,
     /// `blk.N.ffn_gate_inp.bias`, added to the router's logits (gpt-oss).
     pub router_bias: Need,
+    /// `blk.N.attn_output.bias`.
+    pub attn_output_bias: Need,
+    /// `blk.N.attn_sinks.weight`: one logit per query head that joins every softmax's
+    /// denominator and weighs no value.
+    pub attention_sinks: Need,
+    /// `blk.N.ffn_{gate,up,down}_exps.bias`: per-expert biases of the expert projections.
+    pub expert_biases: Need,
+    pub activation: Activation,
+    /// Every `n`-th layer attends to the whole context, the others to the last
+    /// `attention.sliding_window` positions (llama.cpp's swa pattern: layer l slides when
+    /// l % n < n − 1).
+    pub swa_pattern: Option<usize>,
+    /// The name of the norm before the FFN, `blk.N.{ffn_norm}.weight`.
+    pub ffn_norm: &'static str,
+}
+
+impl ArchSpec {
+    /// The values of the fields that most architectures share.
+    const BASE: ArchSpec = ArchSpec {
+        rope: RopeMode::Interleaved,
+        qkv_bias: Need::No,
+        qk_norm: QkNorm::None,
+        experts: Need::Optional,
+        routing: Routing::TopKThenSoftmax,
+        expert_width_key: false,
+        strict_keys: true,
+        shared_expert: Need::No,
+        multipliers: false,
+        router_bias: Need::No,
+        attn_output_bias: Need::No,
+        attention_sinks: Need::No,
+        expert_biases: Need::No,
+        activation: Activation::SwiGlu,
+        swa_pattern: None,
+        ffn_norm: "ffn_norm",
+    };
 }
 
 /// The steps of the forward pass a model takes, fixed by its architecture and its file.
@@ -250,9 +349,31 @@ pub struct Features {
     pub shared_expert: bool,
     /// The router adds a bias to its logits before it chooses (`blk.N.ffn_gate_inp.bias`).
     pub router_bias: bool,
+    /// The attention output projection adds a bias.
+    pub attn_output_bias: bool,
+    /// Each query head's softmax has an extra logit in its denominator.
+    pub attention_sinks: bool,
+    /// Expert gate, up and down projections add per-expert biases.
+    pub expert_biases: bool,
+    pub activation: Activation,
 }
 
 impl Features {
+    /// The plain pre-norm transformer: interleaved RoPE, no biases or norms beyond the layer
+    /// norms, top-k then softmax routing, SwiGLU.
+    pub const BASE: Features = Features {
+        rope: RopeMode::Interleaved,
+        qkv_bias: false,
+        qk_norm: QkNorm::None,
+        routing: Routing::TopKThenSoftmax,
+        shared_expert: false,
+        router_bias: false,
+        attn_output_bias: false,
+        attention_sinks: false,
+        expert_biases: false,
+        activation: Activation::SwiGlu,
+    };
+
     /// The features in words, for `webmoe inspect`: "NEOX RoPE, q/k/v biases, …".
     pub fn describe(&self, moe: bool) -> Vec<String> {
         let mut out = vec![match self.rope {
@@ -279,6 +400,18 @@ impl Features {
         }
         if self.shared_expert {
             out.push("shared expert with a sigmoid gate".into());
+        }
+        if self.attn_output_bias {
+            out.push("attention output bias".into());
+        }
+        if self.attention_sinks {
+            out.push("attention sinks".into());
+        }
+        if self.expert_biases {
+            out.push("expert biases".into());
+        }
+        if self.activation == Activation::SwiGluClamped {
+            out.push(format!("clamped SwiGLU (limit {}, alpha {})", Activation::CLAMPED_LIMIT, Activation::CLAMPED_ALPHA));
         }
         out
     }

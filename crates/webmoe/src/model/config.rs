@@ -47,6 +47,21 @@ impl Scales {
     }
 }
 
+/// Sliding-window attention on some layers: a sliding layer's query at position p attends to
+/// positions p − size + 1 ..= p (llama.cpp masks p − p_k ≥ size).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlidingWindow {
+    pub size: usize,
+    /// Layer l slides when l % pattern < pattern − 1 (every pattern-th layer attends to all).
+    pub pattern: usize,
+}
+
+impl SlidingWindow {
+    pub fn slides(&self, layer: usize) -> bool {
+        layer % self.pattern < self.pattern - 1
+    }
+}
+
 /// The shape of a model, with or without experts, and the steps of its forward pass.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelConfig {
@@ -77,6 +92,7 @@ pub struct ModelConfig {
     pub scales: Scales,
     /// The context the model was trained for.
     pub context_length: usize,
+    pub sliding_window: Option<SlidingWindow>,
 }
 
 impl ModelConfig {
@@ -87,6 +103,11 @@ impl ModelConfig {
     /// How RoPE turns each rotated pair of a head at each position.
     pub fn rope(&self) -> Rope {
         Rope { dim: self.rope_dim, theta: self.rope_theta, scaling: self.rope_scaling }
+    }
+
+    /// How many past positions (the query's own included) layer `layer` attends to; `None`: all.
+    pub fn attention_window(&self, layer: usize) -> Option<usize> {
+        self.sliding_window.filter(|w| w.slides(layer)).map(|w| w.size)
     }
 
     /// Width of the query projection output (n_head × head_dim).
@@ -193,10 +214,32 @@ impl ModelConfig {
                 Need::Optional => g.tensor("blk.0.ffn_gate_inp.bias").is_some(),
                 Need::No => false,
             };
+        let sliding_window = match spec.swa_pattern {
+            Some(pattern) => {
+                let size = required("attention.sliding_window")?;
+                if size == 0 {
+                    return Err(bad("attention.sliding_window", &0, "the window must hold at least the query's own position"));
+                }
+                Some(SlidingWindow { size, pattern })
+            }
+            None => None,
+        };
+        let features = Features {
+            rope: spec.rope,
+            qkv_bias,
+            qk_norm: spec.qk_norm,
+            routing: spec.routing,
+            shared_expert: n_ff_shexp > 0,
+            router_bias,
+            attn_output_bias: spec.attn_output_bias == Need::Required,
+            attention_sinks: spec.attention_sinks == Need::Required,
+            expert_biases: n_expert > 1 && spec.expert_biases == Need::Required,
+            activation: spec.activation,
+        };
 
         Ok(ModelConfig {
             arch,
-            features: Features { rope: spec.rope, qkv_bias, qk_norm: spec.qk_norm, routing: spec.routing, shared_expert: n_ff_shexp > 0, router_bias },
+            features,
             name: g.str_opt("general.name")?.map(str::to_string),
             n_embd,
             n_layer,
@@ -214,6 +257,7 @@ impl ModelConfig {
             rms_eps,
             scales,
             context_length,
+            sliding_window,
         })
     }
 }

@@ -69,6 +69,17 @@ pub struct Ffn {
     pub down: Matrix,
     /// The shared expert of a MoE layer that has one.
     pub shared: Option<SharedExpert>,
+    /// Per-expert biases of the expert projections (gpt-oss).
+    pub expert_biases: Option<ExpertBiases>,
+}
+
+/// `blk.N.ffn_{gate,up,down}_exps.bias`: ggml `[n_ff, n_expert]` (gate, up) and
+/// `[n_embd, n_expert]` (down), each expert's bias vector after the previous one's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ExpertBiases {
+    pub gate: Vector,
+    pub up: Vector,
+    pub down: Vector,
 }
 
 /// `blk.N.ffn_{gate,up,down}_shexp`: a dense SwiGLU FFN of width `n_ff_shexp` that every token
@@ -114,6 +125,10 @@ pub struct LayerLayout {
     pub qkv_bias: Option<QkvBias>,
     pub qk_norm: Option<QkNormWeights>,
     pub wo: Matrix,
+    /// `blk.N.attn_output.bias` (n_embd values).
+    pub wo_bias: Option<Vector>,
+    /// `blk.N.attn_sinks.weight`: each query head's sink logit (n_head values).
+    pub attn_sinks: Option<Vector>,
     pub ffn_norm: Vector,
     pub ffn: Ffn,
 }
@@ -129,6 +144,11 @@ impl LayerLayout {
             v.extend([&n.q, &n.k]);
         }
         v.extend(self.ffn.router_bias.as_ref());
+        v.extend(self.wo_bias.as_ref());
+        v.extend(self.attn_sinks.as_ref());
+        if let Some(b) = &self.ffn.expert_biases {
+            v.extend([&b.gate, &b.up, &b.down]);
+        }
         v
     }
 }
@@ -239,7 +259,14 @@ impl Tensors<'_> {
                 true => Some(self.vector(&format!("blk.{i}.ffn_gate_inp.bias"), c.n_expert)?),
                 false => None,
             };
-            Ffn { router: Some(router), router_bias, gate, up, down, shared }
+            let expert_biases = match c.features.expert_biases {
+                true => {
+                    let bias = |kind: &str, len: u64| self.table(&format!("blk.{i}.ffn_{kind}_exps.bias"), &[len, e]);
+                    Some(ExpertBiases { gate: bias("gate", f)?, up: bias("up", f)?, down: bias("down", h)? })
+                }
+                false => None,
+            };
+            Ffn { router: Some(router), router_bias, gate, up, down, shared, expert_biases }
         } else {
             Ffn {
                 router: None,
@@ -248,6 +275,7 @@ impl Tensors<'_> {
                 up: self.matrix(&name("ffn_up"), &[h, f], what)?,
                 down: self.matrix(&name("ffn_down"), &[f, h], what)?,
                 shared: None,
+                expert_biases: None,
             }
         };
         let bias = |s: &str, len: u64| self.vector(&format!("blk.{i}.attn_{s}.bias"), len as usize);
@@ -268,7 +296,15 @@ impl Tensors<'_> {
             qkv_bias,
             qk_norm,
             wo: self.matrix(&name("attn_output"), &[q, h], what)?,
-            ffn_norm: self.vector(&name("ffn_norm"), c.n_embd)?,
+            wo_bias: match c.features.attn_output_bias {
+                true => Some(self.vector(&format!("blk.{i}.attn_output.bias"), c.n_embd)?),
+                false => None,
+            },
+            attn_sinks: match c.features.attention_sinks {
+                true => Some(self.vector(&name("attn_sinks"), c.n_head)?),
+                false => None,
+            },
+            ffn_norm: self.vector(&name(c.arch.spec().ffn_norm), c.n_embd)?,
             ffn,
         })
     }
@@ -290,6 +326,8 @@ impl Tensors<'_> {
             "attn_q.bias" | "attn_k.bias" | "attn_v.bias" => "q/k/v biases to this architecture",
             "attn_q_norm.weight" | "attn_k_norm.weight" => "q/k norms to this architecture",
             "ffn_gate_inp.bias" => "router biases",
+            "attn_sinks.weight" => "attention sinks",
+            "ffn_gate_exps.bias" | "ffn_up_exps.bias" | "ffn_down_exps.bias" => "expert biases",
             k if k.contains("shexp") => "shared experts",
             _ => "this tensor",
         };
@@ -333,6 +371,13 @@ impl Tensors<'_> {
         }
         let first = first.ok_or_else(|| ModelError::MissingTensor { name: format!("blk.{layer}.{kind}.0.weight"), what: "layer".into() })?;
         Ok(Matrix { name: first.name.clone(), ty: first.ty, cols: shape[0] as usize, rows: shape[1] as usize, experts })
+    }
+
+    /// A 2-D tensor of vectors read as one (the rows one after the other).
+    fn table(&self, name: &str, shape: &[u64]) -> Result<Vector, ModelError> {
+        let t = self.find(name, "model")?;
+        check(t, shape)?;
+        Ok(Vector { name: name.into(), ty: t.ty, len: shape.iter().product::<u64>() as usize, range: self.g.tensor_range(t) })
     }
 
     fn vector(&self, name: &str, len: usize) -> Result<Vector, ModelError> {

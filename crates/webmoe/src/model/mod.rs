@@ -7,10 +7,10 @@ mod error;
 mod layout;
 mod rope;
 
-pub use arch::{Architecture, Features, QkNorm, RopeMode, Routing};
-pub use config::{ModelConfig, Scales, MAX_EXPERTS, MAX_EXPERTS_USED};
+pub use arch::{Activation, Architecture, Features, QkNorm, RopeMode, Routing};
+pub use config::{ModelConfig, Scales, SlidingWindow, MAX_EXPERTS, MAX_EXPERTS_USED};
 pub use error::ModelError;
-pub use layout::{Ffn, LayerLayout, Matrix, ModelLayout, QkNormWeights, QkvBias, SharedExpert, Vector};
+pub use layout::{ExpertBiases, Ffn, LayerLayout, Matrix, ModelLayout, QkNormWeights, QkvBias, SharedExpert, Vector};
 pub use rope::{Rope, RopeScaling};
 
 use crate::gguf::Gguf;
@@ -35,6 +35,9 @@ impl Model {
         let mut out = self.config.features.describe(self.config.is_moe());
         out.extend(self.config.scales.describe());
         out.extend(self.config.rope_scaling.describe());
+        if let Some(w) = self.config.sliding_window {
+            out.push(format!("sliding window of {} on {} of every {} layers", w.size, w.pattern - 1, w.pattern));
+        }
         if self.layout.tied_output {
             out.push("tied output".into());
         }

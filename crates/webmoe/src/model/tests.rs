@@ -198,7 +198,7 @@ fn qwen2_fixture_has_biases_neox_rope_and_a_tied_output() {
     let m = load("qwen2-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Qwen2);
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax, shared_expert: false, router_bias: false });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax, shared_expert: false, router_bias: false, ..Features::BASE });
     assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_expert), (256, 4, 2, 64, 512, 1));
     assert_eq!(c.rms_eps, 1e-6);
     assert!(m.layout.tied_output);
@@ -275,7 +275,7 @@ fn qwen3_fixture_has_per_head_qk_norms_and_its_own_head_size() {
     let m = load("qwen3-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Qwen3);
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::PerHead, routing: Routing::TopKThenSoftmax, shared_expert: false, router_bias: false });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::PerHead, routing: Routing::TopKThenSoftmax, shared_expert: false, router_bias: false, ..Features::BASE });
     // key_length 64 with 8 heads: queries are 512 wide in a 256-wide model.
     assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.q_dim(), c.rope_dim), (256, 8, 4, 64, 512, 64));
     let l = &m.layout.layers[0];
@@ -375,7 +375,7 @@ fn olmoe_fixture_norms_whole_projections_and_does_not_renormalise() {
     let m = load("olmoe-64x-top8-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Olmoe);
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::Whole, routing: Routing::SoftmaxThenTopK { renormalise: false }, shared_expert: false, router_bias: false });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: false, qk_norm: QkNorm::Whole, routing: Routing::SoftmaxThenTopK { renormalise: false }, shared_expert: false, router_bias: false, ..Features::BASE });
     // The experts' width is feed_forward_length; head_dim is hidden / heads.
     assert_eq!((c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.n_ff, c.n_expert, c.n_expert_used), (128, 4, 4, 32, 64, 64, 8));
     let n = m.layout.layers[1].qk_norm.as_ref().unwrap();
@@ -408,7 +408,7 @@ fn qwen2moe_fixture_has_a_shared_expert_of_its_own_width() {
     let c = &m.config;
     assert_eq!(c.arch, Architecture::Qwen2Moe);
     let routing = Routing::SoftmaxThenTopK { renormalise: false };
-    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing, shared_expert: true, router_bias: false });
+    assert_eq!(c.features, Features { rope: RopeMode::Neox, qkv_bias: true, qk_norm: QkNorm::None, routing, shared_expert: true, router_bias: false, ..Features::BASE });
     // Three widths: feed_forward_length 384 (unused), experts 128, the shared expert 256.
     assert_eq!((c.n_ff, c.n_ff_shexp, c.n_expert, c.n_expert_used), (128, 256, 8, 4));
     let s = m.layout.layers[1].ffn.shared.as_ref().unwrap();
@@ -445,7 +445,7 @@ fn granitemoe_fixture_reads_its_four_multipliers() {
     let m = load("granitemoe-32x-top8-q8_0");
     let c = &m.config;
     assert_eq!(c.arch, Architecture::GraniteMoe);
-    assert_eq!(c.features, Features { rope: RopeMode::Interleaved, qkv_bias: false, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax, shared_expert: false, router_bias: false });
+    assert_eq!(c.features, Features { rope: RopeMode::Interleaved, qkv_bias: false, qk_norm: QkNorm::None, routing: Routing::TopKThenSoftmax, shared_expert: false, router_bias: false, ..Features::BASE });
     assert_eq!(c.scales, crate::model::Scales { embedding: 12.0, residual: 0.22, attention: Some(0.015625), logit: 6.0 });
     assert_eq!((c.n_embd, c.n_ff, c.n_expert, c.n_expert_used, c.head_dim), (128, 64, 32, 8, 32));
     assert!(m.layout.tied_output);
@@ -520,4 +520,45 @@ fn rope_scaling_is_read_as_llama_cpp_reads_it() {
     refused(&[yarn_x4[0].clone(), yarn_x4[1].clone(), ("rope.scaling.yarn_log_multiplier", Value::F32(0.1))], "qwen2.rope.scaling.yarn_log_multiplier is 0.1");
     refused(&[yarn_x4[0].clone(), yarn_x4[1].clone(), ("rope.scaling.original_context_length", Value::U32(0))], "qwen2.rope.scaling.original_context_length is 0");
     refused(&[yarn_x4[0].clone(), yarn_x4[1].clone(), ("rope.scaling.yarn_beta_slow", Value::F32(0.0))], "qwen2.rope.scaling.yarn_beta_slow is 0");
+}
+
+#[test]
+fn gpt_oss_fixture_has_sinks_a_window_on_even_layers_and_biases_everywhere() {
+    let case = "gpt-oss-8x-top4-mxfp4";
+    let m = load(case);
+    let c = &m.config;
+    assert_eq!(c.arch, Architecture::GptOss);
+    let want = Features {
+        rope: RopeMode::Neox,
+        qkv_bias: true,
+        router_bias: true,
+        attn_output_bias: true,
+        attention_sinks: true,
+        expert_biases: true,
+        activation: crate::model::Activation::SwiGluClamped,
+        ..Features::BASE
+    };
+    assert_eq!(c.features, want);
+    assert_eq!((c.n_embd, c.n_head, c.head_dim, c.n_ff, c.n_expert, c.n_expert_used), (160, 4, 64, 128, 8, 4));
+    assert_eq!((c.attention_window(0), c.attention_window(1), c.attention_window(2)), (Some(4), None, Some(4)));
+    let l = &m.layout.layers[0];
+    assert_eq!((l.wo_bias.as_ref().unwrap().len, l.attn_sinks.as_ref().unwrap().len), (160, 4));
+    let b = l.ffn.expert_biases.as_ref().unwrap();
+    assert_eq!((b.gate.len, b.up.len, b.down.len), (128 * 8, 128 * 8, 160 * 8));
+    assert_eq!(l.ffn_norm.name, "blk.0.post_attention_norm.weight");
+    assert_eq!(l.ffn.gate.ty, GgmlType::MXFP4);
+    let words = m.features();
+    for f in ["attention sinks", "expert biases", "router bias", "sliding window of 4 on 1 of every 2 layers", "clamped SwiGLU (limit 7, alpha 1.702)"] {
+        assert!(words.iter().any(|w| w == f), "{f} missing from {words:?}");
+    }
+    // The window is a key llama.cpp requires for the architecture; sinks and biases are tensors.
+    let same = |_: &mut Vec<(String, Vec<u64>)>| {};
+    let e = edited_case(case, &|m| m.retain(|x| x.0 != "gpt-oss.attention.sliding_window"), &same).unwrap_err().to_string();
+    assert!(e.contains("\"gpt-oss.attention.sliding_window\" is missing"), "{e}");
+    let e = edited_case(case, &|m| m.iter_mut().for_each(|x| if x.0 == "gpt-oss.attention.sliding_window" { x.1 = Value::U32(0) }), &same).unwrap_err().to_string();
+    assert!(e.contains("gpt-oss.attention.sliding_window is 0"), "{e}");
+    let e = edited_case(case, &|_| {}, &|t| t.retain(|x| x.0 != "blk.1.attn_sinks.weight")).unwrap_err().to_string();
+    assert!(e.contains("blk.1.attn_sinks.weight"), "{e}");
+    let e = edited_case(case, &|_| {}, &|t| t.retain(|x| x.0 != "blk.0.ffn_down_exps.bias")).unwrap_err().to_string();
+    assert!(e.contains("blk.0.ffn_down_exps.bias"), "{e}");
 }

@@ -10,16 +10,20 @@
 //!     q, k = rms_norm(q_head) * q_norm, rms_norm(k_head) * k_norm      (per-head q/k norm;
 //!            over all of q and all of k when the norm weights are that long)
 //!     rope(q, k)                                                    (interleaved or NEOX pairs)
-//!     x += s_residual · Wo · attention(q, K[0..=pos], V[0..=pos])     (scores q·k · s_attention, else / sqrt(head_dim))
+//!     x += s_residual · (Wo · attention(q, K[w..=pos], V[w..=pos]) (+ bo))  (scores q·k · s_attention, else
+//!          / sqrt(head_dim); w = 0, or pos − window + 1 on sliding layers; a head's sink logit in
+//!          the softmax's denominator)
 //!     h = rms_norm(x) * ffn_norm
-//!     x += s_residual · (Σ_{(e, w) ∈ route(W_router h (+ b_router))} w · down_e(silu(gate_e h) * up_e h)
-//!          (+ sigmoid(g_shared · h) · down_s(silu(gate_s h) * up_s h)))   (shared expert)
+//!     x += s_residual · (Σ_{(e, w) ∈ route(W_router h (+ b_router))} w · ffn_e(h)
+//!          (+ sigmoid(g_shared · h) · ffn_s(h)))                        (shared expert)
+//!     with ffn_e(h) = down_e(act(gate_e h (+ bg_e), up_e h (+ bu_e))) (+ bd_e), act = silu(g) · u
+//!     or gpt-oss's clamped form
 //! logits = W_out · (rms_norm(x) * output_norm) / s_logit
 //! ```
 
 pub mod ops;
 
-use crate::model::{Features, Matrix, Model, ModelConfig, Vector};
+use crate::model::{Activation, Features, Matrix, Model, ModelConfig, Vector};
 use crate::quant::{self, QuantError};
 
 /// A model with its non-expert weights dequantized to f32, row-major, and its experts read from
@@ -44,6 +48,8 @@ struct ReferenceLayer {
     /// q and k norm weights, of one head (each head normed alone) or of the whole projection.
     qk_norm: Option<[Vec<f32>; 2]>,
     wo: Vec<f32>,
+    wo_bias: Option<Vec<f32>>,
+    sinks: Option<Vec<f32>>,
     ffn_norm: Vec<f32>,
     router: Option<Vec<f32>>,
     router_bias: Option<Vec<f32>>,
@@ -51,6 +57,8 @@ struct ReferenceLayer {
     gate: Matrix,
     up: Matrix,
     down: Matrix,
+    /// Gate, up (n_expert × n_ff) and down (n_expert × n_embd) biases.
+    expert_biases: Option<[Vec<f32>; 3]>,
     shared: Option<SharedWeights>,
 }
 
@@ -104,12 +112,15 @@ impl<'f> ReferenceModel<'f> {
                     bias: ly.qkv_bias.as_ref().map(|b| Ok::<_, QuantError>([vector(file, &b.q)?, vector(file, &b.k)?, vector(file, &b.v)?])).transpose()?,
                     qk_norm: ly.qk_norm.as_ref().map(|n| Ok::<_, QuantError>([vector(file, &n.q)?, vector(file, &n.k)?])).transpose()?,
                     wo: dense(file, &ly.wo)?,
+                    wo_bias: ly.wo_bias.as_ref().map(|b| vector(file, b)).transpose()?,
+                    sinks: ly.attn_sinks.as_ref().map(|b| vector(file, b)).transpose()?,
                     ffn_norm: vector(file, &ly.ffn_norm)?,
                     router: ly.ffn.router.as_ref().map(|r| dense(file, r)).transpose()?,
                     router_bias: ly.ffn.router_bias.as_ref().map(|b| vector(file, b)).transpose()?,
                     gate: checked(&ly.ffn.gate)?,
                     up: checked(&ly.ffn.up)?,
                     down: checked(&ly.ffn.down)?,
+                    expert_biases: ly.ffn.expert_biases.as_ref().map(|b| Ok::<_, QuantError>([vector(file, &b.gate)?, vector(file, &b.up)?, vector(file, &b.down)?])).transpose()?,
                     shared: ly
                         .ffn
                         .shared
@@ -167,10 +178,17 @@ impl<'f> ReferenceModel<'f> {
                 keys[li].extend_from_slice(&k);
                 values[li].extend_from_slice(&v);
                 let mut att = vec![0f32; c.q_dim()];
-                let scale = scales.attention.unwrap_or(1.0 / (c.head_dim as f32).sqrt());
-                ops::attention_scaled(&q, &keys[li], &values[li], c.n_head, c.n_head_kv, c.head_dim, scale, &mut att);
+                let options = ops::AttentionOptions {
+                    scale: scales.attention.unwrap_or(1.0 / (c.head_dim as f32).sqrt()),
+                    window: c.attention_window(li),
+                    sinks: ly.sinks.as_deref(),
+                };
+                ops::attention(&q, &keys[li], &values[li], c.n_head, c.n_head_kv, c.head_dim, options, &mut att);
                 let mut o = vec![0f32; h_dim];
                 ops::matvec(&ly.wo, &att, &mut o);
+                if let Some(b) = &ly.wo_bias {
+                    o.iter_mut().zip(b).for_each(|(a, b)| *a += b);
+                }
                 x.iter_mut().zip(&o).for_each(|(a, b)| *a += scales.residual * b);
 
                 ops::rms_norm(&x, &ly.ffn_norm, c.rms_eps, &mut h);
@@ -191,7 +209,7 @@ impl<'f> ReferenceModel<'f> {
                 }
                 if let Some(s) = &ly.shared {
                     let w = ops::sigmoid(ops::dot(&s.gate_inp, &h));
-                    let y = swiglu_ffn(&s.gate, &s.up, &s.down, c.n_ff_shexp, &h);
+                    let y = ffn(&s.gate, &s.up, &s.down, None, c.features.activation, &h);
                     x.iter_mut().zip(&y).for_each(|(a, b)| *a += scales.residual * w * b);
                 }
                 token_routing.push(chosen);
@@ -206,22 +224,33 @@ impl<'f> ReferenceModel<'f> {
         (logits, routing)
     }
 
-    /// `down_e(silu(gate_e h) * up_e h)`
+    /// Expert `e`'s FFN of `h`, with its biases where the layer has them.
     fn expert_ffn(&self, ly: &ReferenceLayer, e: usize, h: &[f32]) -> Vec<f32> {
         let weights = |m: &Matrix| expert(self.file, m, e).expect("expert types were checked at load");
-        swiglu_ffn(&weights(&ly.gate), &weights(&ly.up), &weights(&ly.down), self.config.n_ff, h)
+        let (f, n) = (self.config.n_ff, self.config.n_embd);
+        let biases = ly.expert_biases.as_ref().map(|[g, u, d]| [&g[e * f..(e + 1) * f], &u[e * f..(e + 1) * f], &d[e * n..(e + 1) * n]]);
+        ffn(&weights(&ly.gate), &weights(&ly.up), &weights(&ly.down), biases, self.config.features.activation, h)
     }
 }
 
-/// `down(silu(gate h) * up h)` for an FFN of width `f` (gate, up: f × n_embd; down: n_embd × f).
-fn swiglu_ffn(gate: &[f32], up: &[f32], down: &[f32], f: usize, h: &[f32]) -> Vec<f32> {
+/// `down(act(gate h + bg, up h + bu)) + bd` for an FFN of width f (gate, up: f × n_embd; down:
+/// n_embd × f), biases zero when absent.
+fn ffn(gate: &[f32], up: &[f32], down: &[f32], biases: Option<[&[f32]; 3]>, activation: Activation, h: &[f32]) -> Vec<f32> {
+    let f = gate.len() / h.len();
     let mut g = vec![0f32; f];
     let mut u = vec![0f32; f];
     ops::matvec(gate, h, &mut g);
     ops::matvec(up, h, &mut u);
-    let act: Vec<f32> = g.iter().zip(&u).map(|(&a, &b)| ops::silu(a) * b).collect();
     let mut y = vec![0f32; h.len()];
+    if let Some([bg, bu, _]) = biases {
+        g.iter_mut().zip(bg).for_each(|(a, b)| *a += b);
+        u.iter_mut().zip(bu).for_each(|(a, b)| *a += b);
+    }
+    let act: Vec<f32> = g.iter().zip(&u).map(|(&a, &b)| activation.apply(a, b)).collect();
     ops::matvec(down, &act, &mut y);
+    if let Some([_, _, bd]) = biases {
+        y.iter_mut().zip(bd).for_each(|(a, b)| *a += b);
+    }
     y
 }
 

@@ -114,28 +114,49 @@ fn top_k(values: &[f32], k: usize) -> Vec<usize> {
     order
 }
 
-/// Causal attention of one query position over cached keys and values, with grouped-query
-/// heads: query head h reads kv head h / (n_head / n_head_kv).
-/// `q`: (n_head, head_dim); `keys`, `values`: (positions, n_head_kv, head_dim); `out` like `q`.
-pub fn attention(q: &[f32], keys: &[f32], values: &[f32], n_head: usize, n_head_kv: usize, head_dim: usize, out: &mut [f32]) {
-    attention_scaled(q, keys, values, n_head, n_head_kv, head_dim, 1.0 / (head_dim as f32).sqrt(), out);
+/// How one query attends: its scores' scale, the window of past positions it sees, and the
+/// sink logits of its heads.
+#[derive(Clone, Copy, Debug)]
+pub struct AttentionOptions<'a> {
+    /// Scores are `q·k · scale` (1/sqrt(head_dim), or granite's `attention.scale`).
+    pub scale: f32,
+    /// Only the last `window` positions (the query's own included); `None`: all of them.
+    pub window: Option<usize>,
+    /// One logit per query head that joins the softmax's denominator and weighs no value
+    /// (gpt-oss's attention sinks).
+    pub sinks: Option<&'a [f32]>,
 }
 
-/// [`attention`] with scores `q·k · scale` (granite's `attention.scale`).
+impl AttentionOptions<'_> {
+    /// Plain scaled dot-product attention over every position.
+    pub fn plain(head_dim: usize) -> AttentionOptions<'static> {
+        AttentionOptions { scale: 1.0 / (head_dim as f32).sqrt(), window: None, sinks: None }
+    }
+}
+
+/// Causal attention of one query position over cached keys and values, with grouped-query
+/// heads: query head h reads kv head h / (n_head / n_head_kv). The query is the last cached
+/// position. `q`: (n_head, head_dim); `keys`, `values`: (positions, n_head_kv, head_dim); `out`
+/// like `q`. With a sink s_h: p_j = exp(s_j − m) / (Σ_i exp(s_i − m) + exp(s_h − m)).
 #[allow(clippy::too_many_arguments)]
-pub fn attention_scaled(q: &[f32], keys: &[f32], values: &[f32], n_head: usize, n_head_kv: usize, head_dim: usize, scale: f32, out: &mut [f32]) {
+pub fn attention(q: &[f32], keys: &[f32], values: &[f32], n_head: usize, n_head_kv: usize, head_dim: usize, options: AttentionOptions, out: &mut [f32]) {
     let kv_dim = n_head_kv * head_dim;
     let positions = keys.len() / kv_dim;
+    let first = options.window.map_or(0, |w| positions.saturating_sub(w));
     for h in 0..n_head {
         let kvh = h / (n_head / n_head_kv);
         let qh = &q[h * head_dim..(h + 1) * head_dim];
-        let mut scores: Vec<f32> = (0..positions)
-            .map(|t| dot(qh, &keys[t * kv_dim + kvh * head_dim..][..head_dim]) * scale)
+        let mut scores: Vec<f32> = (first..positions)
+            .map(|t| dot(qh, &keys[t * kv_dim + kvh * head_dim..][..head_dim]) * options.scale)
             .collect();
+        // The sink is one more logit whose probability is dropped.
+        if let Some(sinks) = options.sinks {
+            scores.push(sinks[h]);
+        }
         softmax(&mut scores);
         let oh = &mut out[h * head_dim..(h + 1) * head_dim];
         for (d, o) in oh.iter_mut().enumerate() {
-            *o = (0..positions).map(|t| scores[t] as f64 * values[t * kv_dim + kvh * head_dim + d] as f64).sum::<f64>() as f32;
+            *o = (first..positions).map(|t| scores[t - first] as f64 * values[t * kv_dim + kvh * head_dim + d] as f64).sum::<f64>() as f32;
         }
     }
 }

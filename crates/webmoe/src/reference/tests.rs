@@ -90,3 +90,8 @@ fn matches_oracle_qwen2moe_shared_expert_and_biases() {
 fn matches_oracle_granitemoe_multipliers_and_tied_output() {
     check("granitemoe-32x-top8-q8_0");
 }
+
+#[test]
+fn matches_oracle_gpt_oss_sinks_window_biases_clamped_swiglu_mxfp4() {
+    check("gpt-oss-8x-top4-mxfp4");
+}
