@@ -2,7 +2,10 @@
 //
 //   out[t, h, :] = Σ_{j ≤ pos} softmax_j(q[t, h] · K[j, g] / sqrt(head_dim)) · V[j, g, :]
 //
-// with pos = pos0 + t and kv head g = h / (n_head / n_head_kv). One workgroup per (head, token)
+// with pos = pos0 + t and kv head g = h / (n_head / n_head_kv); on a sliding layer (window > 0)
+// j runs over the last `window` positions only, pos − window < j ≤ pos. With HAS_SINKS each head's
+// sink logit sinks[h] joins the softmax's denominator and weighs no value: the online softmax
+// starts from it (m = sinks[h], l = 1) instead of from nothing. One workgroup per (head, token)
 // walks the cache in tiles of 64 positions with an online softmax: each tile's scores are
 // computed one position per invocation, then every invocation rescales its running output
 // dimensions by exp(m_old − m_new) and adds the tile's weighted values. Every invocation sums
@@ -11,6 +14,7 @@
 // Grid: (n_head, n_tokens). 64 invocations; invocation i owns dims i, i+64, i+128, i+192.
 
 override KV_F16: bool = true;
+override HAS_SINKS: bool = false;
 
 struct Params {
     n_head: u32,
@@ -18,9 +22,9 @@ struct Params {
     head_dim: u32,    // at most 256, even
     scale: f32,       // 1 / sqrt(head_dim)
     q_stride: u32,    // elements between tokens' query rows
+    window: u32,      // positions a query attends to, its own included; 0: all
     _pad0: u32,
     _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -29,6 +33,7 @@ struct Params {
 @group(0) @binding(3) var<storage, read> k_cache: array<u32>;     // (max_ctx, kv_dim) f16 pairs or f32
 @group(0) @binding(4) var<storage, read> v_cache: array<u32>;
 @group(0) @binding(5) var<storage, read_write> out: array<f32>;   // (n_tokens, n_head · head_dim)
+@group(0) @binding(6) var<storage, read> sinks: array<f32>;       // (n_head)
 
 const TILE: u32 = 64u;
 const MAX_DIMS_PER_INVOCATION: u32 = 4u;
@@ -70,10 +75,18 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
     workgroupBarrier();
 
     let n_ctx = step.pos0 + t + 1u;
+    var first = 0u;
+    if (p.window > 0u && n_ctx > p.window) {
+        first = n_ctx - p.window;
+    }
     var m = -3.0e38;
     var l = 0.0;
+    if (HAS_SINKS) {
+        m = sinks[h];
+        l = 1.0;
+    }
     var acc: array<f32, MAX_DIMS_PER_INVOCATION>;
-    for (var tile = 0u; tile < n_ctx; tile += TILE) {
+    for (var tile = first; tile < n_ctx; tile += TILE) {
         let j = tile + lid;
         var s = -3.0e38;
         if (j < n_ctx) {

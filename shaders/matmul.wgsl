@@ -8,7 +8,8 @@
 //   shaders/moe_group.wgsl writes them), s = slots[slot_base + e], xr = a / x_div (the token's row
 //   for gate and up, x_div = k; the route's own row for down, x_div = 1). An expert nobody chose
 //   has no routes, and its workgroups return at once.
-// The epilogue stores, adds into y (residual), or multiplies by silu(aux) (the SwiGLU gate).
+// The epilogue stores, adds into y (residual), or gives the FFN activation glu(aux, ·) with aux
+// the gate projection; with BIAS the sum first adds bias[e · bias_stride + n] (e = 0 when dense).
 //
 // The weight binding `w` is one page of the matrix, as for the matvec: rows [row_begin, row_end)
 // of slots [slot_begin, slot_end). A workgroup whose slot the page does not hold returns at once.
@@ -28,7 +29,8 @@
 // more than once still has every route computed.
 
 override GROUPED: bool = false;
-override EPILOGUE: u32 = 0u;        // 0: y = acc, 1: y += acc, 2: y = silu(aux) · acc
+override EPILOGUE: u32 = 0u;        // 0: y = acc, 1: y += acc, 2: y = glu(aux, acc)
+override BIAS: bool = false;
 
 struct Params {
     cols: u32,            // K: values per row
@@ -43,6 +45,10 @@ struct Params {
     x_stride: u32,        // elements between input rows
     y_stride: u32,        // elements between output rows
     y_offset: u32,        // first element of an output row written
+    bias_stride: u32,     // BIAS: elements between experts' bias rows
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -50,10 +56,11 @@ struct Params {
 @group(0) @binding(2) var<storage, read> w: array<u32>;           // one page, GGUF blocks
 @group(0) @binding(3) var<storage, read> x: array<f32>;           // (input rows, x_stride)
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;     // (output rows, y_stride)
-@group(0) @binding(5) var<storage, read> aux: array<f32>;         // like y: the gate for SiLU
+@group(0) @binding(5) var<storage, read> aux: array<f32>;         // like y: the gate for the activation
 @group(0) @binding(6) var<storage, read> slots: array<u32>;       // (layers · experts) → slot
 @group(0) @binding(7) var<storage, read> offsets: array<u32>;     // (E + 1) first route of each expert in `order`
 @group(0) @binding(8) var<storage, read> order: array<u32>;       // (n_tokens · k) routes grouped by expert
+@group(0) @binding(9) var<storage, read> bias: array<f32>;        // (experts, bias_stride)
 
 const WG: u32 = 64u;
 const TILE_N: u32 = 64u;                    // weight rows per workgroup
@@ -70,20 +77,24 @@ var<workgroup> w_tile: array<vec4<f32>, K4 * TILE_N>;   // [k / 4][weight row]
 var<workgroup> x_tile: array<vec4<f32>, K4 * TILE_T>;   // [k / 4][output row]
 var<workgroup> tile_rows: array<u32, TILE_T>;           // output row a of each tile row, or NO_ROW
 
-// Apply the epilogue to output row a, weight rows n0 + 16 j.
-fn write_out(a: u32, n0: u32, acc: vec4<f32>) {
+// Apply the epilogue to output row a, weight rows n0 + 16 j, whose biases start at bias_row.
+fn write_out(a: u32, n0: u32, bias_row: u32, acc: vec4<f32>) {
     for (var j = 0u; j < 4u; j++) {
         let n = n0 + ROW_LANES * j;
         if (n >= p.row_end) {
             return;
         }
+        var v = acc[j];
+        if (BIAS) {
+            v += bias[bias_row + n];
+        }
         let yi = a * p.y_stride + p.y_offset + n;
         if (EPILOGUE == 1u) {
-            y[yi] += acc[j];
+            y[yi] += v;
         } else if (EPILOGUE == 2u) {
-            y[yi] = silu(aux[yi]) * acc[j];
+            y[yi] = glu(aux[yi], v);
         } else {
-            y[yi] = acc[j];
+            y[yi] = v;
         }
     }
 }
@@ -97,7 +108,9 @@ fn main(
     var slot = 0u;
     var first = 0u;
     var count = step.n_tokens;
+    var expert = 0u;
     if (GROUPED) {
+        expert = wg.z;
         slot = slots[p.slot_base + wg.z];
         first = offsets[wg.z];
         count = offsets[wg.z + 1u] - first;
@@ -163,7 +176,7 @@ fn main(
         for (var t = 0u; t < OUT_PER_LANE; t++) {
             let a = tile_rows[group + ROW_GROUPS * t];
             if (a != NO_ROW) {
-                write_out(a, row0 + lane, acc[t]);
+                write_out(a, row0 + lane, expert * p.bias_stride, acc[t]);
             }
         }
         // tile_rows is rewritten for the next tile.

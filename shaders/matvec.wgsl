@@ -4,11 +4,14 @@
 //
 // where W_s is expert slot s of the weight (s = 0 for a dense matrix; with ROUTED, s is the slot
 // of the expert chosen by route a, looked up in `slots`), xr = a / x_div (or the submit's last
-// token with X_LAST_TOKEN), and the epilogue stores, adds into y (residual), or multiplies by
-// silu(aux) (the SwiGLU gate). With PAIRED the matrix holds two stacked halves (the FFN's gate
-// rows, then its up rows, pair_rows apart) and the output is the SwiGLU activation:
+// token with X_LAST_TOKEN), and the epilogue stores, adds into y (residual), or gives the FFN
+// activation glu(aux, ·) with aux the gate projection (shaders/glu.wgsl). With BIAS the sum first
+// adds bias[e · bias_stride + n], e the route's expert (0 when not ROUTED): biases are per expert,
+// not per slot, and always resident. With PAIRED the matrix holds two stacked halves (the FFN's
+// gate rows, then its up rows, pair_rows apart; the bias stacked the same way) and the output is
+// the activation:
 //
-//   y[a, n] = silu(Σ_k W_s[n, k] · x[xr, k]) · Σ_k W_s[n + pair_rows, k] · x[xr, k]
+//   y[a, n] = glu(Σ_k W_s[n, k] · x[xr, k], Σ_k W_s[n + pair_rows, k] · x[xr, k])
 //
 // The weight binding `w` is one page of the matrix: rows [row_begin, row_end) of slots
 // [slot_begin, slot_end), row n of slot s at byte (s − slot_begin)·slot_stride + (n − row_begin)·row_bytes,
@@ -34,7 +37,8 @@
 // values long; x rows start at a multiple of 4 elements.
 
 override ROUTED: bool = false;
-override EPILOGUE: u32 = 0u;        // 0: y = acc, 1: y += acc, 2: y = silu(aux) · acc
+override EPILOGUE: u32 = 0u;        // 0: y = acc, 1: y += acc, 2: y = glu(aux, acc)
+override BIAS: bool = false;
 override X_LAST_TOKEN: bool = false;
 override PAIRED: bool = false;
 override WG: u32 = 64u;             // ≤ MAX_WG
@@ -64,8 +68,8 @@ struct Params {
     y_stride: u32,        // elements between output rows
     y_offset: u32,        // first element of an output row written
     pair_rows: u32,       // PAIRED: rows between a gate row and its up row
+    bias_stride: u32,     // BIAS: elements between experts' bias rows
     _pad0: u32,
-    _pad1: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -75,14 +79,17 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;     // (n_tokens · a_per_token, y_stride)
 @group(0) @binding(5) var<storage, read> routes: array<Route>;    // (n_tokens · experts used)
 @group(0) @binding(6) var<storage, read> slots: array<u32>;       // (layers · experts) → slot
-@group(0) @binding(7) var<storage, read> aux: array<f32>;         // like y: the gate for SiLU
+@group(0) @binding(7) var<storage, read> aux: array<f32>;         // like y: the gate for the activation
+@group(0) @binding(8) var<storage, read> bias: array<f32>;        // (experts, bias_stride)
 
 // Entry point and reduction: matvec_tree.wgsl or matvec_subgroups.wgsl, placed after this file.
 fn matvec(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) {
     let a = wg.y;
     var slot = 0u;
+    var expert = 0u;
     if (ROUTED && a < step.n_tokens * p.a_per_token) {
-        slot = slots[p.slot_base + routes[a].expert];
+        expert = routes[a].expert;
+        slot = slots[p.slot_base + expert];
     }
     // Workgroups without work return together, before any barrier.
     if (a >= step.n_tokens * p.a_per_token || slot < p.slot_begin || slot >= p.slot_end) {
@@ -134,20 +141,25 @@ fn matvec(wg: vec3<u32>, nwg: vec3<u32>, lid: u32) {
     if (lane != 0u) {
         return;
     }
+    let bias_row = expert * p.bias_stride;
     for (var i = 0u; i < ROWS; i++) {
         let n = n0 + i;
         if (n >= p.row_end) {
             break;
         }
+        var v = sums[i];
+        if (BIAS) {
+            v += vec2<f32>(bias[bias_row + n], select(0.0, bias[bias_row + n + p.pair_rows], PAIRED));
+        }
         let yi = a * p.y_stride + p.y_offset + n;
         if (PAIRED) {
-            y[yi] = silu(sums[i].x) * sums[i].y;
+            y[yi] = glu(v.x, v.y);
         } else if (EPILOGUE == 1u) {
-            y[yi] += sums[i].x;
+            y[yi] += v.x;
         } else if (EPILOGUE == 2u) {
-            y[yi] = silu(aux[yi]) * sums[i].x;
+            y[yi] = glu(aux[yi], v.x);
         } else {
-            y[yi] = sums[i].x;
+            y[yi] = v.x;
         }
     }
 }

@@ -1,7 +1,7 @@
-// The SwiGLU activation from a stacked gate | up projection (the prompt path, where the tiled
+// The FFN activation from a stacked gate | up projection (the prompt path, where the tiled
 // matmul writes both halves):
 //
-//   act[a, n] = silu(gate_up[a, n]) · gate_up[a, f + n]
+//   act[a, n] = glu(gate_up[a, n], gate_up[a, f + n])      (shaders/glu.wgsl)
 //
 // Grid: (ceil(f / 256), n_tokens · per_token).
 
@@ -25,5 +25,5 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) l
         return;
     }
     let g = a * 2u * p.f;
-    act[a * p.f + n] = silu(gate_up[g + n]) * gate_up[g + p.f + n];
+    act[a * p.f + n] = glu(gate_up[g + n], gate_up[g + p.f + n]);
 }

@@ -5,12 +5,13 @@
 //! x = embd[token] · s_embedding        (granite's multipliers s_*; 1 for the other architectures)
 //! h = rms_norm(x) · attn_norm          (first adding the previous MoE layer's s_residual · Σ_j w_j · y_j to x)
 //! q | k | v = W_qkv h (+ b_qkv);  q, k = rms_norm per head (qwen3) or whole (olmoe);  rope(q, k);  K[pos], V[pos] = k, v
-//! x += Wo · attention(q · s, K[..=pos], s_residual · V[..=pos])   (s = s_attention · sqrt(head_dim), else 1)
-//! dense:  h = rms_norm(x) · ffn_norm;  x += down(silu(gate h) · up h)
+//! x += Wo · attention(q · s, K[w..=pos], s_residual · V[w..=pos]) (+ bo)   (s = s_attention · sqrt(head_dim),
+//!      else 1; w = 0, or the window's first position on sliding layers; the heads' sinks in the softmax)
+//! dense:  h = rms_norm(x) · ffn_norm;  x += down(act(gate h, up h))      (act: silu(g) · u, or gpt-oss's clamped form)
 //! MoE:    h = rms_norm(x) · ffn_norm;  routes = route(W_router h (+ b_router))   (one kernel; the model's
 //!         routing order: top-k then softmax, or softmax then top-k, renormalised or not)
 //!         y_s = down_s(silu(gate_s h) · up_s h), g = w_g · h              (a shared expert, qwen2moe)
-//!         y_j = down_e(silu(gate_e h) · up_e h) for each route j = (e, w_j)
+//!         y_j = down_e(act(gate_e h (+ bg_e), up_e h (+ bu_e))) (+ bd_e) for each route j = (e, w_j)
 //! ```
 //!
 //! and the weighted sum of a MoE layer's expert outputs, Σ_j w_j · y_j (+ sigmoid(g) · y_s), joins
@@ -21,10 +22,11 @@
 //! over the tokens that chose it.
 
 use super::state::{KvCache, Scratch};
-use super::weights::{Ffn, GateUp, LayerWeights, Weights};
+use super::weights::{ExpertBiasBuffers, Ffn, GateUp, GateUpBias, LayerWeights, Weights};
 use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, StorageBuffer};
 use crate::kernels::matmul::{matmul, Grouped, Matmul};
-use crate::kernels::matvec::{matvec, Epilogue, Matvec, Routed};
+use crate::kernels::attention::AttentionExtras;
+use crate::kernels::matvec::{matvec, Bias, Epilogue, Matvec, Routed};
 use crate::kernels::moe_group::{moe_group, ExpertGroups};
 use crate::kernels::rms_norm::{rms_norm, Combine, SharedOut};
 use crate::kernels::rope_kv::{rope_kv, HeadNorm, HeadShape, RopeKv};
@@ -130,11 +132,18 @@ struct Projection<'a> {
     aux: Option<&'a StorageBuffer>,
     /// For expert matrices: the layer, and whether each route reads its own input row.
     experts: Option<(usize, bool)>,
+    bias: Option<Bias<'a>>,
 }
 
 impl<'a> Projection<'a> {
     fn new(w: &'a GpuMatrix, x: &'a StorageBuffer, y: &'a StorageBuffer) -> Self {
-        Projection { w, x, y, y_stride: w.rows, y_offset: 0, epilogue: Epilogue::Store, aux: None, experts: None }
+        Projection { w, x, y, y_stride: w.rows, y_offset: 0, epilogue: Epilogue::Store, aux: None, experts: None, bias: None }
+    }
+
+    /// Add `values[e · stride + n]` to output n (e: the route's expert, or 0).
+    fn bias(mut self, values: Option<&'a StorageBuffer>, stride: u32) -> Self {
+        self.bias = values.map(|values| Bias { values, stride });
+        self
     }
 
     fn epilogue(mut self, epilogue: Epilogue, aux: Option<&'a StorageBuffer>) -> Self {
@@ -214,8 +223,9 @@ impl Bound<'_> {
             v_factor: c.scales.residual,
         };
         out.push(rope_kv(gpu, env, &r)?);
-        out.push(attention(gpu, env, shape, &s.qkv, shape.qkv_dim(), k_cache, v_cache, &s.att, self.kv.f16)?);
-        out.extend(self.project(kernels, Projection::new(&l.wo, &s.att, &s.x).epilogue(Epilogue::Add, None))?);
+        let extras = AttentionExtras { window: c.attention_window(i).map(|w| w.min(u32::MAX as usize) as u32), sinks: l.attn_sinks.as_ref() };
+        out.push(attention(gpu, env, shape, &s.qkv, shape.qkv_dim(), k_cache, v_cache, &s.att, self.kv.f16, extras)?);
+        out.extend(self.project(kernels, Projection::new(&l.wo, &s.att, &s.x).epilogue(Epilogue::Add, None).bias(l.wo_bias.as_ref(), 0))?);
         Ok(())
     }
 
@@ -259,33 +269,48 @@ impl Bound<'_> {
         if kernels == Kernels::Matmul {
             experts.push(moe_group(gpu, env, &s.routes, self.groups)?);
         }
-        // Per route j of each token: y_j = down_e(silu(gate_e h) · up_e h)
-        self.swiglu_block(experts, kernels, ffn, Some(i))?;
-        experts.extend(self.project(kernels, Projection::new(&ffn.down, &s.act, &s.expert_out).experts(i, true))?);
+        // Per route j of each token: y_j = down_e(act(gate_e h + bg_e, up_e h + bu_e)) + bd_e
+        let biases = l.expert_biases.as_ref();
+        self.swiglu_block(experts, kernels, ffn, Some((i, biases)))?;
+        let down = Projection::new(&ffn.down, &s.act, &s.expert_out).experts(i, true).bias(biases.map(|b| &b.down), c.n_embd as u32);
+        experts.extend(self.project(kernels, down)?);
         Ok(())
     }
 
-    /// `act = silu(gate h) · up h`, per token (dense) or per route (`expert_layer`).
-    fn swiglu_block(&self, out: &mut Vec<Dispatch>, kernels: Kernels, ffn: &Ffn, expert_layer: Option<usize>) -> Result<(), GpuError> {
+    /// `act = act(gate h, up h)`, per token (dense) or per route (`experts`: the layer and its
+    /// experts' biases).
+    fn swiglu_block(&self, out: &mut Vec<Dispatch>, kernels: Kernels, ffn: &Ffn, experts: Option<(usize, Option<&ExpertBiasBuffers>)>) -> Result<(), GpuError> {
         let (gpu, env, s) = (self.gpu, self.env, self.scratch);
-        fn with_experts(p: Projection<'_>, expert_layer: Option<usize>) -> Projection<'_> {
-            match expert_layer {
+        fn routed(p: Projection<'_>, layer: Option<usize>) -> Projection<'_> {
+            match layer {
                 Some(layer) => p.experts(layer, false),
                 None => p,
             }
         }
+        let layer = experts.map(|(layer, _)| layer);
+        let biases = experts.and_then(|(_, b)| b).map(|b| &b.gate_up);
         match &ffn.gate_up {
-            GateUp::Stacked(gu) if kernels == Kernels::Matvec => {
-                out.extend(self.project_paired(with_experts(Projection::new(gu, &s.h, &s.act).rows_of(gu.rows / 2, 0), expert_layer))?);
-            }
             GateUp::Stacked(gu) => {
-                out.extend(self.project(kernels, with_experts(Projection::new(gu, &s.h, &s.gate_up), expert_layer))?);
-                let per_token = if expert_layer.is_some() { self.config.n_expert_used as u32 } else { 1 };
-                out.push(swiglu(gpu, env, &s.gate_up, &s.act, gu.rows / 2, per_token)?);
+                let bias = match biases {
+                    Some(GateUpBias::Stacked(b)) => Some(b),
+                    _ => None,
+                };
+                if kernels == Kernels::Matvec {
+                    out.extend(self.project_paired(routed(Projection::new(gu, &s.h, &s.act).rows_of(gu.rows / 2, 0), layer).bias(bias, gu.rows))?);
+                } else {
+                    out.extend(self.project(kernels, routed(Projection::new(gu, &s.h, &s.gate_up), layer).bias(bias, gu.rows))?);
+                    let per_token = if experts.is_some() { self.config.n_expert_used as u32 } else { 1 };
+                    out.push(swiglu(gpu, env, &s.gate_up, &s.act, gu.rows / 2, per_token, self.config.features.activation)?);
+                }
             }
             GateUp::Separate { gate, up } => {
-                out.extend(self.project(kernels, with_experts(Projection::new(gate, &s.h, &s.gate_up), expert_layer))?);
-                out.extend(self.project(kernels, with_experts(Projection::new(up, &s.h, &s.act).epilogue(Epilogue::SiluMul, Some(&s.gate_up)), expert_layer))?);
+                let (gate_bias, up_bias) = match biases {
+                    Some(GateUpBias::Separate { gate, up }) => (Some(gate), Some(up)),
+                    _ => (None, None),
+                };
+                out.extend(self.project(kernels, routed(Projection::new(gate, &s.h, &s.gate_up), layer).bias(gate_bias, gate.rows))?);
+                let up_then_act = Projection::new(up, &s.h, &s.act).epilogue(Epilogue::SiluMul, Some(&s.gate_up)).bias(up_bias, up.rows);
+                out.extend(self.project(kernels, routed(up_then_act, layer))?);
             }
         }
         Ok(())
@@ -308,11 +333,24 @@ impl Bound<'_> {
         match kernels {
             Kernels::Matvec => {
                 let routed = p.experts.map(|(layer, input_per_route)| self.routed(layer, input_per_route));
-                let mv = Matvec { routed, y_stride: p.y_stride, y_offset: p.y_offset, ..Matvec::dense(p.w, p.x, p.y).epilogue(p.epilogue, p.aux) };
+                let mv = Matvec {
+                    routed,
+                    y_stride: p.y_stride,
+                    y_offset: p.y_offset,
+                    bias: p.bias,
+                    activation: self.config.features.activation,
+                    ..Matvec::dense(p.w, p.x, p.y).epilogue(p.epilogue, p.aux)
+                };
                 matvec(gpu, env, &mv)
             }
             Kernels::Matmul => {
-                let mut m = Matmul { y_stride: p.y_stride, y_offset: p.y_offset, ..Matmul::dense(p.w, p.x, p.y).epilogue(p.epilogue, p.aux) };
+                let mut m = Matmul {
+                    y_stride: p.y_stride,
+                    y_offset: p.y_offset,
+                    bias: p.bias,
+                    activation: self.config.features.activation,
+                    ..Matmul::dense(p.w, p.x, p.y).epilogue(p.epilogue, p.aux)
+                };
                 if let Some((layer, input_per_route)) = p.experts {
                     let slot_base = (layer * self.config.n_expert) as u32;
                     m = m.grouped(Grouped { groups: self.groups, slots: self.slots, slot_base, input_per_route });
@@ -325,7 +363,15 @@ impl Bound<'_> {
     /// A stacked gate | up projection straight to the SwiGLU activation (decode).
     fn project_paired(&self, p: Projection) -> Result<Vec<Dispatch>, GpuError> {
         let routed = p.experts.map(|(layer, input_per_route)| self.routed(layer, input_per_route));
-        let mv = Matvec { routed, y_stride: p.y_stride, y_offset: p.y_offset, paired: true, ..Matvec::dense(p.w, p.x, p.y) };
+        let mv = Matvec {
+            routed,
+            y_stride: p.y_stride,
+            y_offset: p.y_offset,
+            paired: true,
+            bias: p.bias,
+            activation: self.config.features.activation,
+            ..Matvec::dense(p.w, p.x, p.y)
+        };
         matvec(self.gpu, self.env, &mv)
     }
 }

@@ -123,6 +123,18 @@ fn granitemoe_multipliers_and_tied_output() {
 }
 
 #[test]
+fn gpt_oss_sinks_sliding_window_biases_clamped_swiglu_and_mxfp4_experts() {
+    check_case("gpt-oss-8x-top4-mxfp4", &GpuOptions::default());
+}
+
+#[test]
+fn gpt_oss_with_gate_and_up_apart_and_matrices_in_pages() {
+    // A 16 KiB binding cannot hold an expert's stacked gate | up (2 × 128 rows of 85 bytes), so
+    // they stay apart with their biases apart, and the lm_head is paged.
+    check_case("gpt-oss-8x-top4-mxfp4", &GpuOptions { max_binding_bytes: Some(16 << 10), ..Default::default() });
+}
+
+#[test]
 fn weights_split_across_16_kib_bindings() {
     // One expert's 18 KiB gate matrix spans two pages, and the 512-row embedding and lm_head are
     // split into five.
@@ -305,6 +317,13 @@ fn streamed_experts_give_the_same_output_on_olmoe() {
 #[test]
 fn streamed_experts_give_the_same_output_on_qwen2moe_with_its_shared_expert_resident() {
     let case = "qwen2moe-8x-top4-shexp-q8_0";
+    check_budgets(case, &model_bytes(case), &oracle(case).tokens);
+}
+
+/// Expert biases are indexed by expert, not slot: resident whatever the budget.
+#[test]
+fn streamed_experts_give_the_same_output_on_gpt_oss() {
+    let case = "gpt-oss-8x-top4-mxfp4";
     check_budgets(case, &model_bytes(case), &oracle(case).tokens);
 }
 

@@ -45,6 +45,21 @@ impl Ffn {
     }
 }
 
+/// A layer's per-expert biases of its expert projections, f32, each expert's row after the
+/// previous one's (resident whatever the budget: they are indexed by expert, not slot).
+pub struct ExpertBiasBuffers {
+    /// Laid out like the gate and up matrices' rows: (experts, 2 · n_ff) with each expert's gate
+    /// bias then its up bias when they stack, else one (experts, n_ff) buffer each.
+    pub gate_up: GateUpBias,
+    /// (experts, n_embd).
+    pub down: StorageBuffer,
+}
+
+pub enum GateUpBias {
+    Stacked(StorageBuffer),
+    Separate { gate: StorageBuffer, up: StorageBuffer },
+}
+
 /// A layer's shared expert: its gate row (one row of H) and its FFN.
 pub struct SharedWeights {
     pub gate_inp: GpuMatrix,
@@ -65,12 +80,17 @@ pub struct LayerWeights {
     /// Per-head RMSNorm weights of the queries and of the keys.
     pub qk_norm: Option<[StorageBuffer; 2]>,
     pub wo: GpuMatrix,
+    /// Added to the attention output projection (n_embd values).
+    pub wo_bias: Option<StorageBuffer>,
+    /// Each query head's sink logit (n_head values).
+    pub attn_sinks: Option<StorageBuffer>,
     pub ffn_norm: StorageBuffer,
     pub router: Option<GpuMatrix>,
     /// Added to the router's logits (n_expert values).
     pub router_bias: Option<StorageBuffer>,
     /// Always resident, whatever the budget: every token runs it.
     pub shared: Option<SharedWeights>,
+    pub expert_biases: Option<ExpertBiasBuffers>,
     /// The layer's FFN matrices in [`Weights::ffns`].
     pub ffn: usize,
 }
@@ -281,12 +301,25 @@ impl Weights {
                 Some(n) => Some([vector(gpu, source, &n.q).await?, vector(gpu, source, &n.k).await?]),
                 None => None,
             };
+            let expert_biases = match &ly.ffn.expert_biases {
+                Some(b) => {
+                    let n_expert = ly.ffn.gate.n_experts();
+                    let gate_up = match stacking.gate_up_stacked {
+                        true => GateUpBias::Stacked(expert_rows(gpu, source, "gate | up biases", &[&b.gate, &b.up], n_expert).await?),
+                        false => GateUpBias::Separate { gate: vector(gpu, source, &b.gate).await?, up: vector(gpu, source, &b.up).await? },
+                    };
+                    Some(ExpertBiasBuffers { gate_up, down: vector(gpu, source, &b.down).await? })
+                }
+                None => None,
+            };
             layers.push(LayerWeights {
                 attn_norm: vector(gpu, source, &ly.attn_norm).await?,
                 qkv,
                 qkv_bias,
                 qk_norm,
                 wo: up.matrix(&ly.wo).await?,
+                wo_bias: optional_vector(gpu, source, &ly.wo_bias).await?,
+                attn_sinks: optional_vector(gpu, source, &ly.attn_sinks).await?,
                 ffn_norm: vector(gpu, source, &ly.ffn_norm).await?,
                 router: match &ly.ffn.router {
                     Some(r) => Some(up.matrix(r).await?),
@@ -297,6 +330,7 @@ impl Weights {
                     None => None,
                 },
                 shared,
+                expert_biases,
                 ffn: ffn_of_layer[i],
             });
         }
@@ -345,7 +379,15 @@ impl Weights {
         }
         let layer_vectors = |l: &LayerWeights| {
             let norms = l.qk_norm.as_ref().map_or(0, |[q, k]| q.len + k.len);
-            l.attn_norm.len + l.ffn_norm.len + l.qkv_bias.as_ref().map_or(0, |b| b.len) + l.router_bias.as_ref().map_or(0, |b| b.len) + norms
+            let len = |b: &Option<StorageBuffer>| b.as_ref().map_or(0, |b| b.len);
+            let expert_biases = l.expert_biases.as_ref().map_or(0, |b| {
+                let gate_up = match &b.gate_up {
+                    GateUpBias::Stacked(gu) => gu.len,
+                    GateUpBias::Separate { gate, up } => gate.len + up.len,
+                };
+                gate_up + b.down.len
+            });
+            l.attn_norm.len + l.ffn_norm.len + len(&l.qkv_bias) + len(&l.router_bias) + len(&l.wo_bias) + len(&l.attn_sinks) + norms + expert_biases
         };
         let vectors = self.output_norm.len + self.layers.iter().map(layer_vectors).sum::<u64>();
         let shared: u64 = self.layers.iter().filter_map(|l| l.shared.as_ref()).map(SharedWeights::gpu_bytes).sum();
@@ -356,6 +398,32 @@ impl Weights {
 /// A norm or bias vector, dequantized on the CPU and uploaded as f32.
 async fn vector<S: ByteSource>(gpu: &Gpu, source: &S, v: &Vector) -> Result<StorageBuffer> {
     vectors(gpu, source, &v.name, &[v], 1.0).await
+}
+
+async fn optional_vector<S: ByteSource>(gpu: &Gpu, source: &S, v: &Option<Vector>) -> Result<Option<StorageBuffer>> {
+    match v {
+        Some(v) => Ok(Some(vector(gpu, source, v).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Per-expert vectors (each `experts` rows long) interleaved by expert as one f32 buffer: expert
+/// e's row of the first vector, then its row of the second, …, then expert e + 1's.
+async fn expert_rows<S: ByteSource>(gpu: &Gpu, source: &S, label: &str, vs: &[&Vector], experts: usize) -> Result<StorageBuffer> {
+    let mut parts = Vec::with_capacity(vs.len());
+    for v in vs {
+        let mut raw = vec![0u8; (v.range.end - v.range.start) as usize];
+        source.read_at(v.range.start, &mut raw).await?;
+        parts.push(quant::dequantize_to_vec(v.ty, &raw)?);
+    }
+    let mut values = Vec::with_capacity(parts.iter().map(Vec::len).sum());
+    for e in 0..experts {
+        for p in &parts {
+            let row = p.len() / experts;
+            values.extend_from_slice(&p[e * row..(e + 1) * row]);
+        }
+    }
+    Ok(StorageBuffer::with_data(gpu, label, bytemuck::cast_slice(&values)))
 }
 
 /// Vectors dequantized, multiplied by `scale` and uploaded one after the other as one f32 buffer.

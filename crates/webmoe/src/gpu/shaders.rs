@@ -1,7 +1,8 @@
 //! WGSL sources. Each kernel is one file under `shaders/`; a kernel that reads quantized weights
 //! is compiled once per weight type by placing the byte helpers and that type's decoder (which
 //! define `load32` and the matvec's pieces) before it, and a kernel with variants of its entry
-//! point (the matvec's reductions) is followed by the variant's file. Those fixed
+//! point (the matvec's reductions) is followed by the variant's file; the kernels that compute
+//! the FFN activation have its file placed after the common one. Those fixed
 //! concatenations are the only assembly done on shader text.
 
 use crate::gguf::GgmlType;
@@ -10,6 +11,7 @@ const COMMON: &str = include_str!("../../../../shaders/common.wgsl");
 const BYTES: &str = include_str!("../../../../shaders/quant/bytes.wgsl");
 const CHUNK_PIECES: &str = include_str!("../../../../shaders/quant/chunk_pieces.wgsl");
 const MATVEC: &str = include_str!("../../../../shaders/matvec.wgsl");
+const GLU: &str = include_str!("../../../../shaders/glu.wgsl");
 
 /// The compute kernels.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -70,6 +72,11 @@ impl Kernel {
         }
     }
 
+    /// Whether the kernel computes the FFN activation (`glu`, shaders/glu.wgsl).
+    fn computes_activation(self) -> bool {
+        matches!(self, Kernel::Matvec | Kernel::MatvecSubgroups | Kernel::Matmul | Kernel::Swiglu)
+    }
+
     /// Whether the kernel reads weights through a type's `load32`.
     pub fn reads_weights(self) -> bool {
         matches!(self, Kernel::Matvec | Kernel::MatvecSubgroups | Kernel::Matmul | Kernel::Embed | Kernel::Router)
@@ -100,6 +107,9 @@ pub fn decoder(ty: GgmlType) -> Option<&'static str> {
 /// The full module text of `kernel`, with the decoder of `weights` where it reads weights.
 pub fn module_source(kernel: Kernel, weights: Option<GgmlType>) -> Result<String, String> {
     let mut src = String::from(COMMON);
+    if kernel.computes_activation() {
+        src.push_str(GLU);
+    }
     if kernel.reads_weights() {
         let ty = weights.ok_or_else(|| format!("kernel {} needs a weight type", kernel.name()))?;
         let dec = decoder(ty).ok_or_else(|| format!("no GPU decoder for {ty}"))?;

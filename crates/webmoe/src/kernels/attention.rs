@@ -15,12 +15,23 @@ struct Params {
     head_dim: u32,
     scale: f32,
     q_stride: u32,
-    _pad: [u32; 3],
+    window: u32,
+    _pad: [u32; 2],
 }
 
-/// `out[t, h] = softmax(q[t, h] · K[..=pos] / √d) · V[..=pos]` for every token and head. Each
-/// token's queries start its row of `q`, rows `q_stride` elements apart (the fused q | k | v
-/// projection output); `out` rows are packed.
+/// What a layer's attention adds to plain causal attention.
+#[derive(Clone, Copy, Default)]
+pub struct AttentionExtras<'a> {
+    /// Only the last `window` positions (the query's own included).
+    pub window: Option<u32>,
+    /// One logit per query head in the softmax's denominator (n_head f32).
+    pub sinks: Option<&'a StorageBuffer>,
+}
+
+/// `out[t, h] = softmax(q[t, h] · K[w..=pos] / √d) · V[w..=pos]` for every token and head, w = 0
+/// or the first position of the window, the softmax with the head's sink when `extras` has
+/// them. Each token's queries start its row of `q`, rows `q_stride` elements apart (the fused
+/// q | k | v projection output); `out` rows are packed.
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
     gpu: &Gpu,
@@ -32,8 +43,10 @@ pub fn attention(
     v_cache: &StorageBuffer,
     out: &StorageBuffer,
     kv_f16: bool,
+    extras: AttentionExtras,
 ) -> Result<Dispatch, GpuError> {
-    let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::Attention).constant("KV_F16", kv_f16 as u32))?;
+    let key = PipelineKey::new(Kernel::Attention).constant("KV_F16", kv_f16 as u32).constant("HAS_SINKS", extras.sinks.is_some() as u32);
+    let pipeline = gpu.pipeline(&key)?;
     let params = UniformBuffer::new(
         gpu,
         "attention params",
@@ -43,11 +56,13 @@ pub fn attention(
             head_dim: shape.head_dim,
             scale: 1.0 / (shape.head_dim as f32).sqrt(),
             q_stride,
-            _pad: [0; 3],
+            window: extras.window.unwrap_or(0),
+            _pad: [0; 2],
         },
     );
-    let bind_group =
-        gpu.bind_group("attention", &pipeline, &[env.step.binding(), params.binding(), q.binding(), k_cache.binding(), v_cache.binding(), out.binding()]);
+    let sinks = extras.sinks.unwrap_or(&env.unused);
+    let bindings = [env.step.binding(), params.binding(), q.binding(), k_cache.binding(), v_cache.binding(), out.binding(), sinks.binding()];
+    let bind_group = gpu.bind_group("attention", &pipeline, &bindings);
     Ok(Dispatch { label: "attention", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: shape.n_head, per_token: 1 } })
 }
 
@@ -60,6 +75,10 @@ mod tests {
     use crate::reference::ops;
 
     fn check(shape: HeadShape, pos0: usize, t: usize, kv_f16: bool) {
+        check_with(shape, pos0, t, kv_f16, None, None);
+    }
+
+    fn check_with(shape: HeadShape, pos0: usize, t: usize, kv_f16: bool, window: Option<usize>, sinks: Option<&[f32]>) {
         let gpu = gpu();
         let env = KernelEnv::new(gpu);
         let mut rng = Rng::new(5);
@@ -85,21 +104,43 @@ mod tests {
             }
         };
         let (qb, kc, vc, ob) = (f32_buffer(gpu, &q_rows), u32_buffer(gpu, &encode(&keys)), u32_buffer(gpu, &encode(&values)), zeros(gpu, t * qd));
-        let d = attention(gpu, &env, shape, &qb, q_stride as u32, &kc, &vc, &ob, kv_f16).unwrap();
+        let sink_buffer = sinks.map(|s| f32_buffer(gpu, s));
+        let extras = AttentionExtras { window: window.map(|w| w as u32), sinks: sink_buffer.as_ref() };
+        let d = attention(gpu, &env, shape, &qb, q_stride as u32, &kc, &vc, &ob, kv_f16, extras).unwrap();
         run(gpu, &env, Step { pos0: pos0 as u32, n_tokens: t as u32, ..Default::default() }, &[d]);
         let mut want = vec![0f32; t * qd];
         for r in 0..t {
             let n = pos0 + r + 1;
             let (nh, nkv) = (shape.n_head as usize, shape.n_head_kv as usize);
-            ops::attention(&q[r * qd..(r + 1) * qd], &keys[..n * kvd], &values[..n * kvd], nh, nkv, hd, ops::AttentionOptions::plain(hd), &mut want[r * qd..(r + 1) * qd]);
+            let options = ops::AttentionOptions { window, sinks, ..ops::AttentionOptions::plain(hd) };
+            ops::attention(&q[r * qd..(r + 1) * qd], &keys[..n * kvd], &values[..n * kvd], nh, nkv, hd, options, &mut want[r * qd..(r + 1) * qd]);
         }
-        assert_close(&format!("attention {shape:?} pos0={pos0} t={t} f16={kv_f16}"), &read_f32(gpu, &ob), &want, 2e-5);
+        let what = format!("attention {shape:?} pos0={pos0} t={t} f16={kv_f16} window={window:?} sinks={}", sinks.is_some());
+        assert_close(&what, &read_f32(gpu, &ob), &want, 2e-5);
     }
 
     #[test]
     fn decode_step_over_a_long_cache() {
         check(HeadShape { n_head: 4, n_head_kv: 2, head_dim: 64 }, 150, 1, false);
         check(HeadShape { n_head: 8, n_head_kv: 1, head_dim: 16 }, 63, 1, true);
+    }
+
+    #[test]
+    fn sliding_window_sees_only_the_last_positions() {
+        // Windows shorter than, across and longer than a 64-position tile, in a prompt batch
+        // and a decode step.
+        for window in [1, 4, 63, 100, 500] {
+            check_with(HeadShape { n_head: 4, n_head_kv: 2, head_dim: 64 }, 90, 40, false, Some(window), None);
+        }
+        check_with(HeadShape { n_head: 2, n_head_kv: 1, head_dim: 32 }, 200, 1, true, Some(128), None);
+    }
+
+    #[test]
+    fn sinks_join_the_denominator() {
+        // Sinks above and below the scores (a large one takes most of the weight).
+        let sinks = [-3.0f32, 0.5, 4.0, 20.0];
+        check_with(HeadShape { n_head: 4, n_head_kv: 2, head_dim: 64 }, 0, 12, false, None, Some(&sinks));
+        check_with(HeadShape { n_head: 4, n_head_kv: 4, head_dim: 16 }, 130, 1, true, Some(4), Some(&sinks));
     }
 
     #[test]

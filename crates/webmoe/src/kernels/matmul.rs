@@ -2,10 +2,11 @@
 //! counterpart of [`super::matvec`], with the same page model, epilogues and expert slots. Each
 //! weight value is decoded once per tile of 16 rows instead of once per row.
 
-use super::matvec::Epilogue;
+use super::matvec::{glu_id, Bias, Epilogue};
 use super::moe_group::ExpertGroups;
 use super::{groups, KernelEnv};
 use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, Grid, Kernel, PipelineKey, StorageBuffer, UniformBuffer};
+use crate::model::Activation;
 
 /// Weight rows per workgroup (`TILE_N` in the shader).
 const ROWS_PER_WORKGROUP: u32 = 64;
@@ -27,6 +28,8 @@ struct Params {
     x_stride: u32,
     y_stride: u32,
     y_offset: u32,
+    bias_stride: u32,
+    _pad: [u32; 3],
 }
 
 /// Expert mode: each expert's weights multiply exactly the routes that chose it, as grouped by
@@ -54,6 +57,10 @@ pub struct Matmul<'a> {
     pub epilogue: Epilogue,
     pub aux: Option<&'a StorageBuffer>,
     pub grouped: Option<Grouped<'a>>,
+    /// Added before the epilogue; row e of it for expert e when grouped.
+    pub bias: Option<Bias<'a>>,
+    /// The FFN activation of the `SiluMul` epilogue.
+    pub activation: Activation,
 }
 
 impl<'a> Matmul<'a> {
@@ -69,6 +76,8 @@ impl<'a> Matmul<'a> {
             epilogue: Epilogue::Store,
             aux: None,
             grouped: None,
+            bias: None,
+            activation: Activation::SwiGlu,
         }
     }
 
@@ -89,15 +98,12 @@ impl<'a> Matmul<'a> {
 /// grouped, 16 routes of one expert; grid z runs over the experts).
 pub fn matmul(gpu: &Gpu, env: &KernelEnv, m: &Matmul) -> Result<Vec<Dispatch>, GpuError> {
     let w = m.weights;
-    let epilogue_id = match m.epilogue {
-        Epilogue::Store => 0,
-        Epilogue::Add => 1,
-        Epilogue::SiluMul => 2,
-    };
     let key = PipelineKey::new(Kernel::Matmul)
         .weights(w.ty)
         .constant("GROUPED", m.grouped.is_some() as u32)
-        .constant("EPILOGUE", epilogue_id);
+        .constant("EPILOGUE", m.epilogue.id())
+        .constant("BIAS", m.bias.is_some() as u32)
+        .constant("GLU", glu_id(m.activation));
     let pipeline = gpu.pipeline(&key)?;
     let (x_div, slot_base, experts) = match &m.grouped {
         Some(g) => (if g.input_per_route { 1 } else { g.groups.k }, g.slot_base, g.groups.n_experts),
@@ -107,6 +113,7 @@ pub fn matmul(gpu: &Gpu, env: &KernelEnv, m: &Matmul) -> Result<Vec<Dispatch>, G
     let offsets = m.grouped.as_ref().map_or(&env.unused, |g| &g.groups.offsets);
     let order = m.grouped.as_ref().map_or(&env.unused, |g| &g.groups.order);
     let aux = m.aux.unwrap_or(&env.unused);
+    let bias = m.bias.map_or(&env.unused, |b| b.values);
     w.pages
         .iter()
         .map(|page| {
@@ -123,6 +130,8 @@ pub fn matmul(gpu: &Gpu, env: &KernelEnv, m: &Matmul) -> Result<Vec<Dispatch>, G
                 x_stride: m.x_stride,
                 y_stride: m.y_stride,
                 y_offset: m.y_offset,
+                bias_stride: m.bias.map_or(0, |b| b.stride),
+                _pad: [0; 3],
             };
             let params = UniformBuffer::new(gpu, "matmul params", &params);
             let bind_group = gpu.bind_group(
@@ -138,6 +147,7 @@ pub fn matmul(gpu: &Gpu, env: &KernelEnv, m: &Matmul) -> Result<Vec<Dispatch>, G
                     slots.binding(),
                     offsets.binding(),
                     order.binding(),
+                    bias.binding(),
                 ],
             );
             let x = groups(page.rows.end - page.rows.start, ROWS_PER_WORKGROUP);

@@ -3,6 +3,7 @@
 
 use super::{groups, KernelEnv};
 use crate::gpu::{Dispatch, Gpu, GpuError, GpuMatrix, Grid, Kernel, PipelineKey, Reduce, StorageBuffer, UniformBuffer};
+use crate::model::Activation;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -21,7 +22,8 @@ struct Params {
     y_stride: u32,
     y_offset: u32,
     pair_rows: u32,
-    _pad: [u32; 2],
+    bias_stride: u32,
+    _pad: u32,
 }
 
 /// What happens to each output value.
@@ -30,8 +32,28 @@ pub enum Epilogue {
     Store,
     /// `y += W x` (a residual connection).
     Add,
-    /// `y = silu(aux) · W x` (SwiGLU: `aux` holds the gate projection, laid out like `y`).
+    /// `y = act(aux, W x)`, the FFN activation of the gate projection `aux` (laid out like
+    /// `y`) and the up projection.
     SiluMul,
+}
+
+impl Epilogue {
+    /// The kernels' `EPILOGUE` constant.
+    pub(crate) fn id(self) -> u32 {
+        match self {
+            Epilogue::Store => 0,
+            Epilogue::Add => 1,
+            Epilogue::SiluMul => 2,
+        }
+    }
+}
+
+/// A bias added to every output row before the epilogue: `values[e · stride + n]` for output
+/// n of expert e (0 for a dense matrix), f32.
+#[derive(Clone, Copy)]
+pub struct Bias<'a> {
+    pub values: &'a StorageBuffer,
+    pub stride: u32,
 }
 
 /// Expert routing of a matvec: output row a uses the expert chosen by route a.
@@ -62,9 +84,13 @@ pub struct Matvec<'a> {
     pub routed: Option<Routed<'a>>,
     /// Compute only one output row, from the submit's last token (the lm_head after a prompt).
     pub last_token_only: bool,
-    /// The weight stacks an FFN's gate rows over its up rows; the output is the SwiGLU
-    /// activation `silu(gate x) · up x` (the epilogue is not used).
+    /// The weight stacks an FFN's gate rows over its up rows; the output is the activation
+    /// `act(gate x, up x)` (the epilogue is not used).
     pub paired: bool,
+    /// Added before the epilogue (a paired matrix's bias is stacked like its rows).
+    pub bias: Option<Bias<'a>>,
+    /// The FFN activation of the `SiluMul` epilogue and of `paired`.
+    pub activation: Activation,
 }
 
 impl<'a> Matvec<'a> {
@@ -82,6 +108,8 @@ impl<'a> Matvec<'a> {
             routed: None,
             last_token_only: false,
             paired: false,
+            bias: None,
+            activation: Activation::SwiGlu,
         }
     }
 
@@ -95,11 +123,6 @@ impl<'a> Matvec<'a> {
 /// One dispatch per page of `m.weights`.
 pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, GpuError> {
     let w = m.weights;
-    let epilogue_id = match m.epilogue {
-        Epilogue::Store => 0,
-        Epilogue::Add => 1,
-        Epilogue::SiluMul => 2,
-    };
     let shape = gpu.variants.matvec;
     let (kernel, multi_subgroup) = match shape.reduce {
         Reduce::Workgroup => (Kernel::Matvec, None),
@@ -108,9 +131,11 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
     let mut key = PipelineKey::new(kernel)
         .weights(w.ty)
         .constant("ROUTED", m.routed.is_some() as u32)
-        .constant("EPILOGUE", epilogue_id)
+        .constant("EPILOGUE", m.epilogue.id())
         .constant("X_LAST_TOKEN", m.last_token_only as u32)
         .constant("PAIRED", m.paired as u32)
+        .constant("BIAS", m.bias.is_some() as u32)
+        .constant("GLU", glu_id(m.activation))
         .constant("WG", shape.workgroup)
         .constant("LANES", shape.lanes)
         .constant("ROWS", shape.rows);
@@ -126,6 +151,7 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
     let routes = m.routed.as_ref().map_or(&env.unused, |r| r.routes);
     let slots = m.routed.as_ref().map_or(&env.unused, |r| r.slots);
     let aux = m.aux.unwrap_or(&env.unused);
+    let bias = m.bias.map_or(&env.unused, |b| b.values);
     let half = w.rows / 2;
     if m.paired && (w.rows % 2 != 0 || w.pages.iter().any(|p| p.rows.start != 0 || p.rows.end != w.rows)) {
         return Err(GpuError::Operation { message: format!("{}: a paired matvec needs an even row count and pages of whole slots", w.name) });
@@ -149,19 +175,38 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
                 y_stride: m.y_stride,
                 y_offset: m.y_offset,
                 pair_rows: half,
-                _pad: [0; 2],
+                bias_stride: m.bias.map_or(0, |b| b.stride),
+                _pad: 0,
             };
             let params = UniformBuffer::new(gpu, "matvec params", &params);
             let bind_group = gpu.bind_group(
                 "matvec",
                 &pipeline,
-                &[env.step.binding(), params.binding(), page.buffer.binding(), m.x.binding(), m.y.binding(), routes.binding(), slots.binding(), aux.binding()],
+                &[
+                    env.step.binding(),
+                    params.binding(),
+                    page.buffer.binding(),
+                    m.x.binding(),
+                    m.y.binding(),
+                    routes.binding(),
+                    slots.binding(),
+                    aux.binding(),
+                    bias.binding(),
+                ],
             );
             let x = groups(rows.end - rows.start, shape.rows_per_workgroup());
             let grid = Grid::Folded { x, per_token: (!m.last_token_only).then_some(per_token), fold: gpu.max_workgroups };
             Ok(Dispatch { label: "matvec", slots: m.routed.as_ref().map(|_| page.slots.clone()), pipeline: pipeline.clone(), bind_group, grid })
         })
         .collect()
+}
+
+/// The kernels' `GLU` constant (shaders/glu.wgsl) for an activation.
+pub(crate) fn glu_id(activation: Activation) -> u32 {
+    match activation {
+        Activation::SwiGlu => 0,
+        Activation::SwiGluClamped => 1,
+    }
 }
 
 #[cfg(test)]

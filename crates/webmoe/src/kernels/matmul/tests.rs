@@ -5,7 +5,8 @@ use crate::kernels::moe_group::moe_group;
 use crate::kernels::moe_group::tests::{routes_buffer, skewed_routes};
 use crate::kernels::testing::*;
 use crate::kernels::Step;
-use crate::model::Matrix;
+use crate::kernels::matvec::Bias;
+use crate::model::{Activation, Matrix};
 use crate::synthetic::{random_tensor_bytes, Rng};
 use crate::quant::{self};
 use crate::reference::ops;
@@ -133,6 +134,12 @@ struct Routing {
 /// Group the routes on the GPU, then run gate-style (token rows, SwiGLU epilogue) and down-style
 /// (route rows) matmuls of `ty` over them; compare every route's output with the CPU.
 fn check_grouped(gpu: &Gpu, label: &str, ty: GgmlType, r: &Routing, rng: &mut Rng) {
+    check_grouped_with(gpu, label, ty, r, None, rng);
+}
+
+/// [`check_grouped`], with `biased` each expert adding its bias row and the SwiGLU epilogue
+/// applying that activation (inputs and biases large enough to reach the clamped form's limits).
+fn check_grouped_with(gpu: &Gpu, label: &str, ty: GgmlType, r: &Routing, biased: Option<Activation>, rng: &mut Rng) {
     let env = KernelEnv::new(gpu);
     let (rows, cols) = (70, 2 * (ty.block_elems() as usize).max(64));
     let (n_experts, k, n_routes) = (r.n_experts as usize, r.k, r.n_tokens * r.k);
@@ -146,32 +153,38 @@ fn check_grouped(gpu: &Gpu, label: &str, ty: GgmlType, r: &Routing, rng: &mut Rn
     let routes = routes_buffer(gpu, &r.experts);
     let groups = pollster::block_on(ExpertGroups::new(gpu, r.n_experts, k as u32, r.n_tokens as u32)).unwrap();
     let grouped = |input_per_route| Grouped { groups: &groups, slots: &sb, slot_base: r.n_experts, input_per_route };
+    let scale = if biased.is_some() { 8.0 } else { 1.0 };
+    let bias: Vec<f32> = rng.vec(n_experts * rows).iter().map(|v| v * scale).collect();
+    let bias_buffer = f32_buffer(gpu, &bias);
+    let activation = biased.unwrap_or(Activation::SwiGlu);
     for input_per_route in [false, true] {
         let x_rows = if input_per_route { n_routes } else { r.n_tokens };
         let x = rng.vec(x_rows * cols);
-        let aux = rng.vec(n_routes * rows);
+        let aux: Vec<f32> = rng.vec(n_routes * rows).iter().map(|v| v * scale).collect();
         let (xb, ab, yb) = (f32_buffer(gpu, &x), f32_buffer(gpu, &aux), zeros(gpu, n_routes * rows));
         let epilogue = if input_per_route { Epilogue::Store } else { Epilogue::SiluMul };
         let mut d = vec![moe_group(gpu, &env, &routes, &groups).unwrap()];
-        d.extend(
-            matmul(
-                gpu,
-                &env,
-                &Matmul::dense(&gm, &xb, &yb).epilogue(epilogue, Some(&ab)).grouped(grouped(input_per_route)),
-            )
-            .unwrap(),
-        );
+        let mm = Matmul {
+            bias: biased.map(|_| Bias { values: &bias_buffer, stride: rows as u32 }),
+            activation,
+            ..Matmul::dense(&gm, &xb, &yb).epilogue(epilogue, Some(&ab)).grouped(grouped(input_per_route))
+        };
+        d.extend(matmul(gpu, &env, &mm).unwrap());
         run(gpu, &env, Step { n_tokens: r.n_tokens as u32, ..Default::default() }, &d);
         let mut want = Vec::with_capacity(n_routes * rows);
         for a in 0..n_routes {
             let xr = if input_per_route { a } else { a / k };
-            let wx = cpu_row(&w[r.experts[a] as usize], &x[xr * cols..(xr + 1) * cols], rows);
+            let e = r.experts[a] as usize;
+            let mut wx = cpu_row(&w[e], &x[xr * cols..(xr + 1) * cols], rows);
+            if biased.is_some() {
+                wx.iter_mut().zip(&bias[e * rows..]).for_each(|(v, b)| *v += b);
+            }
             match epilogue {
-                Epilogue::SiluMul => want.extend(wx.iter().enumerate().map(|(n, v)| ops::silu(aux[a * rows + n]) * v)),
+                Epilogue::SiluMul => want.extend(wx.iter().enumerate().map(|(n, &v)| activation.apply(aux[a * rows + n], v))),
                 _ => want.extend(wx),
             }
         }
-        let label = format!("{label} {ty} E={n_experts} k={k} t={} input_per_route={input_per_route}", r.n_tokens);
+        let label = format!("{label} {ty} E={n_experts} k={k} t={} input_per_route={input_per_route} biased={biased:?}", r.n_tokens);
         assert_close(&label, &read_f32(gpu, &yb), &want, tolerance(cols));
     }
 }
@@ -197,6 +210,17 @@ fn grouped_routes_use_their_experts_slot() {
     for ty in [GgmlType::Q4_K, GgmlType::Q8_0, GgmlType::F16, GgmlType::Q5_0] {
         for r in routings(&mut rng) {
             check_grouped(gpu, "one page", ty, &r, &mut rng);
+        }
+    }
+}
+
+#[test]
+fn grouped_routes_add_their_experts_bias_before_the_clamped_activation() {
+    let gpu = gpu();
+    let mut rng = Rng::new(35);
+    for r in routings(&mut rng) {
+        for activation in [Activation::SwiGlu, Activation::SwiGluClamped] {
+            check_grouped_with(gpu, "one page", GgmlType::MXFP4, &r, Some(activation), &mut rng);
         }
     }
 }

@@ -3,7 +3,7 @@ use crate::gguf::{GgmlType, MemorySource};
 use crate::gpu::{GpuOptions, MatvecShape, Reduce};
 use crate::kernels::testing::*;
 use crate::kernels::Step;
-use crate::model::Matrix;
+use crate::model::{Activation, Matrix};
 use crate::synthetic::{random_tensor_bytes, Rng};
 use crate::quant::{self};
 use crate::reference::ops;
@@ -208,5 +208,63 @@ fn paired_rows_give_the_swiglu_activation_at_an_offset() {
             }
         }
         assert_close(&format!("paired, {:?}", gpu.variants.matvec), &read_f32(gpu, &yb), &want, 1e-4);
+    }
+}
+
+/// gpt-oss's expert projections: each route's expert adds its own bias row (stacked like the
+/// gate | up rows for a paired matrix), then the clamped activation; and a dense projection's
+/// bias before the residual add.
+#[test]
+fn biases_follow_the_routes_expert_and_the_clamped_activation_applies() {
+    for gpu in &gpus_with_each_matvec_shape() {
+        let env = KernelEnv::new(gpu);
+        let mut rng = Rng::new(14);
+        let (experts, half, cols, k, t) = (4, 21, 96, 3, 2);
+        let (m, src, w) = random_matrix(GgmlType::MXFP4, experts, 2 * half, cols, &mut rng);
+        let gm = pollster::block_on(GpuMatrix::load(gpu, &src, &m)).unwrap();
+        // Inputs and biases large enough that the limit of 7 clamps gate and up.
+        let x: Vec<f32> = rng.vec(t * cols).iter().map(|v| v * 3.0).collect();
+        let bias: Vec<f32> = rng.vec(experts * 2 * half).iter().map(|v| v * 6.0).collect();
+        let chosen: Vec<(u32, f32)> = (0..t * k).map(|i| (((i * 3 + 1) % experts) as u32, 1.0)).collect();
+        let slots: Vec<u32> = (0..experts as u32).collect();
+        let (xb, rb, sb, bb) = (f32_buffer(gpu, &x), routes_buffer(gpu, &chosen), u32_buffer(gpu, &slots), f32_buffer(gpu, &bias));
+        let routed = || Some(Routed { routes: &rb, slots: &sb, slot_base: 0, k: k as u32, input_per_route: false });
+        let full = |a: usize| {
+            let e = chosen[a].0 as usize;
+            let mut y = vec![0f32; 2 * half];
+            ops::matvec(&w[e], &x[(a / k) * cols..(a / k + 1) * cols], &mut y);
+            y.iter_mut().zip(&bias[e * 2 * half..]).for_each(|(y, b)| *y += b);
+            y
+        };
+        for activation in [Activation::SwiGlu, Activation::SwiGluClamped] {
+            let yb = zeros(gpu, t * k * half);
+            let bias = Some(Bias { values: &bb, stride: (2 * half) as u32 });
+            let mv = Matvec { routed: routed(), y_stride: half as u32, paired: true, bias, activation, ..Matvec::dense(&gm, &xb, &yb) };
+            run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &matvec(gpu, &env, &mv).unwrap());
+            let want: Vec<f32> = (0..t * k).flat_map(|a| {
+                let y = full(a);
+                (0..half).map(move |n| activation.apply(y[n], y[half + n])).collect::<Vec<_>>()
+            }).collect();
+            assert_close(&format!("paired biased {activation:?}, {:?}", gpu.variants.matvec), &read_f32(gpu, &yb), &want, 1e-4);
+        }
+        // All 2·half rows stored, each with its expert's bias.
+        let yb = zeros(gpu, t * k * 2 * half);
+        let mv = Matvec { routed: routed(), bias: Some(Bias { values: &bb, stride: (2 * half) as u32 }), ..Matvec::dense(&gm, &xb, &yb) };
+        run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &matvec(gpu, &env, &mv).unwrap());
+        let want: Vec<f32> = (0..t * k).flat_map(full).collect();
+        assert_close(&format!("routed biased, {:?}", gpu.variants.matvec), &read_f32(gpu, &yb), &want, 1e-4);
+        // Dense: y += W x + b.
+        let (dm, dsrc, dw) = random_matrix(GgmlType::Q8_0, 1, 30, cols, &mut rng);
+        let dg = pollster::block_on(GpuMatrix::load(gpu, &dsrc, &dm)).unwrap();
+        let b = rng.vec(30);
+        let (yb, db) = (f32_buffer(gpu, &vec![1.5; t * 30]), f32_buffer(gpu, &b));
+        let mv = Matvec { bias: Some(Bias { values: &db, stride: 0 }), ..Matvec::dense(&dg, &xb, &yb).epilogue(Epilogue::Add, None) };
+        run(gpu, &env, Step { n_tokens: t as u32, ..Default::default() }, &matvec(gpu, &env, &mv).unwrap());
+        let mut want = vec![0f32; t * 30];
+        for r in 0..t {
+            ops::matvec(&dw[0], &x[r * cols..(r + 1) * cols], &mut want[r * 30..(r + 1) * 30]);
+        }
+        want.iter_mut().enumerate().for_each(|(i, v)| *v += 1.5 + b[i % 30]);
+        assert_close(&format!("dense biased add, {:?}", gpu.variants.matvec), &read_f32(gpu, &yb), &want, 1e-4);
     }
 }
