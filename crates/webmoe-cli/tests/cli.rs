@@ -116,6 +116,7 @@ fn inspect_reports_the_type_mix_of_each_k_quant_file() {
         ("mixtral-q3_k_m", &[("token_embd", &["Q3_K"]), ("attn_q", &["Q3_K"]), ("ffn_up_exps", &["Q3_K"]), ("ffn_down_exps", &["Q4_K"])]),
         ("mixtral-q5_k_m", &[("token_embd", &["Q5_K"]), ("ffn_gate_exps", &["Q5_K"]), ("ffn_down_exps", &["Q5_K", "Q6_K"])]),
         ("mixtral-q6_k", &[("token_embd", &["Q6_K"]), ("attn_q", &["Q6_K"]), ("attn_k", &["Q8_0"]), ("ffn_down_exps", &["Q6_K"])]),
+        ("gpt-oss-8x-top4-mxfp4", &[("token_embd", &["Q8_0"]), ("attn_q", &["Q8_0"]), ("ffn_gate_exps", &["MXFP4"]), ("ffn_down_exps", &["MXFP4"]), ("attn_sinks", &["F32"])]),
     ];
     for (case, kinds) in cases {
         let j = json_of(&webmoe(&["inspect", &fixture(case), "--json"]));
@@ -141,6 +142,22 @@ fn inspect_names_the_architecture_and_its_features() {
             "granitemoe-32x-top8-q8_0",
             "granitemoe",
             &["interleaved RoPE", "router top-k then softmax", "embedding ×12", "residual branches ×0.22", "attention scale 0.015625", "logits ÷6", "tied output"],
+        ),
+        (
+            "gpt-oss-8x-top4-mxfp4",
+            "gpt-oss",
+            &[
+                "NEOX RoPE",
+                "q/k/v biases",
+                "router top-k then softmax",
+                "router bias",
+                "attention output bias",
+                "attention sinks",
+                "expert biases",
+                "clamped SwiGLU (limit 7, alpha 1.702)",
+                "YaRN RoPE scaling ×32 of 4096 positions",
+                "sliding window of 4 on 1 of every 2 layers",
+            ],
         ),
     ];
     for (case, arch, features) in cases {
