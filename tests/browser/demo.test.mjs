@@ -319,7 +319,16 @@ test('a URL too large to store loads from the server without storing it; the Mix
     'https://huggingface.co/TheBloke/Mixtral-8x7B-Instruct-v0.1-GGUF/resolve/main/mixtral-8x7b-instruct-v0.1.Q4_K_M.gguf',
   );
   assert.equal(await page.getAttribute(`button[data-url="${MIXTRAL_8X7B_URL}"]`, 'data-url'), MIXTRAL_8X7B_URL, 'its button is on the page');
-  for (const preset of PRESETS.filter((p) => p !== mixtral)) assert.ok(!/^\/|^[a-z]+:/.test(preset.url), `${preset.url} is relative`);
+  // The public models are Hugging Face files of the families webmoe runs; the rest are served beside the page.
+  for (const preset of PRESETS) {
+    if (preset.family) {
+      assert.match(preset.url, /^https:\/\/huggingface\.co\/[^/]+\/[^/]+\/resolve\/main\/[^/]+\.gguf$/, `${preset.label}: a Hugging Face file`);
+      assert.equal(await page.getAttribute(`button[data-url="${preset.url}"]`, 'data-url'), preset.url, `${preset.label}: its button is on the page`);
+    } else {
+      assert.ok(!/^\/|^[a-z]+:/.test(preset.url), `${preset.url} is relative`);
+    }
+  }
+  assert.deepEqual(PRESETS.filter((p) => p.family).map((p) => p.family), ['llama', 'gpt-oss', 'qwen3moe', 'olmoe'], 'a public model of each family with one');
 
   // The fixture followed by zeros up to 1 GiB more than the quota (a sparse file): refused for
   // storage, read from the server instead, exactly as the 26 GB preset is with a 10 GiB quota.

@@ -1,12 +1,13 @@
 // The models offered as one-click choices: what scripts/demo serves under models/ and fixtures/
-// beside the page (paths relative to the page, so the demo works served from any path), and the
-// public Mixtral 8x7B Instruct file.
+// beside the page (paths relative to the page, so the demo works served from any path), and a
+// public file of each MoE family webmoe runs, as its publishers put it on Hugging Face.
 
 /**
  * @typedef {object} Preset
  * @property {string} url    the GGUF file: a path relative to the page, or an absolute URL
  * @property {string} label  short name shown on the button
  * @property {string} detail what the model is, with its size
+ * @property {string} [family] `general.architecture` of a public model (absolute URL)
  */
 
 /** The URL the URL field starts with. */
@@ -15,6 +16,17 @@ export const DEFAULT_MODEL_URL = 'models/SmolLM2-135M-Instruct.Q4_1.gguf';
 /** Mixtral 8x7B Instruct v0.1 at Q4_K_M, as TheBloke publishes it: 26.4 GB, 32 layers, 8 experts, top-2. */
 export const MIXTRAL_8X7B_URL =
   'https://huggingface.co/TheBloke/Mixtral-8x7B-Instruct-v0.1-GGUF/resolve/main/mixtral-8x7b-instruct-v0.1.Q4_K_M.gguf';
+
+/** OpenAI gpt-oss-20b, MXFP4 experts as released, 12.1 GB: 24 layers, 32 experts, top-4. */
+export const GPT_OSS_20B_URL = 'https://huggingface.co/bartowski/openai_gpt-oss-20b-GGUF/resolve/main/openai_gpt-oss-20b-MXFP4.gguf';
+
+/** Qwen3-30B-A3B at Q4_K_M, from Qwen: 18.6 GB, 48 layers, 128 experts, top-8. */
+export const QWEN3_30B_A3B_URL = 'https://huggingface.co/Qwen/Qwen3-30B-A3B-GGUF/resolve/main/Qwen3-30B-A3B-Q4_K_M.gguf';
+
+/** OLMoE-1B-7B-0924-Instruct at Q4_K_M, from AllenAI: 4.2 GB, 16 layers, 64 experts, top-8. */
+export const OLMOE_1B_7B_URL = 'https://huggingface.co/allenai/OLMoE-1B-7B-0924-Instruct-GGUF/resolve/main/olmoe-1b-7b-0924-instruct-q4_k_m.gguf';
+
+const STREAMED = 'Larger than a browser may store: read from the server as needed (set a GPU budget below your GPU memory), or download it and open it from disk';
 
 /** @type {Preset[]} */
 export const PRESETS = [
@@ -26,9 +38,26 @@ export const PRESETS = [
   {
     url: MIXTRAL_8X7B_URL,
     label: 'Mixtral 8x7B Instruct, Q4_K_M',
-    detail:
-      'the real thing from Hugging Face: 8 experts, top-2, 26.4 GB. Larger than a browser may store: ' +
-      'read from the server as needed (set a GPU budget below your GPU memory), or download it and open it from disk',
+    detail: `the real thing from Hugging Face: 8 experts, top-2, 26.4 GB. ${STREAMED}`,
+    family: 'llama',
+  },
+  {
+    url: GPT_OSS_20B_URL,
+    label: 'gpt-oss-20b, MXFP4',
+    detail: `OpenAI's open MoE from Hugging Face: 32 experts, top-4, attention sinks, harmony chat format, 12.1 GB. ${STREAMED}`,
+    family: 'gpt-oss',
+  },
+  {
+    url: QWEN3_30B_A3B_URL,
+    label: 'Qwen3-30B-A3B, Q4_K_M',
+    detail: `Qwen's MoE from Hugging Face: 128 experts, top-8, 3B active, 18.6 GB. ${STREAMED}`,
+    family: 'qwen3moe',
+  },
+  {
+    url: OLMOE_1B_7B_URL,
+    label: 'OLMoE-1B-7B Instruct, Q4_K_M',
+    detail: "AllenAI's fully open MoE from Hugging Face: 64 experts, top-8, 1B active, 4.2 GB (stored in the browser)",
+    family: 'olmoe',
   },
   {
     url: 'fixtures/mixtral-q8_0/model.gguf',
