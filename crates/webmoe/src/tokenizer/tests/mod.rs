@@ -4,6 +4,7 @@
 
 mod byte_level;
 mod chat;
+mod pre_tokenizers;
 mod sentencepiece;
 mod smollm2;
 
