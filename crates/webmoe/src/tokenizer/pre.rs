@@ -84,15 +84,13 @@ const TEKKEN_WORDS: &str = r"[^\r\n\p{L}\p{N}]?[\p{L}--[a-z]]*[\p{L}--[A-Z]]+|[^
 /// Granite multilingual embedding (97M): o200k's with combining marks inside words.
 const GRANITE_EMBED_WORDS: &str = r"[^\r\n\p{L}\p{N}]?[[\p{L}\p{M}]--[a-z]]*[[\p{L}\p{M}]--[A-Z]]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|[^\r\n\p{L}\p{N}]?[[\p{L}\p{M}]--[a-z]]+[[\p{L}\p{M}]--[A-Z]]*(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
-/// Tiny Aya / Command A MoE: the regex names `\p{Lu}` for upper case and `\p{Ll}` for lower, which
-/// llama.cpp reads as any letter, so a word is a run of letters and marks.
-const TINY_AYA_WORDS: &str = r"[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
-
-/// Tiny Aya's digit groups, `\d{1,3}(?=(?:\d{3})*\b)`: one to three digits that leave a multiple of
-/// three before a word boundary. As llama.cpp b11739 runs it, `\d` is any number character (١, ①, ²
-/// included) and so is a word character, while letters and `_` are not (measured, not documented), so
-/// the boundary after a digit is wherever no number follows.
-const TINY_AYA_DIGITS: &str = r"\p{N}{1,3}(?=(?:\p{N}{3})*(?!\p{N}))";
+/// Tiny Aya / Command A MoE. llama.cpp lists two regexes, digit groups `\d{1,3}(?=(?:\d{3})*\b)` and
+/// then words, but b11739 splits as if they were one alternation: whitespace before a digit group is
+/// cut as the word regex alone would cut it. As it runs, `\d` is any number character (١, ①, ² included)
+/// and so is a word character, while letters and `_` are not, so a group ends where no number follows.
+/// The word regex names `\p{Lu}` for upper case and `\p{Ll}` for lower, which llama.cpp reads as any
+/// letter, so a word is a run of letters and marks. (All of this measured, not documented.)
+const TINY_AYA_WORDS: &str = r"\p{N}{1,3}(?=(?:\p{N}{3})*(?!\p{N}))|[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
 /// Youtu's word regex, again with every letter both upper and lower case.
 const YOUTU_WORDS: &str = r"[^\r\n\p{L}\p{N}]?[\p{L}\p{M}]+(?:'[sS]|'[tT]|'[rR][eE]|'[vV][eE]|'[mM]|'[lL][lL]|'[dD])?|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+";
@@ -178,7 +176,7 @@ const LAGUNA: Splits = &[Isolate(r"[^\n]+|[\n]+"), Isolate(QWEN2_WORDS)];
 const GPT4O: Splits = &[Isolate(GPT4O_WORDS)];
 const TEKKEN: Splits = &[Isolate(TEKKEN_WORDS)];
 const GRANITE_EMBED: Splits = &[Isolate(GRANITE_EMBED_WORDS)];
-const TINY_AYA: Splits = &[Isolate(TINY_AYA_DIGITS), Isolate(TINY_AYA_WORDS)];
+const TINY_AYA: Splits = &[Isolate(TINY_AYA_WORDS)];
 const YOUTU: Splits = &[Isolate(YOUTU_CJK), Isolate(YOUTU_WORDS)];
 const KIMI_K2: Splits = &[Isolate(KIMI_K2_WORDS)];
 const K2_HORIZON: Splits = &[Isolate(K2_HORIZON_WORDS)];
