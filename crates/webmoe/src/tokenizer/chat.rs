@@ -3,7 +3,11 @@
 //!
 //! Rendering follows Hugging Face's `apply_chat_template`: blocks trim the newline after them and
 //! the indentation before them (`trim_blocks`, `lstrip_blocks`), `raise_exception(msg)` fails the
-//! render with `msg`, and Python string methods (`.strip()`, `.startswith()`, …) work on values.
+//! render with `msg`, `strftime_now(format)` gives the date, `tojson` writes JSON as Python's
+//! `json.dumps` does, and Python string methods (`.strip()`, `.startswith()`, …) work on values.
+
+mod strftime;
+mod tojson;
 
 use std::collections::BTreeMap;
 
@@ -36,6 +40,12 @@ pub struct ChatTemplate {
 impl ChatTemplate {
     /// Compiles `source`; a syntax error is reported here, not at render time.
     pub fn new(source: &str) -> Result<Self, TokenizerError> {
+        Self::with_clock(source, unix_seconds_now)
+    }
+
+    /// As [`ChatTemplate::new`], with `now` (seconds since 1970-01-01 UTC) as the time
+    /// `strftime_now` formats.
+    pub(crate) fn with_clock(source: &str, now: fn() -> i64) -> Result<Self, TokenizerError> {
         let mut env = Environment::new();
         env.set_syntax(
             minijinja::syntax::SyntaxConfig::builder()
@@ -46,6 +56,10 @@ impl ChatTemplate {
         );
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         env.add_function("raise_exception", raise_exception);
+        env.add_function("strftime_now", move |format: String| {
+            strftime::strftime(&format, now()).map(Value::from).map_err(|e| Error::new(ErrorKind::InvalidOperation, e))
+        });
+        env.add_filter("tojson", tojson::tojson);
         env.add_template_owned(TEMPLATE_NAME, source.to_string())
             .map_err(|e| TokenizerError::ChatTemplateSyntax { reason: describe(&e) })?;
         Ok(ChatTemplate { env })
@@ -75,6 +89,11 @@ impl ChatTemplate {
             .and_then(|t| t.render(ctx))
             .map_err(|e| TokenizerError::ChatTemplateRender { reason: describe(&e) })
     }
+}
+
+fn unix_seconds_now() -> i64 {
+    let since_epoch = web_time::SystemTime::now().duration_since(web_time::UNIX_EPOCH);
+    since_epoch.map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// `raise_exception(message)`: templates call it to refuse a conversation (a role they do not

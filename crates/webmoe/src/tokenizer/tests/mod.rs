@@ -4,6 +4,7 @@
 
 mod byte_level;
 mod chat;
+mod chat_templates;
 mod pre_tokenizers;
 mod sentencepiece;
 mod smollm2;
