@@ -61,7 +61,17 @@ const END_OF_TURN_TEXTS: &[&str] = &[
     "<|endoftext|>",
     "<|end_of_text|>",
     "<EOT>",
+    // gpt-oss (harmony): the reply is done, or stops at a tool call.
+    "<|return|>",
+    "<|call|>",
+    // Solar Open: the same two roles.
+    "<|flush|>",
+    "<|calls|>",
 ];
+
+/// Formats whose `<|end|>` closes one message of a reply that goes on (harmony's analysis channel
+/// before the final one), told apart, as llama.cpp does, by the pair of tokens that do end a reply.
+const REPLY_GOES_ON_AFTER_END: &[[&str; 2]] = &[["<|return|>", "<|call|>"], ["<|flush|>", "<|calls|>"]];
 
 /// A tokenizer and the ids that matter around it. Cloning is cheap (shared state).
 #[derive(Clone)]
@@ -231,13 +241,20 @@ impl std::fmt::Debug for Tokenizer {
 }
 
 /// The end-of-generation set: `explicit` ids (EOS, EOT, EOM) plus every special token whose text
-/// is in [`END_OF_TURN_TEXTS`]; sorted and deduplicated.
+/// is in [`END_OF_TURN_TEXTS`], less `<|end|>` in the formats of [`REPLY_GOES_ON_AFTER_END`] (even
+/// where the metadata names it, as llama.cpp drops it); sorted and deduplicated.
 fn end_of_generation_ids<'a>(
     explicit: impl IntoIterator<Item = Option<u32>>,
     special_tokens: impl IntoIterator<Item = (u32, &'a str)>,
 ) -> Vec<u32> {
+    let special: Vec<(u32, &str)> = special_tokens.into_iter().collect();
+    let has = |text: &str| special.iter().any(|&(_, t)| t == text);
+    let end_goes_on = REPLY_GOES_ON_AFTER_END.iter().any(|pair| pair.iter().all(|&t| has(t)));
     let mut ids: Vec<u32> = explicit.into_iter().flatten().collect();
-    ids.extend(special_tokens.into_iter().filter(|(_, text)| END_OF_TURN_TEXTS.contains(text)).map(|(id, _)| id));
+    ids.extend(special.iter().filter(|(_, text)| END_OF_TURN_TEXTS.contains(text)).map(|&(id, _)| id));
+    if end_goes_on {
+        ids.retain(|id| !special.iter().any(|&(end, text)| end == *id && text == "<|end|>"));
+    }
     ids.sort_unstable();
     ids.dedup();
     ids

@@ -164,3 +164,30 @@ fn malformed_vocabulary_is_refused() {
         .meta("tokenizer.ggml.merges", Value::Array(Array::String(vec!["a b".into(), "ab".into()])));
     assert_eq!(build(&bad_merge).unwrap_err(), TokenizerError::MalformedMerge { index: 1, merge: "ab".into() });
 }
+
+/// 256 byte tokens, then `controls` as control tokens (ids 256, 257, …); EOS is the first of them.
+fn with_controls(controls: &[&str]) -> Tokenizer {
+    let mut tokens: Vec<String> = (0..=255u8).map(|b| byte_char(b).to_string()).collect();
+    tokens.extend(controls.iter().map(|c| c.to_string()));
+    let types: Vec<i32> = (0..tokens.len()).map(|i| if i < 256 { 1 } else { 3 }).collect();
+    let mut w = GgufWriter::new();
+    w.meta("tokenizer.ggml.model", Value::String("gpt2".into()))
+        .meta("tokenizer.ggml.pre", Value::String("gpt-4o".into()))
+        .meta("tokenizer.ggml.tokens", Value::Array(Array::String(tokens)))
+        .meta("tokenizer.ggml.token_type", Value::Array(Array::I32(types)))
+        .meta("tokenizer.ggml.merges", Value::Array(Array::String(vec![])))
+        .meta("tokenizer.ggml.eos_token_id", Value::U32(256));
+    build(&w).unwrap()
+}
+
+#[test]
+fn harmony_replies_go_on_after_end_and_stop_at_return_or_call() {
+    let harmony = with_controls(&["<|return|>", "<|start|>", "<|message|>", "<|end|>", "<|call|>"]);
+    assert_eq!(harmony.special_tokens().end_of_generation, vec![256, 260], "<|return|> and <|call|>, not <|end|>");
+
+    let end_is_eos = with_controls(&["<|end|>", "<|return|>", "<|call|>"]);
+    assert_eq!(end_is_eos.special_tokens().end_of_generation, vec![257, 258], "dropped even as EOS, as llama.cpp does");
+
+    let phi3 = with_controls(&["<|endoftext|>", "<|end|>", "<|user|>"]);
+    assert_eq!(phi3.special_tokens().end_of_generation, vec![256, 257], "<|end|> ends a turn without the pair");
+}
