@@ -7,15 +7,20 @@
 //! `ByteLevel` for the GPT-2 byte-to-character mapping. The ids to match are llama.cpp's, so the regexes
 //! below are what llama.cpp's matching does, which is not always what its regex text says:
 //!
-//! - Some regexes run as hand-written code (GPT-2's, Llama 3's, Qwen 2's, Kimi K2's, AFMoE's digits);
-//!   the regexes here match what that code does: Kimi K2's has no upper/lower case distinction,
-//!   AFMoE's digit split keeps the text before a number with its first digits.
+//! - Some regexes run as hand-written code (GPT-2's, Llama 3's, Qwen 2's and 3.5's, Kimi K2's, K2
+//!   Horizon's, AFMoE's digits); the regexes here match what that code does: Kimi K2's has no
+//!   upper/lower case distinction, AFMoE's digit split keeps the text before a number with its first
+//!   digits.
 //! - Every other regex that names a Unicode category runs on text where each non-ASCII character is
 //!   replaced by a stand-in byte for its category, and each category by that byte plus its ASCII
 //!   members. So `\p{Lu}`, `\p{Ll}`, `\p{Lt}`, `\p{Lm}` and `\p{Lo}` are all `\p{L}`: no non-ASCII letter
 //!   is upper or lower case.
 //! - Regexes without a category run on the code points, with non-ASCII whitespace read as `\v`: a
 //!   class that holds a whitespace character (U+3000 in DeepSeek's) does not match it.
+//! - Tiny Aya's two regexes split as one (see [`TINY_AYA_WORDS`]).
+//!
+//! scripts/gen-tokenizer-fixtures.py and the test beside this module check every name against
+//! llama.cpp's ids.
 //!
 //! Names whose vocabulary is not byte-level (Gemma 4 style, spaces as `▁`), that add a separator token
 //! (the BERT-style encoders), or that split at zero-width matches (SuperBPE) are not supported.
@@ -114,8 +119,9 @@ const SPARK25_WORDS: &str = r##"[!"#$%&'()*+,\-./:;<=>?@\[\\\]^_`{|}~][A-Za-z]+|
 /// before it.
 const AFMOE_DIGITS: &str = r"\p{N}{1,3}(?=(?:\p{N}{3})*(?!\p{N}))";
 
-/// AFMoE's runs of Han (its compatibility range starts at U+8C48, where NFC turned 豈 U+F900 in
-/// llama.cpp's source), kana, halfwidth katakana, Kangxi radicals, Thai, Lao, Khmer, Myanmar and Hangul.
+/// AFMoE's runs of Han, kana, halfwidth katakana, Kangxi radicals, Thai, Lao, Khmer, Myanmar and
+/// Hangul. The third range starts at U+8C48 as llama.cpp b11739 has it (likely the compatibility
+/// ideograph 豈 U+F900 turned into its canonical form, which widens the range).
 const AFMOE_SCRIPTS: &str = r"[\x{4E00}-\x{9FFF}\x{3400}-\x{4DBF}\x{8C48}-\x{FAFF}\x{3040}-\x{309F}\x{30A0}-\x{30FF}\x{FF65}-\x{FF9F}\x{2F00}-\x{2FDF}\x{E40}-\x{E7F}\x{E80}-\x{EFF}\x{1780}-\x{17FF}\x{1000}-\x{109F}\x{AA60}-\x{AA7F}\x{A9E0}-\x{A9FF}\x{AC00}-\x{D7AF}\x{1100}-\x{11FF}]+";
 
 /// The Han ranges of llama.cpp's `unicode_cpt_is_han` (Kimi K2), not Unicode's Han script.

@@ -36,7 +36,7 @@ fn tokenizer_named(vocab: &Gguf, name: &str) -> Result<Tokenizer, TokenizerError
 }
 
 /// The ids of the entry (`[{names, ids}]`) that lists `name`.
-fn ids_for<'a>(entries: &'a serde_json::Value, name: &str) -> Option<Vec<u32>> {
+fn ids_for(entries: &serde_json::Value, name: &str) -> Option<Vec<u32>> {
     let entry =
         entries.as_array()?.iter().find(|e| e["names"].as_array().is_some_and(|n| n.iter().any(|n| n == name)))?;
     entry["ids"].as_array().map(|ids| ids.iter().map(|id| id.as_u64().expect("an id") as u32).collect())
