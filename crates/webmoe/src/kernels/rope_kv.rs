@@ -46,9 +46,10 @@ impl HeadShape {
 }
 
 /// cos/sin of every position < `max_ctx` and pair i < rope.dim / 2 ([`Rope::cos_sin`]: the
-/// angle `pos · theta^(−2i/rope.dim)` as the model's scaling changes it, times YaRN's magnitude),
-/// interleaved: (max_ctx, rope.dim / 2, 2). Computed in f64 and rounded once, because GPU sin/cos
-/// lose accuracy at large angles. Both pairings read the same table.
+/// angle `pos · theta^(−2i/rope.dim)` ÷ the pair's frequency factor as the model's scaling
+/// changes it, times YaRN's magnitude), interleaved: (max_ctx, rope.dim / 2, 2). Computed in f64
+/// and rounded once, because GPU sin/cos lose accuracy at large angles. Both pairings read the
+/// same table.
 pub fn rope_table(max_ctx: usize, rope: &Rope) -> Vec<f32> {
     let pairs = rope.dim / 2;
     let mut t = Vec::with_capacity(max_ctx * pairs * 2);
@@ -182,11 +183,13 @@ mod tests {
         let (max_ctx, pos0, t) = (40usize, 29u32, 3usize);
         // rope_dim < head_dim: the last pairs of each head pass through unrotated. 200 > 64 values
         // per head: invocations stride, and YaRN scales the table (positions past the original 16,
-        // pairs 0..=11 ramping from kept to interpolated angles). Every combination of the steps runs.
+        // pairs 0..=11 ramping from kept to interpolated angles). The short heads' pairs have
+        // frequency factors, which the table holds. Every combination of the steps runs.
         let yarn = RopeScaling::Yarn { factor: 8.0, original_context: 16, beta_fast: 32.0, beta_slow: 1.0 };
+        let with_factors = Rope::new(6, 10000.0, RopeScaling::None).with_freq_factors("rope_freqs.weight", vec![1.0, 2.5, 8.0]).unwrap();
         for (shape, rope) in [
-            (HeadShape { n_head: 4, n_head_kv: 2, head_dim: 10 }, Rope { dim: 6, theta: 10000.0, scaling: RopeScaling::None }),
-            (HeadShape { n_head: 3, n_head_kv: 1, head_dim: 200 }, Rope { dim: 200, theta: 10000.0, scaling: yarn }),
+            (HeadShape { n_head: 4, n_head_kv: 2, head_dim: 10 }, with_factors),
+            (HeadShape { n_head: 3, n_head_kv: 1, head_dim: 200 }, Rope::new(200, 10000.0, yarn)),
         ] {
             let rope_dim = rope.dim as u32;
             let (qd, kvd, hd, stride) = (shape.q_dim() as usize, shape.kv_dim() as usize, shape.head_dim as usize, shape.qkv_dim() as usize);
@@ -265,7 +268,7 @@ mod tests {
     fn neox_pairs_dimension_i_with_i_plus_half() {
         let mut x = vec![1.0f32, 0.0, 0.0, 0.0];
         // theta^0 = 1: pair 0 turns by pos radians; pos 2 is far from any multiple of π/2 away.
-        let rope = Rope { dim: 4, theta: 10000.0, scaling: RopeScaling::None };
+        let rope = Rope::new(4, 10000.0, RopeScaling::None);
         ops::rope(&mut x, 4, &rope, 2, RopeMode::Neox);
         assert!((x[0] - 2f32.cos()).abs() < 1e-6 && (x[2] - 2f32.sin()).abs() < 1e-6 && x[1] == 0.0 && x[3] == 0.0, "{x:?}");
         let mut y = vec![1.0f32, 0.0, 0.0, 0.0];

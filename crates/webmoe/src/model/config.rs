@@ -100,9 +100,10 @@ impl ModelConfig {
         self.n_expert > 1
     }
 
-    /// How RoPE turns each rotated pair of a head at each position.
+    /// How RoPE turns each rotated pair of a head at each position, before the file's frequency
+    /// factors ([`super::ModelLayout::rope_freqs`]) divide the angles.
     pub fn rope(&self) -> Rope {
-        Rope { dim: self.rope_dim, theta: self.rope_theta, scaling: self.rope_scaling }
+        Rope::new(self.rope_dim, self.rope_theta, self.rope_scaling)
     }
 
     /// How many past positions (the query's own included) layer `layer` attends to; `None`: all.

@@ -17,6 +17,8 @@ pub enum ModelError {
     MissingTensor { name: String, what: String },
     #[error("tensor {name:?} has shape {found:?}, but the metadata implies {expected:?}")]
     WrongShape { name: String, found: Vec<u64>, expected: Vec<u64> },
+    #[error("tensor {name:?} holds {value} at index {index}: {why}")]
+    BadTensorValue { name: String, index: usize, value: f32, why: String },
     #[error("tensor {name:?} has type {ty}, which webmoe cannot use there: {why}")]
     WrongTensorType { name: String, ty: GgmlType, why: String },
     #[error("tensor {name:?}: {source}")]
