@@ -4,7 +4,7 @@ use super::footprint::{allocation, context_length, expert_pools, expert_slot_byt
 use super::forward::{Bound, Prediction};
 use super::state::{KvCache, Scratch};
 use super::streaming::Streaming;
-use super::weights::Weights;
+use super::weights::{read_values, Weights};
 use super::{Engine, EngineOptions, KvType};
 use crate::error::{Error, Result};
 use crate::experts::{plan_slots, ExpertCache, NextUse, SlotPlan};
@@ -14,7 +14,7 @@ use crate::kernels::moe_group::ExpertGroups;
 use crate::kernels::rope_kv::rope_table;
 use crate::kernels::sample::SampleKernel;
 use crate::kernels::{attention::MAX_HEAD_DIM, KernelEnv};
-use crate::model::Model;
+use crate::model::{Model, Rope};
 use crate::sampler::{SamplingParams, MAX_REPEAT_LAST_N};
 
 /// Marks an expert that has no slot in the slot table; kernels skip its routes.
@@ -25,6 +25,15 @@ pub(super) fn plan(model: &Model, options: &EngineOptions, binding_limit: u64) -
     let c = &model.config;
     let resident = allocation(model, options, binding_limit, &SlotPlan::Pooled(Vec::new()))?.total();
     plan_slots(options.gpu_budget, resident, &expert_pools(model, binding_limit), c.n_expert, c.n_expert_used)
+}
+
+/// The model's RoPE, with the frequency factors its file holds read from `source`.
+async fn rope_of<S: ByteSource>(model: &Model, source: &S) -> Result<Rope> {
+    let rope = model.config.rope();
+    Ok(match &model.layout.rope_freqs {
+        Some(v) => rope.with_freq_factors(&v.name, read_values(source, v).await?)?,
+        None => rope,
+    })
 }
 
 impl Engine {
@@ -63,11 +72,12 @@ impl Engine {
         let batch = fitting_batch(c, options.batch.min(max_ctx), gpu.binding_limit).ok_or_else(|| {
             GpuError::TooLargeForBinding { what: "one token's activations".into(), bytes: 4 * c.vocab_size as u64, limit: gpu.binding_limit }
         })?;
+        let rope = rope_of(&model, &source).await?;
         let weights = Weights::upload(&gpu, &source, &model, &slot_plan, &pools, progress).await?;
         let kv = KvCache::new(&gpu, c, max_ctx, options.kv_type == KvType::F16).await?;
         let scratch = Scratch::new(&gpu, c, batch).await?;
         let env = KernelEnv::new(&gpu);
-        let rope = StorageBuffer::with_data(&gpu, "rope table", bytemuck::cast_slice(&rope_table(max_ctx, &c.rope())));
+        let rope = StorageBuffer::with_data(&gpu, "rope table", bytemuck::cast_slice(&rope_table(max_ctx, &rope)));
         // Resident experts live in the slot of their own number; streamed ones have no slot yet.
         let streamed = matches!(slot_plan, SlotPlan::Pooled(_));
         let slot_table: Vec<u32> = (0..c.n_layer).flat_map(|_| (0..c.n_expert as u32).map(|e| if streamed { NO_SLOT } else { e })).collect();

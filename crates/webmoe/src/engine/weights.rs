@@ -412,9 +412,7 @@ async fn optional_vector<S: ByteSource>(gpu: &Gpu, source: &S, v: &Option<Vector
 async fn expert_rows<S: ByteSource>(gpu: &Gpu, source: &S, label: &str, vs: &[&Vector], experts: usize) -> Result<StorageBuffer> {
     let mut parts = Vec::with_capacity(vs.len());
     for v in vs {
-        let mut raw = vec![0u8; (v.range.end - v.range.start) as usize];
-        source.read_at(v.range.start, &mut raw).await?;
-        parts.push(quant::dequantize_to_vec(v.ty, &raw)?);
+        parts.push(read_values(source, v).await?);
     }
     let mut values = Vec::with_capacity(parts.iter().map(Vec::len).sum());
     for e in 0..experts {
@@ -430,9 +428,14 @@ async fn expert_rows<S: ByteSource>(gpu: &Gpu, source: &S, label: &str, vs: &[&V
 async fn vectors<S: ByteSource>(gpu: &Gpu, source: &S, label: &str, vs: &[&Vector], scale: f32) -> Result<StorageBuffer> {
     let mut values = Vec::new();
     for v in vs {
-        let mut raw = vec![0u8; (v.range.end - v.range.start) as usize];
-        source.read_at(v.range.start, &mut raw).await?;
-        values.extend(quant::dequantize_to_vec(v.ty, &raw)?.into_iter().map(|x| x * scale));
+        values.extend(read_values(source, v).await?.into_iter().map(|x| x * scale));
     }
     Ok(StorageBuffer::with_data(gpu, label, bytemuck::cast_slice(&values)))
+}
+
+/// A vector's values, read from `source` and dequantized.
+pub(super) async fn read_values<S: ByteSource>(source: &S, v: &Vector) -> Result<Vec<f32>> {
+    let mut raw = vec![0u8; (v.range.end - v.range.start) as usize];
+    source.read_at(v.range.start, &mut raw).await?;
+    Ok(quant::dequantize_to_vec(v.ty, &raw)?)
 }

@@ -77,6 +77,7 @@ impl Architecture {
                 shared_expert: Need::No,
                 multipliers: false,
                 router_bias: Need::No,
+                rope_freqs: Need::Optional,
                 ..ArchSpec::BASE
             },
             Architecture::Qwen2 => ArchSpec {
@@ -137,8 +138,9 @@ impl Architecture {
                 ..ArchSpec::BASE
             },
             // llama.cpp's granite graph (llm_build_granite, MoE branch): llama's tensors (Q/K
-            // rows permuted for interleaved RoPE, optional biases), softmax gating with norm_w =
-            // true, the experts' width `feed_forward_length`, and the four multipliers.
+            // rows permuted for interleaved RoPE, optional biases and RoPE frequency factors),
+            // softmax gating with norm_w = true, the experts' width `feed_forward_length`, and the
+            // four multipliers.
             Architecture::GraniteMoe => ArchSpec {
                 rope: RopeMode::Interleaved,
                 qkv_bias: Need::Optional,
@@ -150,6 +152,7 @@ impl Architecture {
                 shared_expert: Need::No,
                 multipliers: true,
                 router_bias: Need::No,
+                rope_freqs: Need::Optional,
                 ..ArchSpec::BASE
             },
             // llama.cpp's openai-moe graph (llm_build_openai_moe_iswa): the ffn norm is named
@@ -172,6 +175,7 @@ impl Architecture {
                 attention_sinks: Need::Required,
                 expert_biases: Need::Required,
                 activation: Activation::SwiGluClamped,
+                rope_freqs: Need::No,
                 swa_pattern: Some(2),
                 ffn_norm: "post_attention_norm",
             },
@@ -307,6 +311,10 @@ pub(super) struct ArchSpec {
     /// `blk.N.ffn_{gate,up,down}_exps.bias`: per-expert biases of the expert projections.
     pub expert_biases: Need,
     pub activation: Activation,
+    /// `rope_freqs.weight`: one factor per rotated pair that divides its angle (Llama 3.1+'s
+    /// converter writes it). llama.cpp's llama and granite loaders read it when present and pass
+    /// it to ggml_rope_ext; the other architectures' graphs pass no factors.
+    pub rope_freqs: Need,
     /// Every `n`-th layer attends to the whole context, the others to the last
     /// `attention.sliding_window` positions (llama.cpp's swa pattern: layer l slides when
     /// l % n < n − 1).
@@ -332,6 +340,7 @@ impl ArchSpec {
         attention_sinks: Need::No,
         expert_biases: Need::No,
         activation: Activation::SwiGlu,
+        rope_freqs: Need::No,
         swa_pattern: None,
         ffn_norm: "ffn_norm",
     };

@@ -2,7 +2,7 @@
 //! types, for dense models and both expert layouts, with the biases and norms its features add.
 //! Every tensor of the file must be one the model reads.
 
-use super::arch::QkNorm;
+use super::arch::{Need, QkNorm};
 use super::config::{ModelConfig, TOKENS};
 use super::error::ModelError;
 use crate::gguf::{GgmlType, Gguf, TensorInfo};
@@ -162,6 +162,10 @@ pub struct ModelLayout {
     pub output: Matrix,
     pub tied_output: bool,
     pub layers: Vec<LayerLayout>,
+    /// `rope_freqs.weight`: F32, one factor per rotated pair (rope_dim / 2 values) dividing its
+    /// angle in every layer ([`super::Rope::with_freq_factors`]); the GPU folds them into its
+    /// cos/sin table, so they are not uploaded.
+    pub rope_freqs: Option<Vector>,
 }
 
 impl ModelLayout {
@@ -193,8 +197,13 @@ impl ModelLayout {
             }
         }
         let layers = (0..c.n_layer).map(|i| t.layer(c, i)).collect::<Result<_, _>>()?;
+        let rope_freqs = match c.arch.spec().rope_freqs {
+            Need::No => None,
+            Need::Optional if g.tensor(ROPE_FREQS).is_none() => None,
+            _ => Some(t.rope_freqs(c)?),
+        };
         t.check_all_used(c)?;
-        Ok(ModelLayout { token_embd, output_norm, output, tied_output, layers })
+        Ok(ModelLayout { token_embd, output_norm, output, tied_output, layers, rope_freqs })
     }
 
     /// Every matrix of the model with a label, in file order of use (for inspection and uploads).
@@ -212,6 +221,9 @@ impl ModelLayout {
         all
     }
 }
+
+/// The tensor of RoPE frequency factors (llama.cpp's LLM_TENSOR_ROPE_FREQS).
+const ROPE_FREQS: &str = "rope_freqs.weight";
 
 /// The file's tensors, and the names the layout has read so far.
 struct Tensors<'g> {
@@ -309,6 +321,15 @@ impl Tensors<'_> {
         })
     }
 
+    /// The frequency factors, F32 as ggml_rope_ext reads them (it refuses another type).
+    fn rope_freqs(&self, c: &ModelConfig) -> Result<Vector, ModelError> {
+        let v = self.vector(ROPE_FREQS, c.rope_dim / 2)?;
+        if v.ty != GgmlType::F32 {
+            return Err(ModelError::WrongTensorType { name: v.name, ty: v.ty, why: "llama.cpp reads RoPE frequency factors as F32".into() });
+        }
+        Ok(v)
+    }
+
     fn find(&self, name: &str, what: &str) -> Result<&TensorInfo, ModelError> {
         let t = self.g.tensor(name).ok_or_else(|| ModelError::MissingTensor { name: name.into(), what: what.into() })?;
         self.used.borrow_mut().insert(name.to_string());
@@ -321,7 +342,7 @@ impl Tensors<'_> {
         let Some(t) = self.g.tensors.iter().find(|t| !used.contains(&t.name)) else { return Ok(()) };
         let kind = t.name.split('.').filter(|p| *p != "blk" && p.parse::<u64>().is_err()).collect::<Vec<_>>().join(".");
         let what = match kind.as_str() {
-            "rope_freqs.weight" => "RoPE frequency factors",
+            ROPE_FREQS => "RoPE frequency factors",
             "attn_output.bias" | "output.bias" => "output biases",
             "attn_q.bias" | "attn_k.bias" | "attn_v.bias" => "q/k/v biases to this architecture",
             "attn_q_norm.weight" | "attn_k_norm.weight" => "q/k norms to this architecture",

@@ -35,6 +35,9 @@ impl Model {
         let mut out = self.config.features.describe(self.config.is_moe());
         out.extend(self.config.scales.describe());
         out.extend(self.config.rope_scaling.describe());
+        if self.layout.rope_freqs.is_some() {
+            out.push("RoPE frequency factors".into());
+        }
         if let Some(w) = self.config.sliding_window {
             out.push(format!("sliding window of {} on {} of every {} layers", w.size, w.pattern - 1, w.pattern));
         }

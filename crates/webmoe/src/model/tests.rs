@@ -239,8 +239,8 @@ fn a_tensor_the_architecture_does_not_read_is_refused() {
     let err = |arch: &str, f: &dyn Fn(&mut Vec<(String, Value)>, &mut Vec<(String, Vec<u64>, GgmlType)>)| tiny_arch(arch, f).unwrap_err().to_string();
     let e = err("llama", &|_, t| t.push(("blk.0.attn_output.bias".into(), vec![8], GgmlType::F32)));
     assert!(e.contains("blk.0.attn_output.bias") && e.contains("output biases"), "{e}");
-    let e = err("llama", &|_, t| t.push(("rope_freqs.weight".into(), vec![2], GgmlType::F32)));
-    assert!(e.contains("rope_freqs.weight") && e.contains("RoPE frequency factors"), "{e}");
+    let e = err("qwen2", &|_, t| t.push(("rope_freqs.weight".into(), vec![2], GgmlType::F32)));
+    assert!(e.contains("rope_freqs.weight") && e.contains("qwen2") && e.contains("RoPE frequency factors"), "{e}");
     let e = err("qwen2", &|_, t| t.push(("blk.0.attn_q_norm.weight".into(), vec![4], GgmlType::F32)));
     assert!(e.contains("blk.0.attn_q_norm.weight") && e.contains("qwen2"), "{e}");
     // llama reads q/k/v biases when a file has them, in every layer.
@@ -253,6 +253,61 @@ fn a_tensor_the_architecture_does_not_read_is_refused() {
     assert!(m.config.features.qkv_bias && m.layout.layers[0].qkv_bias.is_some());
     let e = err("llama", &|_, t| t.push(("blk.0.attn_q.bias".into(), vec![8], GgmlType::F32)));
     assert!(e.contains("blk.0.attn_k.bias") && e.contains("missing"), "{e}");
+}
+
+#[test]
+fn llama_reads_rope_frequency_factors_of_one_per_rotated_pair() {
+    let freqs = |len: u64, ty: GgmlType| move |_: &mut Vec<(String, Value)>, t: &mut Vec<(String, Vec<u64>, GgmlType)>| t.push(("rope_freqs.weight".into(), vec![len], ty));
+    // Heads of 4: 2 pairs.
+    let m = tiny(freqs(2, GgmlType::F32)).unwrap();
+    let v = m.layout.rope_freqs.as_ref().unwrap();
+    assert_eq!((v.name.as_str(), v.len, v.ty), ("rope_freqs.weight", 2, GgmlType::F32));
+    assert_eq!(m.features(), ["interleaved RoPE", "RoPE frequency factors", "tied output"]);
+    assert!(tiny(|_, _| {}).unwrap().layout.rope_freqs.is_none());
+    // One factor per rotated pair, not per pair of the head.
+    let m = tiny(|m, t| {
+        m.push(("llama.rope.dimension_count".into(), Value::U32(2)));
+        t.push(("rope_freqs.weight".into(), vec![1], GgmlType::F32));
+    })
+    .unwrap();
+    assert_eq!(m.layout.rope_freqs.map(|v| v.len), Some(1));
+    let e = tiny(freqs(4, GgmlType::F32)).unwrap_err().to_string();
+    assert!(e.contains("\"rope_freqs.weight\"") && e.contains("[4]") && e.contains("[2]"), "{e}");
+    let e = tiny(freqs(2, GgmlType::F16)).unwrap_err().to_string();
+    assert!(e.contains("\"rope_freqs.weight\"") && e.contains("F16") && e.contains("F32"), "{e}");
+}
+
+/// The fixture's model with one more tensor of `data`.
+fn with_tensor(case: &str, name: &str, dims: &[u64], data: Vec<u8>) -> Result<Model, ModelError> {
+    let base = model_bytes_of(case);
+    let g = Gguf::parse(&base).unwrap();
+    let mut w = GgufWriter::new();
+    for (k, v) in &g.metadata {
+        w.meta(k, v.clone());
+    }
+    for t in &g.tensors {
+        let r = g.tensor_range(t);
+        w.tensor(&t.name, &t.dims, t.ty, base[r.start as usize..r.end as usize].to_vec());
+    }
+    w.tensor(name, dims, GgmlType::F32, data);
+    Model::from_gguf(&Gguf::parse(&w.to_bytes()).unwrap())
+}
+
+#[test]
+fn granite_reads_rope_frequency_factors_and_the_newer_architectures_refuse_them() {
+    // llama.cpp's granite loader creates rope_freqs as llama's does; the qwen, olmoe and gpt-oss
+    // graphs pass no factors to ggml_rope_ext.
+    for (case, reads) in [("granitemoe-32x-top8-q8_0", true), ("qwen3moe-16x-top4-q8_0", false), ("olmoe-64x-top8-q8_0", false), ("gpt-oss-8x-top4-mxfp4", false)] {
+        let pairs = load(case).config.rope_dim as u64 / 2;
+        let m = with_tensor(case, "rope_freqs.weight", &[pairs], 1f32.to_le_bytes().repeat(pairs as usize));
+        match reads {
+            true => assert_eq!(m.unwrap().layout.rope_freqs.map(|v| v.len as u64), Some(pairs), "{case}"),
+            false => {
+                let e = m.unwrap_err().to_string();
+                assert!(e.contains("rope_freqs.weight") && e.contains("RoPE frequency factors"), "{case}: {e}");
+            }
+        }
+    }
 }
 
 #[test]

@@ -9,7 +9,8 @@
 //!     h = rms_norm(x) * attn_norm;  q, k, v = Wq h (+ bq), Wk h (+ bk), Wv h (+ bv)
 //!     q, k = rms_norm(q_head) * q_norm, rms_norm(k_head) * k_norm      (per-head q/k norm;
 //!            over all of q and all of k when the norm weights are that long)
-//!     rope(q, k)                                                    (interleaved or NEOX pairs)
+//!     rope(q, k)                                                    (interleaved or NEOX pairs, each
+//!            pair's angle ÷ its frequency factor where the file has rope_freqs)
 //!     x += s_residual · (Wo · attention(q, K[w..=pos], V[w..=pos]) (+ bo))  (scores q·k · s_attention, else
 //!          / sqrt(head_dim); w = 0, or pos − window + 1 on sliding layers; a head's sink logit in
 //!          the softmax's denominator)
@@ -23,7 +24,8 @@
 
 pub mod ops;
 
-use crate::model::{Activation, Features, Matrix, Model, ModelConfig, Vector};
+use crate::error::Result;
+use crate::model::{Activation, Features, Matrix, Model, ModelConfig, Rope, Vector};
 use crate::quant::{self, QuantError};
 
 /// A model with its non-expert weights dequantized to f32, row-major, and its experts read from
@@ -31,6 +33,8 @@ use crate::quant::{self, QuantError};
 /// and one expert at a time).
 pub struct ReferenceModel<'f> {
     pub config: ModelConfig,
+    /// The config's RoPE with the file's frequency factors.
+    rope: Rope,
     file: &'f [u8],
     token_embd: Vec<f32>,
     output_norm: Vec<f32>,
@@ -90,8 +94,9 @@ fn vector(file: &[u8], v: &Vector) -> Result<Vec<f32>, QuantError> {
 impl<'f> ReferenceModel<'f> {
     /// Dequantize `model`'s non-expert weights from `file`, the whole GGUF file the model was
     /// read from (its ranges were checked against the file's length when the header was parsed),
-    /// and check that every expert's type can be dequantized.
-    pub fn load(model: &Model, file: &'f [u8]) -> Result<ReferenceModel<'f>, QuantError> {
+    /// check that every expert's type can be dequantized, and that the RoPE frequency factors are
+    /// usable.
+    pub fn load(model: &Model, file: &'f [u8]) -> Result<ReferenceModel<'f>> {
         let l = &model.layout;
         // The first row of an expert matrix: dequantizing it checks the type, so that experts
         // read later cannot fail.
@@ -130,8 +135,13 @@ impl<'f> ReferenceModel<'f> {
                 })
             })
             .collect::<Result<_, QuantError>>()?;
+        let rope = match &l.rope_freqs {
+            Some(v) => model.config.rope().with_freq_factors(&v.name, vector(file, v)?)?,
+            None => model.config.rope(),
+        };
         Ok(ReferenceModel {
             config: model.config.clone(),
+            rope,
             file,
             token_embd: dense(file, &l.token_embd)?,
             output_norm: vector(file, &l.output_norm)?,
@@ -173,8 +183,8 @@ impl<'f> ReferenceModel<'f> {
                     ops::rms_norm_heads(&mut k, nk, c.rms_eps);
                 }
                 let Features { rope, routing, .. } = c.features;
-                ops::rope(&mut q, c.head_dim, &c.rope(), pos, rope);
-                ops::rope(&mut k, c.head_dim, &c.rope(), pos, rope);
+                ops::rope(&mut q, c.head_dim, &self.rope, pos, rope);
+                ops::rope(&mut k, c.head_dim, &self.rope, pos, rope);
                 keys[li].extend_from_slice(&k);
                 values[li].extend_from_slice(&v);
                 let mut att = vec![0f32; c.q_dim()];

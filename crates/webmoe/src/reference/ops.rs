@@ -26,10 +26,10 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// RoPE on each head of `x` at position `pos`: for each pair i < rope.dim/2, rotate
-/// (x[a], x[b]) by pos · theta^(-2i/rope.dim) as `rope` scales it (YaRN also scales the pair's
-/// magnitude), where (a, b) = (2i, 2i+1) for interleaved pairs (llama.cpp's "normal" RoPE, as
-/// GGUF stores llama Q and K) and (i, i + rope.dim/2) for NEOX. Dimensions past `rope.dim` are
-/// left as they are.
+/// (x[a], x[b]) by pos · theta^(-2i/rope.dim) ÷ the pair's frequency factor as `rope` scales it
+/// (YaRN also scales the pair's magnitude), where (a, b) = (2i, 2i+1) for interleaved pairs
+/// (llama.cpp's "normal" RoPE, as GGUF stores llama Q and K) and (i, i + rope.dim/2) for NEOX.
+/// Dimensions past `rope.dim` are left as they are.
 pub fn rope(x: &mut [f32], head_dim: usize, rope: &Rope, pos: usize, mode: RopeMode) {
     let half = rope.dim / 2;
     for head in x.chunks_exact_mut(head_dim) {
