@@ -135,6 +135,7 @@ fn inspect_reports_the_type_mix_of_each_k_quant_file() {
 fn inspect_names_the_architecture_and_its_features() {
     let cases: &[(&str, &str, &[&str])] = &[
         ("mixtral-q8_0", "llama", &["interleaved RoPE", "router top-k then softmax"]),
+        ("llama3-rope-freqs-f32", "llama", &["interleaved RoPE", "RoPE frequency factors"]),
         ("qwen3moe-16x-top4-q8_0", "qwen3moe", &["NEOX RoPE", "per-head q/k RMSNorm", "router softmax then top-k, renormalised"]),
         ("olmoe-64x-top8-q8_0", "olmoe", &["NEOX RoPE", "q/k RMSNorm over the whole projection", "router softmax then top-k, not renormalised"]),
         ("qwen2moe-8x-top4-shexp-q8_0", "qwen2moe", &["NEOX RoPE", "q/k/v biases", "router softmax then top-k, not renormalised", "shared expert with a sigmoid gate"]),

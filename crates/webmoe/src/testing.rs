@@ -12,6 +12,9 @@ pub struct OracleCase {
     pub greedy_margins: Vec<f32>,
     /// `max_abs` for an f32 runtime: 2e-3 · max(1, std of the logits).
     pub tol: f32,
+    /// llama.cpp's logits of every prompt position, where the case stores them: all-F32 cases,
+    /// which llama.cpp computes as the reference does, to ~1e-5.
+    pub llamacpp_logits: Option<Vec<Vec<f32>>>,
 }
 
 pub fn fixture_dir(case: &str) -> String {
@@ -36,7 +39,14 @@ pub fn oracle(case: &str) -> OracleCase {
         greedy: ids(&j["greedy"]),
         greedy_margins: floats(&j["greedy_margins"]),
         tol: j["tolerance"]["max_abs"].as_f64().unwrap() as f32,
+        llamacpp_logits: j["llamacpp"]["logits"].as_array().map(|rows| rows.iter().map(floats).collect()),
     }
+}
+
+/// The largest |a − b| over rows of equal shape.
+pub fn max_abs_diff(a: &[Vec<f32>], b: &[Vec<f32>]) -> f32 {
+    assert_eq!(a.len(), b.len(), "rows");
+    a.iter().zip(b).flat_map(|(x, y)| x.iter().zip(y).map(|(p, q)| (p - q).abs())).fold(0.0, f32::max)
 }
 
 /// Index of the largest value, the lowest index among equals.

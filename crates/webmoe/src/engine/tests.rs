@@ -4,7 +4,8 @@
 use super::*;
 use crate::gguf::{Gguf, MemorySource};
 use crate::gpu::GpuOptions;
-use crate::testing::{model_bytes, oracle};
+use crate::model::ModelError;
+use crate::testing::{max_abs_diff, model_bytes, oracle};
 
 fn engine(case: &str, kv_type: KvType, gpu_options: &GpuOptions) -> Engine {
     // A context that fits the smallest bindings the tests use: prompt plus 16 generated ids.
@@ -132,6 +133,29 @@ fn gpt_oss_with_gate_and_up_apart_and_matrices_in_pages() {
     // A 16 KiB binding cannot hold an expert's stacked gate | up (2 × 128 rows of 85 bytes), so
     // they stay apart with their biases apart, and the lm_head is paged.
     check_case("gpt-oss-8x-top4-mxfp4", &GpuOptions { max_binding_bytes: Some(16 << 10), ..Default::default() });
+}
+
+#[test]
+fn llama3_rope_frequency_factors_in_the_table_match_llama_cpp() {
+    let case = "llama3-rope-freqs-f32";
+    check_case(case, &GpuOptions::default());
+    // Every weight is F32, so llama.cpp's logits are a second reference.
+    let c = oracle(case);
+    let logits = pollster::block_on(engine(case, KvType::F32, &GpuOptions::default()).logits(&c.tokens)).unwrap();
+    let d = max_abs_diff(&logits, c.llamacpp_logits.as_ref().expect("the case stores llama.cpp's logits"));
+    assert!(d < 1e-4, "{case}: GPU f32 cache vs llama.cpp: max |Δlogit| {d}");
+}
+
+#[test]
+fn bad_rope_frequency_factors_are_refused_before_the_upload() {
+    let mut bytes = model_bytes("llama3-rope-freqs-f32");
+    let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+    let factors = model.layout.rope_freqs.as_ref().unwrap().range.start as usize;
+    bytes[factors + 4 * 63..factors + 4 * 64].copy_from_slice(&f32::NAN.to_le_bytes());
+    let gpu = pollster::block_on(Gpu::new(&GpuOptions::default())).unwrap();
+    let options = EngineOptions { context_length: Some(32), ..Default::default() };
+    let e = pollster::block_on(Engine::load(gpu, MemorySource::new(bytes), model, &options, &mut |_, _| {})).err().unwrap();
+    assert!(matches!(&e, Error::Model(ModelError::BadTensorValue { name, index: 63, .. }) if name == "rope_freqs.weight"), "{e}");
 }
 
 #[test]

@@ -311,6 +311,17 @@ fn granite_reads_rope_frequency_factors_and_the_newer_architectures_refuse_them(
 }
 
 #[test]
+fn llama3_rope_freqs_fixture_has_64_factors_for_its_heads_of_128() {
+    let m = load("llama3-rope-freqs-f32");
+    let c = &m.config;
+    assert_eq!((c.arch, c.n_embd, c.n_head, c.n_head_kv, c.head_dim, c.rope_dim), (Architecture::Llama, 128, 2, 1, 128, 128));
+    assert_eq!(c.rope_theta, 500_000.0);
+    let v = m.layout.rope_freqs.as_ref().unwrap();
+    assert_eq!((v.len, v.ty), (64, GgmlType::F32));
+    assert_eq!(m.features(), ["interleaved RoPE", "RoPE frequency factors"]);
+}
+
+#[test]
 fn a_vocabulary_unlike_the_embedding_is_refused() {
     let tokens = |n: usize| Value::Array(crate::gguf::Array::String((0..n).map(|i| format!("t{i}")).collect()));
     let e = tiny(|m, _| {

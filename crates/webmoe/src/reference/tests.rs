@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::gguf::Gguf;
-use crate::testing::{argmax, model_bytes, oracle};
+use crate::testing::{argmax, max_abs_diff, model_bytes, oracle};
 
 fn check(case: &str) {
     let c = oracle(case);
@@ -94,4 +94,36 @@ fn matches_oracle_granitemoe_multipliers_and_tied_output() {
 #[test]
 fn matches_oracle_gpt_oss_sinks_window_biases_clamped_swiglu_mxfp4() {
     check("gpt-oss-8x-top4-mxfp4");
+}
+
+#[test]
+fn matches_oracle_and_llama_cpp_with_llama3_rope_frequency_factors() {
+    let case = "llama3-rope-freqs-f32";
+    check(case);
+    let c = oracle(case);
+    let bytes = model_bytes(case);
+    let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+    let (logits, _) = ReferenceModel::load(&model, &bytes).unwrap().forward(&c.tokens);
+    // Every weight is F32: llama.cpp computes this very function.
+    let llamacpp = c.llamacpp_logits.as_ref().expect("the case stores llama.cpp's logits");
+    let d = max_abs_diff(&logits, llamacpp);
+    assert!(d < 1e-4, "{case}: reference vs llama.cpp: max |Δlogit| {d}");
+    // Without the factors the logits move far past the tolerance: the case tells them apart.
+    let mut plain = model.clone();
+    plain.layout.rope_freqs = None;
+    let (unfactored, _) = ReferenceModel::load(&plain, &bytes).unwrap().forward(&c.tokens);
+    let d = max_abs_diff(&unfactored, &c.logits);
+    assert!(d > 10.0 * c.tol, "{case}: without the factors the logits move only {d}");
+}
+
+#[test]
+fn bad_rope_frequency_factors_are_refused_at_load() {
+    let case = "llama3-rope-freqs-f32";
+    let mut bytes = model_bytes(case);
+    let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+    let factors = model.layout.rope_freqs.as_ref().unwrap().range.start as usize;
+    // Pair 3's factor, as -1.
+    bytes[factors + 12..factors + 16].copy_from_slice(&(-1f32).to_le_bytes());
+    let e = ReferenceModel::load(&model, &bytes).err().unwrap().to_string();
+    assert!(e.contains("\"rope_freqs.weight\"") && e.contains("-1 at index 3"), "{e}");
 }
