@@ -1,6 +1,7 @@
-// Every architecture besides llama runs in the browser as the reference computes it. For each
-// newer-architecture oracle case (qwen2, qwen3, qwen3moe at 16 and 128 experts, qwen2moe with
-// its shared expert, olmoe, granitemoe, gpt-oss) loaded from the server:
+// Every architecture runs in the browser as the reference computes it. For each newer-architecture
+// oracle case (qwen2, qwen3, qwen3moe at 16 and 128 experts, qwen2moe with its shared expert,
+// olmoe, granitemoe, gpt-oss, and a llama with Llama 3.1's RoPE frequency factors) loaded from
+// the server:
 // - with an f32 KV cache, the logits of the prompt are within the case's tolerance of the exact
 //   reference and 16 greedy tokens are the reference's (up to the first step whose reference
 //   margin is below twice the tolerance, where rounding may choose either);
@@ -27,6 +28,7 @@ const CASES = [
   'olmoe-64x-top8-q8_0',
   'granitemoe-32x-top8-q8_0',
   'gpt-oss-8x-top4-mxfp4',
+  'llama3-rope-freqs-f32',
 ];
 const CONTEXT = 48;
 const TOKENS = 16;

@@ -540,3 +540,26 @@ fn a_request_that_extends_the_sequence_runs_only_its_new_tokens() {
         }
     }
 }
+
+/// A vocabulary as wide as gpt-oss's (201088 tokens, o200k_harmony): the embedding lookup, the
+/// lm_head's 201088 rows within the grid limits and the sampler give the CPU reference's logits
+/// and greedy ids.
+#[test]
+fn a_201088_token_vocabulary_matches_the_reference() {
+    use crate::reference::ReferenceModel;
+    use crate::synthetic::{model_bytes as synthetic, Mix, Spec};
+    let spec = Spec { n_layer: 1, n_embd: 64, n_ff: 128, n_head: 2, n_head_kv: 1, vocab_size: 201_088, context_length: 64, mix: Mix::Pure(crate::gguf::GgmlType::Q8_0), ..Spec::mixtral_like(1, 64) };
+    let bytes = synthetic(&spec);
+    let model = Model::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+    assert_eq!(model.config.vocab_size, 201_088);
+    let tokens = [1, 200_000, 201_087, 77_777, 5];
+    let (want, _) = ReferenceModel::load(&model, &bytes).unwrap().forward(&tokens);
+    let (got, ids, _) = run_with_budget(&bytes, &tokens, None);
+    for (pos, (g, w)) in got.iter().zip(&want).enumerate() {
+        let worst = g.iter().zip(w).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(worst < 1e-3, "position {pos}: logits up to {worst} from the reference");
+    }
+    // Greedy from the prompt: the first id is the reference's last argmax, whatever its index.
+    let argmax = |row: &[f32]| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32;
+    assert_eq!(ids[0], argmax(want.last().unwrap()));
+}

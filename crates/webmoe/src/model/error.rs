@@ -7,7 +7,7 @@ use crate::quant::QuantError;
 pub enum ModelError {
     #[error(transparent)]
     Metadata(#[from] GgufError),
-    #[error("architecture {arch:?} is not supported; webmoe runs \"llama\" (Llama, Mistral, Mixtral and merged MoE models), \"qwen2\", \"qwen3\", \"qwen3moe\", \"qwen2moe\", \"olmoe\" and \"granitemoe\"")]
+    #[error("architecture {arch:?} is not supported; webmoe runs \"llama\" (Llama, Mistral, Mixtral and merged MoE models), \"qwen2\", \"qwen3\", \"qwen3moe\", \"qwen2moe\", \"olmoe\", \"granitemoe\" and \"gpt-oss\"")]
     UnknownArchitecture { arch: String },
     #[error("{key} is {value}: {why}")]
     BadValue { key: String, value: String, why: String },
