@@ -54,6 +54,7 @@ fn system_available() -> Option<u64> {
 }
 
 /// The `MemAvailable:` line of a /proc/meminfo text, in bytes.
+#[cfg(any(target_os = "linux", test))]
 fn parse_mem_available(meminfo: &str) -> Option<u64> {
     let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
