@@ -230,6 +230,12 @@ export interface GenerateChunk {
   text: string;
   /** The token's id. */
   tokenId: number;
+  /**
+   * For a model whose replies are harmony messages (gpt-oss): the channel `text` belongs to,
+   * `'analysis'` (the chain of thought), `'commentary'` or `'final'` (the answer). The messages'
+   * header words are not text. Absent for other models.
+   */
+  channel?: string;
   /** With `GenerateOptions.logprobs`: the token's log-probability and the most likely tokens'. */
   logprobs?: TopLogprob & { tokenId: number; topLogprobs: Array<TopLogprob & { tokenId: number }> };
   /** On the last chunk: why generation ended. */
@@ -389,7 +395,11 @@ export interface ChatCompletion {
   model: string;
   choices: Array<{
     index: number;
-    message: { role: 'assistant'; content: string; refusal: null; annotations: [] };
+    /**
+     * `reasoning_content`: a harmony model's (gpt-oss's) chain of thought, its `analysis`
+     * channel, apart from the answer in `content` (as llama.cpp's server gives it).
+     */
+    message: { role: 'assistant'; content: string; refusal: null; annotations: []; reasoning_content?: string };
     logprobs: ChatCompletionLogprobs | null;
     finish_reason: FinishReason;
   }>;
@@ -400,9 +410,10 @@ export interface ChatCompletion {
  * One streamed chunk, shaped as OpenAI's `chat.completion.chunk`. The first chunk's delta is
  * `{ role: 'assistant', content: '' }`, then one `{ content }` per piece of text (with the
  * log-probabilities of its tokens when asked for), then a chunk with an empty delta and the
- * `finish_reason`. With `stream_options: { include_usage: true }` every chunk has `usage: null`
- * and a last chunk follows with no choices and the usage. The contents add up to the
- * non-streaming answer for the same parameters.
+ * `finish_reason`. A harmony model's chain of thought streams as `{ reasoning_content }` deltas.
+ * With `stream_options: { include_usage: true }` every chunk has `usage: null` and a last chunk
+ * follows with no choices and the usage. The contents add up to the non-streaming answer for the
+ * same parameters.
  */
 export interface ChatCompletionChunk {
   /** The same for every chunk of one completion. */
@@ -412,7 +423,7 @@ export interface ChatCompletionChunk {
   model: string;
   choices: Array<{
     index: number;
-    delta: { role?: 'assistant'; content?: string };
+    delta: { role?: 'assistant'; content?: string; reasoning_content?: string };
     logprobs: ChatCompletionLogprobs | null;
     finish_reason: FinishReason | null;
   }>;

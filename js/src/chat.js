@@ -4,7 +4,8 @@
 // piece of text (with its tokens' log-probabilities when asked for), and a last chunk with an
 // empty delta and the `finish_reason`; with `stream_options.include_usage`, every chunk has
 // `usage: null` and one more chunk follows with no choices and the usage, as OpenAI sends them.
-// Non-streaming: one `chat.completion` whose content is the concatenation of the deltas.
+// Non-streaming: one `chat.completion` whose content is the concatenation of the deltas. A harmony
+// model's (gpt-oss's) chain of thought comes apart from the answer, as `reasoning_content`.
 // Completions: `text_completion` objects, streamed the same way, with the legacy logprobs shape.
 
 import { ChunkStream } from './stream.js';
@@ -45,11 +46,17 @@ async function* pieces(tokens) {
     const endToken = chunk.finishReason === 'stop' && chunk.text === '';
     if (chunk.logprobs && !endToken) pending.push(chunk.logprobs);
     if (chunk.text || (chunk.finishReason && pending.length > 0)) {
-      yield { text: chunk.text, logprobs: pending };
+      yield { text: chunk.text, logprobs: pending, reasoning: chunk.channel === 'analysis' };
       pending = [];
     }
   }
 }
+
+/**
+ * A piece's delta: a harmony model's chain of thought (its `analysis` channel) is
+ * `reasoning_content`, as llama.cpp's server gives it; the rest is `content`.
+ */
+const deltaOf = (piece) => (piece.reasoning ? { reasoning_content: piece.text } : { content: piece.text });
 
 /**
  * The response of `chat.completions.create`.
@@ -67,7 +74,7 @@ export async function createChatCompletion(request, model, generate) {
       yield chunk([choice({ role: 'assistant', content: '' }, null)]);
       for await (const piece of pieces(tokens)) {
         const logprobs = wantLogprobs ? { content: piece.logprobs.map(tokenLogprob), refusal: null } : null;
-        yield chunk([choice({ content: piece.text }, null, logprobs)]);
+        yield chunk([choice(deltaOf(piece), null, logprobs)]);
       }
       const result = await tokens.result;
       yield chunk([choice({}, result.finishReason)]);
@@ -76,13 +83,15 @@ export async function createChatCompletion(request, model, generate) {
   }
   const tokens = generate();
   let content = '';
+  let reasoning = '';
   const entries = [];
   for await (const piece of pieces(tokens)) {
-    content += piece.text;
+    if (piece.reasoning) reasoning += piece.text;
+    else content += piece.text;
     entries.push(...piece.logprobs);
   }
   const result = await tokens.result;
-  const message = { role: 'assistant', content, refusal: null, annotations: [] };
+  const message = { role: 'assistant', content, refusal: null, annotations: [], ...(reasoning ? { reasoning_content: reasoning } : {}) };
   const logprobs = wantLogprobs ? { content: entries.map(tokenLogprob), refusal: null } : null;
   return {
     ...head,

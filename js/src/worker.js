@@ -131,6 +131,7 @@ function generation(start, { id, signal }) {
       completionTokens += 1;
       finishReason = chunk.finishReason ?? null;
       const out = { text: chunk.text, tokenId: chunk.tokenId };
+      if (chunk.channel) out.channel = chunk.channel;
       if (chunk.logprobs) out.logprobs = { ...chunk.logprobs.chosen, topLogprobs: chunk.logprobs.topLogprobs };
       if (finishReason) out.finishReason = finishReason;
       post({ id, type: 'chunk', chunk: out });

@@ -99,6 +99,22 @@ for (const name of CASES) {
       assert.deepEqual(f16.tokens.slice(0, decided.length), decided, `f16 KV greedy: ${firstDifference(f16.tokens.slice(0, decided.length), decided)}`);
     });
 
+    if (name.startsWith('gpt-oss')) {
+      await t.test('harmony: chunks name their channel; a prompt without markers keeps every word as text', async () => {
+        const out = await page.evaluate(async ({ url }) => {
+          const engine = await window.webmoe.Engine.load(url, { contextLength: 48 });
+          const chunks = [];
+          for await (const chunk of engine.generate('Hello there, friend', { maxTokens: 8, temperature: 0, ignoreEos: true })) chunks.push(chunk);
+          const text = await engine.detokenize(chunks.map((c) => c.tokenId));
+          await engine.unload();
+          return { chunks, text };
+        }, { url });
+        assert.equal(out.chunks.length, 8);
+        assert.ok(out.chunks.every((c) => c.channel === 'final'), JSON.stringify(out.chunks));
+        assert.equal(out.chunks.map((c) => c.text).join(''), out.text, 'no word is taken for a header');
+      });
+    }
+
     const file = path.join(ORACLE, name, 'model.gguf');
     const figures = JSON.parse(execFileSync(cli, ['inspect', file, '--json', '-c', String(CONTEXT), '--binding-limit', String(bindingLimit)], { cwd: REPO_ROOT, encoding: 'utf8' })).gpu_budget;
     if (figures.all_experts === 0) return;

@@ -90,6 +90,9 @@ struct GpuLimits {
 struct ChunkOut {
     text: String,
     token_id: u32,
+    /// The harmony channel of `text` (gpt-oss); absent for other models.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<String>,
     /// "stop" or "length" on the last chunk, absent before.
     finish_reason: Option<&'static str>,
     /// When asked for: this token's and the most likely tokens' log-probabilities.
@@ -223,7 +226,7 @@ impl WasmEngine {
             match result? {
                 Some(chunk) => {
                     let logprobs = chunk.logprobs.map(|l| LogprobsOut::new(&inner.tokenizer, chunk.token_id, &l));
-                    to_value(&ChunkOut { text: chunk.text, token_id: chunk.token_id, finish_reason, logprobs })
+                    to_value(&ChunkOut { text: chunk.text, token_id: chunk.token_id, channel: chunk.channel, finish_reason, logprobs })
                 }
                 None => Ok(JsValue::NULL),
             }

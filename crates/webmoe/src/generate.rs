@@ -4,7 +4,7 @@
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::sampler::TokenLogprobs;
-use crate::tokenizer::{StreamDecoder, Tokenizer};
+use crate::tokenizer::{HarmonyReader, StreamDecoder, Tokenizer};
 use web_time::Instant;
 
 /// When to stop.
@@ -48,6 +48,9 @@ impl FinishReason {
 pub struct Chunk {
     pub token_id: u32,
     pub text: String,
+    /// The harmony channel `text` belongs to (`analysis`, `commentary`, `final`) for a model
+    /// whose replies are harmony messages (gpt-oss), whose header words are then not text.
+    pub channel: Option<String>,
     /// The sampler's log-probabilities for this token, when the sampling parameters ask for them.
     pub logprobs: Option<TokenLogprobs>,
 }
@@ -96,6 +99,8 @@ pub struct Generation {
     first: Option<(u32, Option<TokenLogprobs>)>,
     /// Decoded text not yet returned (it may be the start of a stop string).
     held: String,
+    /// Reads the harmony messages of a gpt-oss reply.
+    harmony: Option<HarmonyReader>,
     finish: Option<FinishReason>,
     tokens: Vec<u32>,
     stats: GenerationStats,
@@ -117,7 +122,8 @@ impl Generation {
         let stats = GenerationStats { prompt_tokens: prompt.len(), cached_tokens: cached, prefill_seconds: t.elapsed().as_secs_f64(), ..Default::default() };
         let finish = if options.max_tokens == 0 { Some(FinishReason::Length) } else { None };
         let decoder = tokenizer.stream_decoder();
-        Ok(Generation { tokenizer: tokenizer.clone(), options, decoder, first, held: String::new(), finish, tokens: Vec::new(), stats })
+        let harmony = tokenizer.special_tokens().harmony.map(|m| HarmonyReader::new(m, prompt));
+        Ok(Generation { tokenizer: tokenizer.clone(), options, decoder, first, held: String::new(), harmony, finish, tokens: Vec::new(), stats })
     }
 
     /// The next token and its text, or `None` when generation has ended.
@@ -148,26 +154,35 @@ impl Generation {
         self.tokens.push(id);
         self.stats.generated_tokens += 1;
         let at_limit = self.tokens.len() >= self.options.max_tokens;
+        // Text held back belongs to the channel it was read in: a marker that closes the body
+        // gives it out now, since a stop string cannot continue into another message.
+        let channel = self.harmony.as_ref().map(|h| h.channel().to_string());
+        let closes_body = self.harmony.as_ref().is_some_and(|h| h.closes_body(id));
+        let chunk = |text: String| Chunk { token_id: id, text, channel: channel.clone(), logprobs: None };
         if !self.options.ignore_eos && self.tokenizer.is_end_of_generation(id) {
             self.finish = Some(FinishReason::Stop);
             let text = std::mem::take(&mut self.held) + &self.decoder.finish()?;
-            return Ok(Chunk { token_id: id, text, logprobs: None });
+            return Ok(chunk(text));
         }
-        self.held.push_str(&self.decoder.push(id)?);
+        let decoded = self.decoder.push(id)?;
+        match &mut self.harmony {
+            Some(h) => self.held.push_str(h.read(id, &decoded)),
+            None => self.held.push_str(&decoded),
+        }
         if let Some(cut) = self.options.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| self.held.find(s.as_str())).min() {
             self.finish = Some(FinishReason::Stop);
             self.held.truncate(cut);
-            return Ok(Chunk { token_id: id, text: std::mem::take(&mut self.held), logprobs: None });
+            return Ok(chunk(std::mem::take(&mut self.held)));
         }
         if at_limit {
             self.finish = Some(FinishReason::Length);
             let text = std::mem::take(&mut self.held) + &self.decoder.finish()?;
-            return Ok(Chunk { token_id: id, text, logprobs: None });
+            return Ok(chunk(text));
         }
-        let keep = self.held.len() - self.held_back_len();
+        let keep = if closes_body { self.held.len() } else { self.held.len() - self.held_back_len() };
         let text = self.held[..keep].to_string();
         self.held.drain(..keep);
-        Ok(Chunk { token_id: id, text, logprobs: None })
+        Ok(chunk(text))
     }
 
     /// Bytes at the end of `held` that could begin a stop string, and so must wait.
@@ -194,5 +209,71 @@ impl Generation {
 
     pub fn stats(&self) -> &GenerationStats {
         &self.stats
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gguf::Gguf;
+
+    /// A generation of gpt-oss's fixture vocabulary that has run no prompt, to feed ids to.
+    fn gpt_oss_generation(stop: &[&str], prompt: &str) -> (Generation, Tokenizer) {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/oracle/gpt-oss-8x-top4-mxfp4/model.gguf");
+        let bytes = std::fs::read(path).unwrap();
+        let tokenizer = Tokenizer::from_gguf(&Gguf::parse(&bytes).unwrap()).unwrap();
+        let options = GenerateOptions { max_tokens: 100, stop: stop.iter().map(|s| s.to_string()).collect(), ..Default::default() };
+        let prompt = tokenizer.encode_with(prompt, false, true).unwrap();
+        let harmony = tokenizer.special_tokens().harmony.map(|m| HarmonyReader::new(m, &prompt));
+        let g = Generation {
+            tokenizer: tokenizer.clone(),
+            options,
+            decoder: tokenizer.stream_decoder(),
+            first: None,
+            held: String::new(),
+            harmony,
+            finish: None,
+            tokens: Vec::new(),
+            stats: GenerationStats::default(),
+        };
+        (g, tokenizer)
+    }
+
+    /// The reply's text per channel, in order, from `harmony` (special-token text parsed).
+    fn channels_of(stop: &[&str], harmony: &str) -> (Vec<(Option<String>, String)>, Option<FinishReason>) {
+        let (mut g, tokenizer) = gpt_oss_generation(stop, "<|start|>user<|message|>Hi<|end|><|start|>assistant");
+        let ids = tokenizer.encode_with(harmony, false, true).unwrap();
+        let mut out: Vec<(Option<String>, String)> = Vec::new();
+        for id in ids {
+            if g.finish.is_some() {
+                break;
+            }
+            let chunk = g.take(id).unwrap();
+            match out.last_mut() {
+                Some((channel, text)) if *channel == chunk.channel => text.push_str(&chunk.text),
+                _ if chunk.text.is_empty() => {}
+                _ => out.push((chunk.channel, chunk.text)),
+            }
+        }
+        (out, g.finish)
+    }
+
+    #[test]
+    fn a_harmony_reply_is_read_as_channelled_text() {
+        let reply = "<|channel|>analysis<|message|>The user says hi.<|end|><|start|>assistant<|channel|>final<|message|>Hello there!<|return|>";
+        let (got, finish) = channels_of(&[], reply);
+        let want = [(Some("analysis".to_string()), "The user says hi.".to_string()), (Some("final".to_string()), "Hello there!".to_string())];
+        assert_eq!(got, want);
+        assert_eq!(finish, Some(FinishReason::Stop), "<|return|> ends the reply");
+    }
+
+    #[test]
+    fn text_held_for_a_stop_string_stays_in_its_channel() {
+        // "there" could begin the stop string "there!": held, then given out with the analysis
+        // channel when the message ends, not with the final one.
+        let reply = "<|channel|>analysis<|message|>Say there<|end|><|start|>assistant<|channel|>final<|message|>Hi there!";
+        let (got, finish) = channels_of(&["there!"], reply);
+        assert_eq!(got, [(Some("analysis".to_string()), "Say there".to_string()), (Some("final".to_string()), "Hi ".to_string())]);
+        assert_eq!(finish, Some(FinishReason::Stop));
     }
 }

@@ -31,12 +31,23 @@ pub fn run(a: &ChatArgs) -> CliResult<()> {
         let options = GenerateOptions { max_tokens: a.n_predict, ..Default::default() };
         let mut generation = pollster::block_on(Generation::start(&mut engine, &tokenizer, &prompt, options))?;
         let mut reply = String::new();
+        let mut shown_channel: Option<String> = None;
         // Ctrl-C stops the reply before its next token; the conversation goes on.
         interrupt.generating();
         while let Some(chunk) = pollster::block_on(generation.next_chunk(&mut engine))? {
+            // A harmony reply (gpt-oss) names its channels: the chain of thought is shown as such,
+            // and only the answer joins the conversation, as the format asks.
+            if chunk.channel != shown_channel && !chunk.text.is_empty() {
+                if let Some(channel) = &chunk.channel {
+                    write!(out, "{}[{channel}] ", if shown_channel.is_some() { "\n" } else { "" })?;
+                }
+                shown_channel = chunk.channel.clone();
+            }
             write!(out, "{}", chunk.text)?;
             out.flush()?;
-            reply.push_str(&chunk.text);
+            if chunk.channel.as_deref().is_none_or(|c| c == "final") {
+                reply.push_str(&chunk.text);
+            }
             if interrupt.requested() {
                 write!(out, " [interrupted]")?;
                 break;

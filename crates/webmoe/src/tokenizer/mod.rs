@@ -14,6 +14,7 @@ pub mod chat;
 mod error;
 mod from_gguf;
 mod from_json;
+mod harmony;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
 mod pre;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 
 pub use chat::{ChatMessage, ChatTemplate};
 pub use error::TokenizerError;
+pub use harmony::{HarmonyMarkers, HarmonyReader};
 pub use stream::StreamDecoder;
 
 use special::{Piece, SpecialMatcher};
@@ -47,6 +49,8 @@ pub struct SpecialTokens {
     /// Ids that end generation, sorted: EOS, the GGUF's EOT/EOM ids, and special (control) tokens
     /// whose text is a known end-of-turn marker such as `<|im_end|>` or `<|eot_id|>`.
     pub end_of_generation: Vec<u32>,
+    /// gpt-oss's harmony markers, when the vocabulary has them: replies are channelled messages.
+    pub harmony: Option<HarmonyMarkers>,
 }
 
 /// Texts that mark the end of a turn in the chat formats in use. A special token with one of these
@@ -110,6 +114,7 @@ impl Tokenizer {
     fn from_inner(mut inner: Inner) -> Tokenizer {
         let s = &inner.specials;
         inner.specials.end_of_generation = end_of_generation_ids([s.eos, s.eot, s.eom], inner.matcher.tokens());
+        inner.specials.harmony = HarmonyMarkers::find(inner.matcher.tokens());
         Tokenizer { inner: Arc::new(inner) }
     }
 
