@@ -1,8 +1,9 @@
 // The sampler: the next token from one row of logits, written to tokens[0] (where the next
 // decode step's embedding reads it), to out[0] (what the CPU reads back) and appended to the
 // history ring. The definition is the module documentation of crates/webmoe/src/sampler, whose
-// `sample_cpu` (after `with_logit_bias`) is this kernel's reference:
-//   0. logit bias: logits[id] += bias for each of the n_bias (id, bias) pairs;
+// `sample_cpu` (after `with_token_mask` and `with_logit_bias`) is this kernel's reference:
+//   0. token mask (when use_mask): logits[i] = −∞ for each id whose bit in `mask` is clear;
+//      logit bias: logits[id] += bias for each of the n_bias (id, bias) pairs;
 //   1. penalties: each distinct id among the last `last_n` history ids, seen c times there, has
 //      its logit l replaced, in place, by (l · inv_penalty when l > 0, else l · penalty)
 //      − c · frequency − presence;
@@ -50,9 +51,9 @@ struct Params {
     n_bias: u32,            // (id, bias) pairs in `bias`
     want_logprobs: u32,
     top_logprobs: u32,      // ≤ (arrayLength(out) − 3) / 2
+    use_mask: u32,          // 1: only ids whose bit is set in `mask` may be chosen
+    masked_logit: f32,      // −∞ (from the CPU: WGSL has no infinite constants)
     _pad0: u32,
-    _pad1: u32,
-    _pad2: u32,
 }
 
 @group(0) @binding(0) var<uniform> step: Step;
@@ -62,6 +63,7 @@ struct Params {
 @group(0) @binding(4) var<storage, read_write> tokens: array<u32>;   // tokens[0] ← the choice
 @group(0) @binding(5) var<storage, read> bias: array<u32>;           // (capacity, 2): id, f32 bits of the bias
 @group(0) @binding(6) var<storage, read_write> out: array<u32>;      // see above
+@group(0) @binding(7) var<storage, read> mask: array<u32>;           // (n_vocab / 32 rounded up): bit i % 32 of word i / 32 allows id i
 
 const WG: u32 = 256u;
 const OP_SUM: u32 = 0u;
@@ -145,7 +147,15 @@ fn sum_f32(lid: u32, x: f32) -> f32 {
     return workgroupUniformLoad(&red_f[0]);
 }
 
-// ---- 0. logit bias ----
+// ---- 0. token mask, logit bias ----
+
+fn apply_mask(lid: u32) {
+    for (var i = lid; i < p.n_vocab; i += WG) {
+        if (((mask[i / 32u] >> (i % 32u)) & 1u) == 0u) {
+            logits[i] = p.masked_logit;
+        }
+    }
+}
 
 fn apply_bias(lid: u32) {
     for (var j = lid; j < p.n_bias; j += WG) {
@@ -329,6 +339,10 @@ fn write_logprobs(lid: u32, max_key: u32) {
 
 @compute @workgroup_size(256)
 fn main(@builtin(local_invocation_index) lid: u32) {
+    if (p.use_mask != 0u) {
+        apply_mask(lid);
+        storageBarrier();  // masked logits are visible to the invocations that add biases
+    }
     apply_bias(lid);
     storageBarrier();  // biased logits are visible to every invocation
     if (p.last_n > 0u) {

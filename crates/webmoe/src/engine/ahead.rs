@@ -11,7 +11,7 @@
 //! ```
 //!
 //! Experts that stream in need the CPU between layers anyway, so with an expert cache a step is
-//! never queued ahead.
+//! never queued ahead; nor under a token mask, which the CPU computes from the id just read.
 
 use super::run::Tail;
 use super::Engine;
@@ -23,7 +23,7 @@ impl Engine {
     /// back. Call [`Engine::cancel_ahead`] when no further step is wanted (or any method that
     /// starts over: `prefill`, `logits`, `reset`, `set_sampling` cancel it themselves).
     pub async fn step_ahead(&mut self) -> Result<u32> {
-        if self.streaming.is_some() {
+        if self.streaming.is_some() || self.sampler.masks() {
             return self.step().await;
         }
         let room = |steps: usize| self.pos + steps <= self.kv.max_ctx;

@@ -98,12 +98,13 @@ impl Engine {
         self.pos
     }
 
-    /// Forget the sequence; the next tokens start at position 0.
+    /// Forget the sequence; the next tokens start at position 0, with no token mask.
     pub fn reset(&mut self) {
         self.cancel_ahead();
         self.pos = 0;
         self.seen.clear();
         self.sample_step = 0;
+        self.clear_token_mask();
     }
 
     /// How the following tokens are chosen (greedy until set). Refuses invalid values.
@@ -118,6 +119,25 @@ impl Engine {
     pub fn set_logit_bias(&mut self, bias: &[(u32, f32)]) -> Result<()> {
         self.cancel_ahead();
         self.sampler.set_bias(&self.gpu, bias)
+    }
+
+    /// Choose only ids that `mask` allows, from the next token on: bit `i % 32` of word `i / 32`
+    /// allows id i (`vocab_size.div_ceil(32)` words); `None` allows
+    /// every id. The mask belongs to the sequence being generated: [`Engine::reset`] and
+    /// [`Engine::truncate`] clear it. Refuses a mask of the wrong length or with no id allowed.
+    pub fn set_token_mask(&mut self, mask: Option<&[u32]>) -> Result<()> {
+        self.cancel_ahead();
+        match mask {
+            Some(mask) => self.sampler.set_mask(&self.gpu, mask),
+            None => {
+                self.sampler.clear_mask(&self.gpu);
+                Ok(())
+            }
+        }
+    }
+
+    fn clear_token_mask(&mut self) {
+        self.sampler.clear_mask(&self.gpu);
     }
 
     /// The log-probabilities of the last token read back, when the sampling parameters ask for

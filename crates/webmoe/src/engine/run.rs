@@ -88,13 +88,15 @@ impl Engine {
     }
 
     /// Keep the first `n` positions of the sequence and forget the rest; sampling starts over
-    /// as after [`Engine::reset`], so what follows is what a fresh run of the same ids gives.
+    /// as after [`Engine::reset`] (no token mask), so what follows is what a fresh run of the
+    /// same ids gives.
     pub fn truncate(&mut self, n: usize) {
         self.cancel_ahead();
         let n = n.min(self.pos);
         self.pos = n;
         self.seen.truncate(n);
         self.sample_step = 0;
+        self.clear_token_mask();
     }
 
     /// Run `tokens` (in submits of the batch size) and return the logits of every position.

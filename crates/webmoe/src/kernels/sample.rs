@@ -1,6 +1,6 @@
-//! The sampler on the GPU (shaders/sample.wgsl): logit bias, repetition, frequency and presence
-//! penalties, top-k, top-p, min-p, temperature and a seeded draw, or the argmax, over one row of
-//! logits, as defined in [`crate::sampler`]. The choice goes to `tokens[0]`, to the history ring
+//! The sampler on the GPU (shaders/sample.wgsl): token mask, logit bias, repetition, frequency
+//! and presence penalties, top-k, top-p, min-p, temperature and a seeded draw, or the argmax, over
+//! one row of logits, as defined in [`crate::sampler`]. The choice goes to `tokens[0]`, to the history ring
 //! and to the kernel's output block, so generation reads back one small block per token (the id,
 //! and the log-probabilities when asked for) and neither the logits nor the penalty window leave
 //! the GPU.
@@ -43,7 +43,10 @@ struct Params {
     n_bias: u32,
     want_logprobs: u32,
     top_logprobs: u32,
-    _pad: [u32; 3],
+    use_mask: u32,
+    /// −∞, the logit of ids the mask forbids (WGSL has no infinite constants).
+    masked_logit: f32,
+    _pad: u32,
 }
 
 /// The recorded sampler dispatch and its parameter block. The dispatch is recorded once;
@@ -55,7 +58,10 @@ pub struct SampleKernel {
     params: UniformBuffer,
     /// (MAX_LOGIT_BIAS, 2) u32: token id and f32 bits of its bias.
     bias: StorageBuffer,
-    /// The block last written, so that the bias and the sampling parameters change separately.
+    /// (n_vocab.div_ceil(32)) u32: bit `i % 32` of word `i / 32` set when id i may be chosen.
+    mask: StorageBuffer,
+    /// The block last written, so that the bias, the mask and the sampling parameters change
+    /// separately.
     block: Cell<Params>,
     /// The log-probabilities of the last output block read, when they were asked for.
     last: RefCell<Option<TokenLogprobs>>,
@@ -82,10 +88,11 @@ impl SampleKernel {
                 GpuError::Operation { message: "the sampler's history ring must hold at least one id".into() }.into()
             );
         }
-        let block = uniform_block(params, n_vocab, capacity, 0)?;
+        let block = uniform_block(params, n_vocab, capacity)?;
         let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::Sample))?;
         let uniform = UniformBuffer::new(gpu, "sample params", &block);
         let bias = StorageBuffer::with_data(gpu, "logit bias", &vec![0; MAX_LOGIT_BIAS * 8]);
+        let mask = StorageBuffer::with_data(gpu, "token mask", &vec![0; mask_words(n_vocab) * 4]);
         let output = StorageBuffer::with_data(gpu, "sample output", &vec![0; OUTPUT_BYTES as usize]);
         let bind_group = gpu.bind_group(
             "sample",
@@ -98,20 +105,51 @@ impl SampleKernel {
                 tokens.binding(),
                 bias.binding(),
                 output.binding(),
+                mask.binding(),
             ],
         );
         let dispatch = Dispatch { label: "sample", slots: None, pipeline, bind_group, grid: Grid::Fixed([1, 1, 1]) };
         let last = RefCell::new(None);
-        Ok(SampleKernel { dispatch, output, params: uniform, bias, block: Cell::new(block), last, n_vocab, capacity })
+        Ok(SampleKernel { dispatch, output, params: uniform, bias, mask, block: Cell::new(block), last, n_vocab, capacity })
     }
 
     /// Use `params` from the next submit on; refuses invalid params and a penalty window longer
-    /// than the ring. The logit bias stays as set.
+    /// than the ring. The logit bias and the token mask stay as set.
     pub fn set_params(&self, gpu: &Gpu, params: &SamplingParams) -> Result<(), Error> {
-        let block = uniform_block(params, self.n_vocab, self.capacity, self.block.get().n_bias)?;
+        let old = self.block.get();
+        let block = Params { n_bias: old.n_bias, use_mask: old.use_mask, ..uniform_block(params, self.n_vocab, self.capacity)? };
+        self.write_block(gpu, block);
+        Ok(())
+    }
+
+    /// Choose only among the ids `mask` allows, from the next submit on: bit `i % 32` of word
+    /// `i / 32` set allows id i, and every other id gets a logit of −∞ before the bias. Refuses
+    /// a mask of another length than `n_vocab.div_ceil(32)` words and one that allows no id of
+    /// the vocabulary.
+    pub fn set_mask(&self, gpu: &Gpu, mask: &[u32]) -> Result<(), Error> {
+        check_mask(mask, self.n_vocab)?;
+        self.mask.write(gpu, 0, bytemuck::cast_slice(mask));
+        if !self.masks() {
+            self.write_block(gpu, Params { use_mask: 1, ..self.block.get() });
+        }
+        Ok(())
+    }
+
+    /// Allow every id again, from the next submit on.
+    pub fn clear_mask(&self, gpu: &Gpu) {
+        if self.masks() {
+            self.write_block(gpu, Params { use_mask: 0, ..self.block.get() });
+        }
+    }
+
+    /// Whether a token mask is set.
+    pub fn masks(&self) -> bool {
+        self.block.get().use_mask != 0
+    }
+
+    fn write_block(&self, gpu: &Gpu, block: Params) {
         self.params.write(gpu, &block);
         self.block.set(block);
-        Ok(())
     }
 
     /// Add `bias` to the logits of its ids before the penalties, from the next submit on
@@ -135,9 +173,7 @@ impl SampleKernel {
         if !words.is_empty() {
             self.bias.write(gpu, 0, bytemuck::cast_slice(&words));
         }
-        let block = Params { n_bias: bias.len() as u32, ..self.block.get() };
-        self.params.write(gpu, &block);
-        self.block.set(block);
+        self.write_block(gpu, Params { n_bias: bias.len() as u32, ..self.block.get() });
         Ok(())
     }
 
@@ -204,7 +240,38 @@ fn check_bias(given: usize, bias: &[(u32, f32)], n_vocab: u32) -> Result<(), Err
     Ok(())
 }
 
-fn uniform_block(params: &SamplingParams, n_vocab: u32, capacity: u32, n_bias: u32) -> Result<Params, Error> {
+/// Words of a token mask over `n_vocab` ids (at least one, so that the buffer can be bound).
+fn mask_words(n_vocab: u32) -> usize {
+    (n_vocab as usize).div_ceil(32).max(1)
+}
+
+/// Refuses a mask of the wrong length, and one whose bits allow no id below `n_vocab` (the
+/// sampler would have nothing to choose).
+fn check_mask(words: &[u32], n_vocab: u32) -> Result<(), Error> {
+    let refuse = |value: String, why: String| Err(Error::InvalidOption { option: "token mask".into(), value, why });
+    let expected = mask_words(n_vocab);
+    if words.len() != expected {
+        return refuse(
+            format!("{} words", words.len()),
+            format!("give {expected} words, one bit per id of the {n_vocab}-token vocabulary"),
+        );
+    }
+    let tail_bits = n_vocab % 32;
+    let in_vocabulary = |(i, &w): (usize, &u32)| {
+        if i + 1 == words.len() && tail_bits != 0 {
+            w & ((1 << tail_bits) - 1)
+        } else {
+            w
+        }
+    };
+    if words.iter().enumerate().map(in_vocabulary).all(|w| w == 0) {
+        return refuse("with no bit set".into(), "allow at least one token id".into());
+    }
+    Ok(())
+}
+
+/// The parameter block of `params`, with no bias and no mask.
+fn uniform_block(params: &SamplingParams, n_vocab: u32, capacity: u32) -> Result<Params, Error> {
     params.validate()?;
     if params.repeat_last_n > capacity {
         return Err(Error::InvalidOption {
@@ -229,10 +296,12 @@ fn uniform_block(params: &SamplingParams, n_vocab: u32, capacity: u32, n_bias: u
         seed_hi: (params.seed >> 32) as u32,
         frequency: params.frequency_penalty,
         presence: params.presence_penalty,
-        n_bias,
+        n_bias: 0,
         want_logprobs: params.logprobs.is_some() as u32,
         top_logprobs: params.logprobs.unwrap_or(0),
-        _pad: [0; 3],
+        use_mask: 0,
+        masked_logit: f32::NEG_INFINITY,
+        _pad: 0,
     })
 }
 

@@ -1,11 +1,13 @@
-//! Choosing the next token from a row of logits: greedy, or a seeded draw after a logit bias,
-//! repetition, frequency and presence penalties, top-k, top-p, min-p and temperature
+//! Choosing the next token from a row of logits: greedy, or a seeded draw after a token mask, a
+//! logit bias, repetition, frequency and presence penalties, top-k, top-p, min-p and temperature
 //! (llama.cpp's default order); and the log-probabilities of the choice.
 //!
 //! The GPU kernel (shaders/sample.wgsl, launched by [`crate::kernels::sample`]) and the plain
 //! CPU reference [`sample_cpu`] implement the same definition:
 //!
-//! 0. **Logit bias.** Each listed id's logit gets its bias added (the OpenAI API's `logit_bias`).
+//! 0. **Token mask and logit bias.** When a mask is set (structured output), every id it does
+//!    not allow gets the logit `−∞`, so no later step can choose it. Then each listed id's logit gets its bias added (the OpenAI API's
+//!    `logit_bias`).
 //! 1. **Penalties.** For each *distinct* id among the last `repeat_last_n` ids of the history
 //!    (prompt included) that is inside the vocabulary, seen `c` times there: a logit `l > 0`
 //!    becomes `l · (1/penalty)`, any other `l · penalty`, and then
@@ -29,7 +31,7 @@
 //!    reproducible; the engine advances `step` once per generated token.
 //!
 //! 6. **Log-probabilities** (when asked for): `l − ln Σ exp(l)` over the logits after steps 0–1,
-//!    i.e. the model's distribution after bias and penalties at temperature 1, before the filters
+//!    i.e. the model's distribution after mask, bias and penalties at temperature 1, before the filters
 //!    of step 3 — for the chosen id and for the `logprobs` largest logits.
 //!
 //! Logits must be finite or `−∞` (masked tokens), with at least one finite value.
@@ -43,5 +45,6 @@ mod tests;
 pub use params::{SamplingParams, MAX_LOGIT_BIAS, MAX_REPEAT_LAST_N, MAX_TOP_LOGPROBS};
 pub use random::{random_bits, random_uniform};
 pub use reference::{
-    kept_distribution, logprobs_cpu, penalised_logits, sample_cpu, with_logit_bias, Distribution, TokenLogprobs,
+    kept_distribution, logprobs_cpu, penalised_logits, sample_cpu, with_logit_bias, with_token_mask, Distribution,
+    TokenLogprobs,
 };

@@ -75,6 +75,13 @@ pub fn penalised_logits(logits: &[f32], params: &SamplingParams, history: &[u32]
     out
 }
 
+/// `logits` with `−∞` for every id `mask` does not allow (bit `i % 32` of word `i / 32` allows
+/// id i; ids past the mask are not allowed): the first step of the GPU sampler when it masks.
+pub fn with_token_mask(logits: &[f32], mask: &[u32]) -> Vec<f32> {
+    let allowed = |i: usize| mask.get(i / 32).is_some_and(|w| w >> (i % 32) & 1 == 1);
+    logits.iter().enumerate().map(|(i, &l)| if allowed(i) { l } else { f32::NEG_INFINITY }).collect()
+}
+
 /// `logits` with `bias` added to the logits of its ids (ids outside the vocabulary ignored):
 /// the first step of the GPU sampler, before the penalties.
 pub fn with_logit_bias(logits: &[f32], bias: &[(u32, f32)]) -> Vec<f32> {

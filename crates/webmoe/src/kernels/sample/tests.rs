@@ -5,8 +5,8 @@ use crate::kernels::testing::*;
 use crate::kernels::Step;
 use crate::synthetic::Rng;
 use crate::sampler::{
-    kept_distribution, logprobs_cpu, penalised_logits, random_uniform, sample_cpu, with_logit_bias, MAX_LOGIT_BIAS,
-    MAX_REPEAT_LAST_N,
+    kept_distribution, logprobs_cpu, penalised_logits, random_uniform, sample_cpu, with_logit_bias, with_token_mask,
+    MAX_LOGIT_BIAS, MAX_REPEAT_LAST_N,
 };
 
 const VOCAB_SIZES: [usize; 5] = [1, 7, 300, 32000, 49152];
@@ -407,6 +407,97 @@ fn out_of_range_bias_is_refused_by_name() {
             matches!(kernel.set_bias(gpu, &bias), Err(Error::InvalidOption { option, .. }) if option == "logit_bias"),
             "bias {:?}… must be refused",
             &bias[..1]
+        );
+    }
+}
+
+/// A mask allowing about one id in `one_in`, and at least one.
+fn random_mask(n: usize, one_in: u64, rng: &mut Rng) -> Vec<u32> {
+    let mut mask = vec![0u32; n.div_ceil(32)];
+    for i in 0..n {
+        if rng.below(one_in) == 0 {
+            mask[i / 32] |= 1 << (i % 32);
+        }
+    }
+    let always = rng.below(n as u64) as usize;
+    mask[always / 32] |= 1 << (always % 32);
+    mask
+}
+
+fn is_allowed(mask: &[u32], id: u32) -> bool {
+    mask[id as usize / 32] >> (id % 32) & 1 == 1
+}
+
+#[test]
+fn a_token_mask_leaves_only_allowed_ids_and_matches_the_cpu() {
+    let mut rng = Rng::new(41);
+    let gpu = gpu();
+    let env = KernelEnv::new(gpu);
+    for n in VOCAB_SIZES {
+        let logits = random_logits(n, true, &mut rng);
+        let history = random_history(&logits, &mut rng);
+        for one_in in [3, 1000] {
+            let mask = random_mask(n, one_in, &mut rng);
+            let masked = with_token_mask(&logits, &mask);
+            for (label, params) in parameter_sets().into_iter().chain([("greedy", SamplingParams::greedy())]) {
+                let step = 5;
+                let params = SamplingParams { seed: 11, ..params };
+                let capacity = MAX_REPEAT_LAST_N;
+                let (lb, hb, tb) =
+                    (f32_buffer(gpu, &logits), u32_buffer(gpu, &history_ring(&history, capacity)), u32_buffer(gpu, &[u32::MAX]));
+                let kernel = SampleKernel::new(gpu, &env, &lb, &hb, &tb, n as u32, &params).unwrap();
+                kernel.set_mask(gpu, &mask).unwrap();
+                let sample_step = Step { pos0: 0, n_tokens: 1, sample_step: step, n_history: history.len() as u32 };
+                run(gpu, &env, sample_step, std::slice::from_ref(&kernel.dispatch));
+                let got = read_u32(gpu, &tb)[0];
+                let what = format!("{label}, n_vocab {n}, one id in {one_in}, step {step}");
+                assert!(got < n as u32 && is_allowed(&mask, got), "{what}: drew {got}, which the mask forbids");
+                let want = sample_cpu(&masked, &params, &history, step);
+                let near_boundary = || {
+                    let u = random_uniform(params.seed, step) as f64;
+                    kept_distribution(&masked, &params, &history).cumulative().iter().any(|c| (c - u).abs() < 1e-5)
+                };
+                assert!(got == want || (!params.is_greedy() && near_boundary()), "{what}: GPU {got}, CPU {want}");
+                let after = read_f32(gpu, &lb);
+                let mut forbidden = (0..n as u32).filter(|&i| !is_allowed(&mask, i));
+                assert!(forbidden.all(|i| after[i as usize] == f32::NEG_INFINITY), "{what}: forbidden logits are −∞");
+            }
+        }
+    }
+}
+
+#[test]
+fn clearing_the_mask_restores_every_id_and_bad_masks_are_refused() {
+    let gpu = gpu();
+    let env = KernelEnv::new(gpu);
+    let mut rng = Rng::new(42);
+    let n = 300;
+    let logits = random_logits(n, true, &mut rng);
+    let best = sample_cpu(&logits, &SamplingParams::greedy(), &[], 0);
+    let only = (best + 1) % n as u32;
+    let mut mask = vec![0u32; n.div_ceil(32)];
+    mask[only as usize / 32] |= 1 << (only % 32);
+    let (lb, hb, tb) = (f32_buffer(gpu, &logits), u32_buffer(gpu, &[0; 64]), u32_buffer(gpu, &[u32::MAX]));
+    let kernel = SampleKernel::new(gpu, &env, &lb, &hb, &tb, n as u32, &SamplingParams::greedy()).unwrap();
+    let step = Step { pos0: 0, n_tokens: 1, sample_step: 0, n_history: 0 };
+    kernel.set_mask(gpu, &mask).unwrap();
+    // Changing the sampling parameters keeps the mask.
+    kernel.set_params(gpu, &SamplingParams { seed: 3, ..SamplingParams::default() }).unwrap();
+    run(gpu, &env, step, std::slice::from_ref(&kernel.dispatch));
+    assert_eq!(read_u32(gpu, &tb)[0], only, "the one allowed id");
+    kernel.clear_mask(gpu);
+    kernel.set_params(gpu, &SamplingParams::greedy()).unwrap();
+    lb.write(gpu, 0, bytemuck::cast_slice(&logits));
+    run(gpu, &env, step, std::slice::from_ref(&kernel.dispatch));
+    assert_eq!(read_u32(gpu, &tb)[0], best, "every id again after clearing");
+    assert!(!kernel.masks());
+
+    let mut past_the_vocabulary = vec![0u32; n.div_ceil(32)];
+    past_the_vocabulary[n / 32] = 1 << 31; // id 319: past 300
+    for bad in [vec![0u32; n.div_ceil(32)], vec![u32::MAX; 3], past_the_vocabulary] {
+        assert!(
+            matches!(kernel.set_mask(gpu, &bad), Err(Error::InvalidOption { option, .. }) if option == "token mask"),
+            "mask {bad:?} must be refused"
         );
     }
 }
