@@ -64,6 +64,11 @@ pub enum TokenizerError {
     ChatTemplateSyntax { reason: String },
     #[error("the chat template refused the conversation: {reason}")]
     ChatTemplateRender { reason: String },
+    #[error(
+        "the tokenizer's decoder is neither byte-level BPE nor SentencePiece, so the bytes each token \
+         writes are unknown and output cannot be constrained to a format; generate without one"
+    )]
+    UnknownSpelling,
     #[error("reading {path}: {reason}")]
     Io { path: String, reason: String },
 }

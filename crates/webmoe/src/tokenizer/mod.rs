@@ -17,6 +17,7 @@ mod from_json;
 mod harmony;
 #[cfg(not(target_arch = "wasm32"))]
 mod native;
+mod pieces;
 mod pre;
 mod special;
 mod spm;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 pub use chat::{ChatMessage, ChatTemplate};
 pub use error::TokenizerError;
 pub use harmony::{HarmonyMarkers, HarmonyReader};
+pub use pieces::TokenPiece;
 pub use stream::StreamDecoder;
 
 use special::{Piece, SpecialMatcher};

@@ -5,6 +5,7 @@
 mod byte_level;
 mod chat;
 mod chat_templates;
+mod pieces;
 mod pre_tokenizers;
 mod sentencepiece;
 mod smollm2;

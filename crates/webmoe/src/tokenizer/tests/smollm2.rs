@@ -9,7 +9,7 @@ use super::*;
 
 const MODEL: &str = "models/SmolLM2-135M-Instruct.Q4_1.gguf";
 
-fn smollm2() -> Option<Tokenizer> {
+pub(super) fn smollm2() -> Option<Tokenizer> {
     let path = repo_root().join(MODEL);
     if !path.is_file() {
         let required = std::env::var("WEBMOE_REQUIRE_MODELS").is_ok_and(|v| v == "1");
