@@ -461,7 +461,7 @@ impl Inner {
         let (ids, dropped) = self.prompt_ids(prompt, &options).map_err(|e| to_js(&e))?;
         let max_tokens = max_tokens(ids.len(), options.max_tokens, self.info.context_length).map_err(|e| to_js(&e))?;
         let core_options =
-            generate::GenerateOptions { max_tokens, stop: options.stop.clone(), ignore_eos: options.ignore_eos };
+            generate::GenerateOptions { max_tokens, stop: options.stop.clone(), ignore_eos: options.ignore_eos, ..Default::default() };
         let sampling = options.sampling();
         let logit_bias = options.logit_bias.clone();
         let tokenizer = &self.tokenizer;

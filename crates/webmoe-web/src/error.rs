@@ -106,6 +106,7 @@ pub fn classify(e: &Error) -> (JsErrorName, Details) {
             (ContextLength, vec![("needed", Detail::from(*needed)), ("contextLength", Detail::from(*context))])
         }
         Error::Cancelled => (Abort, vec![]),
+        Error::Constraint { .. } => (Engine, vec![]),
     }
 }
 

@@ -30,6 +30,8 @@ pub enum Error {
     TokenOutOfRange { id: u32, vocab: usize },
     #[error("the prompt is empty; give at least one token")]
     EmptyPrompt,
+    #[error("structured output: {reason}")]
+    Constraint { reason: String },
     #[error("generation was cancelled")]
     Cancelled,
 }

@@ -1,6 +1,7 @@
 //! Text generation over an [`Engine`]: prompt in, chunks of text out, with stop conditions and
 //! speed figures. The CLI and the browser build drive the same loop.
 
+use crate::constraint::Constraint;
 use crate::engine::Engine;
 use crate::error::Result;
 use crate::sampler::TokenLogprobs;
@@ -16,18 +17,21 @@ pub struct GenerateOptions {
     pub stop: Vec<String>,
     /// Keep going past end-of-generation tokens.
     pub ignore_eos: bool,
+    /// Hold the reply to a format (JSON, a JSON schema): only ids the constraint allows are
+    /// sampled, and the reply ends once the value is complete (see [`crate::constraint`]).
+    pub constraint: Option<Constraint>,
 }
 
 impl Default for GenerateOptions {
     fn default() -> Self {
-        GenerateOptions { max_tokens: 128, stop: Vec::new(), ignore_eos: false }
+        GenerateOptions { max_tokens: 128, stop: Vec::new(), ignore_eos: false, constraint: None }
     }
 }
 
 /// Why generation ended (the OpenAI API's `finish_reason`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FinishReason {
-    /// An end-of-generation token or a stop text.
+    /// An end-of-generation token, a stop text, or the constrained value complete.
     Stop,
     /// `max_tokens` reached.
     Length,
@@ -104,15 +108,21 @@ pub struct Generation {
     finish: Option<FinishReason>,
     tokens: Vec<u32>,
     stats: GenerationStats,
+    /// The format the reply is held to, taken from the options.
+    constraint: Option<Constraint>,
 }
 
 impl Generation {
     /// Run the prompt (from position 0) and sample the first token. The leading part of the
     /// prompt that the KV cache already holds (the conversation so far, when the prompt is the
     /// conversation and a new turn) is not run again; at least the last token is.
-    pub async fn start(engine: &mut Engine, tokenizer: &Tokenizer, prompt: &[u32], options: GenerateOptions) -> Result<Generation> {
+    pub async fn start(engine: &mut Engine, tokenizer: &Tokenizer, prompt: &[u32], mut options: GenerateOptions) -> Result<Generation> {
         let cached = engine.cached_prefix(prompt).min(prompt.len().saturating_sub(1));
         engine.truncate(cached);
+        let constraint = options.constraint.take();
+        if let Some(c) = &constraint {
+            engine.set_token_mask(Some(c.allowed()))?;
+        }
         let t = Instant::now();
         let first = if options.max_tokens == 0 {
             None
@@ -123,7 +133,18 @@ impl Generation {
         let finish = if options.max_tokens == 0 { Some(FinishReason::Length) } else { None };
         let decoder = tokenizer.stream_decoder();
         let harmony = tokenizer.special_tokens().harmony.map(|m| HarmonyReader::new(m, prompt));
-        Ok(Generation { tokenizer: tokenizer.clone(), options, decoder, first, held: String::new(), harmony, finish, tokens: Vec::new(), stats })
+        Ok(Generation {
+            tokenizer: tokenizer.clone(),
+            options,
+            decoder,
+            first,
+            held: String::new(),
+            harmony,
+            finish,
+            tokens: Vec::new(),
+            stats,
+            constraint,
+        })
     }
 
     /// The next token and its text, or `None` when generation has ended.
@@ -135,9 +156,17 @@ impl Generation {
             Some(first) => first,
             None => {
                 let t = Instant::now();
-                // Unless this is the last token allowed, the step after it is queued before its id
-                // is read; it is cancelled below if generation stops here.
-                let id = if self.tokens.len() + 1 < self.options.max_tokens { engine.step_ahead().await? } else { engine.step().await? };
+                let id = if let Some(c) = &self.constraint {
+                    // The mask of this step follows from the last id, so no step is queued ahead.
+                    engine.set_token_mask(Some(c.allowed()))?;
+                    engine.step().await?
+                } else if self.tokens.len() + 1 < self.options.max_tokens {
+                    // The step after this one is queued before its id is read; it is cancelled
+                    // below if generation stops here.
+                    engine.step_ahead().await?
+                } else {
+                    engine.step().await?
+                };
                 self.stats.decode_seconds += t.elapsed().as_secs_f64();
                 (id, engine.last_logprobs())
             }
@@ -169,13 +198,18 @@ impl Generation {
             Some(h) => self.held.push_str(h.read(id, &decoded)),
             None => self.held.push_str(&decoded),
         }
+        if let Some(c) = &mut self.constraint {
+            c.advance(id)?;
+        }
         if let Some(cut) = self.options.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| self.held.find(s.as_str())).min() {
             self.finish = Some(FinishReason::Stop);
             self.held.truncate(cut);
             return Ok(chunk(std::mem::take(&mut self.held)));
         }
-        if at_limit {
-            self.finish = Some(FinishReason::Length);
+        // A complete value ends the reply: the format allows nothing but ending after it.
+        let complete = self.constraint.as_ref().is_some_and(Constraint::is_complete);
+        if complete || at_limit {
+            self.finish = Some(if complete { FinishReason::Stop } else { FinishReason::Length });
             let text = std::mem::take(&mut self.held) + &self.decoder.finish()?;
             return Ok(chunk(text));
         }
@@ -235,6 +269,7 @@ mod tests {
             finish: None,
             tokens: Vec::new(),
             stats: GenerationStats::default(),
+            constraint: None,
         };
         (g, tokenizer)
     }

@@ -1,6 +1,7 @@
 //! webmoe: Mixture-of-Experts language models from GGUF files on WebGPU.
 
 pub mod bench;
+pub mod constraint;
 pub mod engine;
 pub mod experts;
 pub mod generate;

@@ -41,7 +41,7 @@ pub fn run(a: &RunArgs) -> CliResult<()> {
         (None, Some(text)) => tokenizer.encode_with(text, true, true)?,
         (None, None) => return Err("give a prompt with -p TEXT or --tokens 1,2,3".into()),
     };
-    let options = GenerateOptions { max_tokens: a.n_predict, stop: Vec::new(), ignore_eos: a.ignore_eos };
+    let options = GenerateOptions { max_tokens: a.n_predict, ignore_eos: a.ignore_eos, ..Default::default() };
     let mut generation = pollster::block_on(Generation::start(&mut engine, &tokenizer, &prompt, options))?;
     let mut text = String::new();
     let mut out = std::io::stdout().lock();

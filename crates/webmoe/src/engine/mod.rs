@@ -122,7 +122,7 @@ impl Engine {
     }
 
     /// Choose only ids that `mask` allows, from the next token on: bit `i % 32` of word `i / 32`
-    /// allows id i (`vocab_size.div_ceil(32)` words); `None` allows
+    /// allows id i (`vocab_size.div_ceil(32)` words; see [`crate::constraint`]); `None` allows
     /// every id. The mask belongs to the sequence being generated: [`Engine::reset`] and
     /// [`Engine::truncate`] clear it. Refuses a mask of the wrong length or with no id allowed.
     pub fn set_token_mask(&mut self, mask: Option<&[u32]>) -> Result<()> {

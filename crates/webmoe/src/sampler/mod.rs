@@ -5,8 +5,9 @@
 //! The GPU kernel (shaders/sample.wgsl, launched by [`crate::kernels::sample`]) and the plain
 //! CPU reference [`sample_cpu`] implement the same definition:
 //!
-//! 0. **Token mask and logit bias.** When a mask is set (structured output), every id it does
-//!    not allow gets the logit `−∞`, so no later step can choose it. Then each listed id's logit gets its bias added (the OpenAI API's
+//! 0. **Token mask and logit bias.** When a mask is set (structured output, see
+//!    [`crate::constraint`]), every id it does not allow gets the logit `−∞`, so no later step
+//!    can choose it. Then each listed id's logit gets its bias added (the OpenAI API's
 //!    `logit_bias`).
 //! 1. **Penalties.** For each *distinct* id among the last `repeat_last_n` ids of the history
 //!    (prompt included) that is inside the vocabulary, seen `c` times there: a logit `l > 0`
