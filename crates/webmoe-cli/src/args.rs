@@ -152,6 +152,13 @@ pub struct RunArgs {
     /// Print one JSON object instead of streaming text
     #[arg(long = "json")]
     pub json: bool,
+    /// Generate only JSON that validates against the JSON Schema in FILE; the reply ends when
+    /// the value is complete
+    #[arg(long = "json-schema", value_name = "FILE", conflicts_with = "json_object")]
+    pub json_schema: Option<PathBuf>,
+    /// Generate only a JSON object; the reply ends when the object is complete
+    #[arg(long = "json-object")]
+    pub json_object: bool,
 }
 
 #[derive(Args)]

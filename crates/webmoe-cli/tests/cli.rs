@@ -271,6 +271,55 @@ fn a_second_chat_turn_reuses_the_first() {
     assert!(reused > turns[0].0 / 2 && reused < total, "the second turn reuses the first's tokens: {err}");
 }
 
+/// A file in the temporary directory holding `text`, named for this test process.
+fn temp_file(name: &str, text: &str) -> String {
+    let path = std::env::temp_dir().join(format!("webmoe-cli-{}-{name}", std::process::id()));
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// A schema that cannot be read or compiled is refused in one line naming it, before anything
+/// is generated.
+#[test]
+fn a_schema_that_cannot_be_used_is_refused_in_one_line() {
+    let model = fixture("mixtral-q8_0");
+    let run = |schema: &str| webmoe(&["run", "-m", &model, "--tokens", "1,2", "--json-schema", schema]);
+    assert_one_line_error(&run(&temp_file("unknown-type.json", r#"{"type": "nope"}"#)), "invalid json_schema {\"type\":\"nope\"}: the schema cannot be used: Invalid type: nope");
+    assert_one_line_error(&run(&temp_file("not-json.json", "{\"type\":\n")), "the schema is not JSON");
+    assert_one_line_error(&run("/nonexistent-schema.json"), "cannot read the JSON schema /nonexistent-schema.json");
+    let both = webmoe(&["run", "-m", &model, "--tokens", "1,2", "--json-object", "--json-schema", "x.json"]);
+    assert_one_line_error(&both, "--json-object");
+}
+
+/// `--json-schema` and `--json-object` with the real model: the text parses, follows the
+/// schema, and the reply stops at the end of the value.
+#[test]
+fn smollm2_follows_a_json_schema() {
+    let Some(model) = smollm2() else { return };
+    let schema = temp_file(
+        "person.json",
+        r#"{"type": "object", "properties": {"name": {"type": "string", "maxLength": 20},
+            "age": {"type": "integer", "minimum": 0, "maximum": 150}, "role": {"enum": ["admin", "editor", "viewer"]}},
+            "required": ["name", "age", "role"], "additionalProperties": false}"#,
+    );
+    let prompt = "<|im_start|>user\nDescribe a fictional engineer as JSON.<|im_end|>\n<|im_start|>assistant\n";
+    for sampling in [&["--temp", "0"][..], &["--seed", "4"][..]] {
+        let args = [&["run", "-m", &model, "-p", prompt, "-n", "100", "--json", "--json-schema", &schema][..], sampling].concat();
+        let j = json_of(&webmoe(&args));
+        assert_eq!(j["finish_reason"], "stop", "{sampling:?}: {j}");
+        let text = j["text"].as_str().unwrap();
+        let reply: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{sampling:?}: {e}: {text}"));
+        let keys: Vec<&String> = reply.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["name", "age", "role"], "{sampling:?}: {text}");
+        assert!(reply["name"].as_str().is_some_and(|n| n.chars().count() <= 20), "{text}");
+        assert!(reply["age"].as_u64().is_some_and(|a| a <= 150), "{text}");
+        assert!(["admin", "editor", "viewer"].iter().any(|r| reply["role"] == *r), "{text}");
+    }
+    let j = json_of(&webmoe(&["run", "-m", &model, "-p", prompt, "-n", "100", "--json", "--json-object", "--seed", "2"]));
+    let text = j["text"].as_str().unwrap();
+    assert!(serde_json::from_str::<Value>(text).is_ok_and(|v| v.is_object()), "{j}");
+}
+
 #[test]
 fn ctrl_c_stops_a_generation_within_a_token() {
     use std::time::{Duration, Instant};

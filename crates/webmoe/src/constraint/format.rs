@@ -61,11 +61,13 @@ impl ResponseFormat {
     }
 }
 
-/// At most 80 characters of `text`, with an ellipsis when cut.
+/// `text` on one line (each run of whitespace one space), at most 80 characters of it, with an
+/// ellipsis when cut.
 fn preview(text: &str) -> String {
     const MAX: usize = 80;
-    match text.char_indices().nth(MAX) {
-        Some((cut, _)) => format!("{}…", &text[..cut]),
-        None => text.to_string(),
+    let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match line.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &line[..cut]),
+        None => line,
     }
 }
