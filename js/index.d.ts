@@ -215,6 +215,21 @@ export interface GenerateOptions {
    */
   contextOverflow?: 'error' | 'truncate-middle' | 'shift';
   /**
+   * Generate only JSON that validates against this JSON Schema (an object, or `true`/`false`):
+   * at each token the engine computes which tokens keep the text valid and masks out every other
+   * one on the GPU before sampling (so `temperature`, `topP` … choose among valid tokens only),
+   * and the reply ends (`finishReason` 'stop') as soon as the value is complete. Whitespace
+   * between JSON tokens is nothing, one space, or a newline and up to 20 spaces or tabs. A
+   * schema the engine cannot compile (an unknown type, a `$ref` to nothing, impossible bounds)
+   * rejects with `InvalidOptionError` (`details.option` 'json_schema') before anything runs,
+   * its message naming the problem. `maxTokens` still applies: a reply cut short by it
+   * (`finishReason` 'length') is incomplete JSON. The first request with a format builds the
+   * vocabulary's token trie (a fraction of a second) and keeps it.
+   */
+  jsonSchema?: Record<string, unknown> | boolean;
+  /** Generate only a JSON object (any object), as `jsonSchema: { type: 'object' }`. Not with `jsonSchema`. */
+  jsonObject?: boolean;
+  /**
    * Cancels the generation: it stops before the next token and the iteration throws `AbortError`.
    * The engine stays usable.
    */
@@ -253,15 +268,17 @@ export interface ChatMessage {
  * Parameters of `chat.completions.create`: every field of OpenAI's chat-completions request is
  * accepted. Applied: `messages`, `max_completion_tokens` (or the older `max_tokens`),
  * `temperature`, `top_p`, `seed`, `stop`, `stream`, `stream_options.include_usage`,
- * `frequency_penalty`, `presence_penalty`, `logit_bias`, `logprobs`, `top_logprobs`.
+ * `frequency_penalty`, `presence_penalty`, `logit_bias`, `logprobs`, `top_logprobs`,
+ * `response_format` (`json_object` and `json_schema`, as `GenerateOptions.jsonObject` and
+ * `jsonSchema`).
  * Accepted and ignored (they change nothing webmoe computes): `model`, `metadata`, `store`,
  * `user`, `service_tier`, `prompt_cache_key`, `prompt_cache_retention`, `safety_identifier`,
  * `reasoning_effort`, `verbosity`, `prediction`, `parallel_tool_calls`, `stream_options.include_obfuscation`,
  * `n: 1`, `tool_choice`/`function_call` 'none' or 'auto' without tools, `modalities: ['text']`,
  * `response_format: { type: 'text' }`.
  * Refused by name with `InvalidOptionError` (`details.option`): `n` > 1, `tools`, `functions`,
- * tool messages and tool calls, `audio` and audio modalities, `response_format` json_object or
- * json_schema, `web_search_options`, content parts other than text. Unknown names are refused too.
+ * tool messages and tool calls, `audio` and audio modalities, `web_search_options`, content
+ * parts other than text. Unknown names are refused too.
  * `top_k`, `min_p`, `repeat_penalty`, `repeat_last_n`, `ignore_eos`, `signal`, `conversationId`
  * and `contextOverflow` are webmoe's extensions. Sampling defaults as in `GenerateOptions`.
  */
@@ -313,7 +330,20 @@ export interface ChatCompletionParams {
   top_logprobs?: number | null;
   /** 1 (or unset); more is refused. */
   n?: number | null;
-  response_format?: { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; json_schema: unknown } | null;
+  /**
+   * 'text' (default); 'json_object': the reply is a JSON object; 'json_schema': the reply is JSON
+   * that validates against `json_schema.schema` (see `GenerateOptions.jsonSchema`; no schema:
+   * any JSON value). The schema is enforced whole whether `strict` is true or not. A schema the
+   * engine cannot compile rejects with `InvalidOptionError` (`details.option` 'json_schema').
+   */
+  response_format?:
+    | { type: 'text' }
+    | { type: 'json_object' }
+    | {
+        type: 'json_schema';
+        json_schema: { name: string; description?: string; schema?: Record<string, unknown> | boolean; strict?: boolean | null };
+      }
+    | null;
   tools?: unknown[] | null;
   tool_choice?: unknown;
   parallel_tool_calls?: boolean | null;
@@ -345,7 +375,10 @@ export interface ChatCompletionParams {
   contextOverflow?: 'error' | 'truncate-middle' | 'shift';
 }
 
-/** 'stop': an end-of-generation token or a stop text; 'length': `max_tokens` reached. */
+/**
+ * 'stop': an end-of-generation token, a stop text, or the value of a JSON format complete;
+ * 'length': `max_tokens` reached.
+ */
 export type FinishReason = 'stop' | 'length';
 
 /** Token counts of a completion. */
@@ -627,6 +660,12 @@ export interface EngineStats {
   prefillTokensPerSecond: number;
   /** Generated tokens per second after the first. */
   decodeTokensPerSecond: number;
+  /**
+   * CPU seconds the current (or last) generation spent computing the token masks of its
+   * `jsonSchema`/`jsonObject`/`response_format` (0 without one); not part of
+   * `decodeTokensPerSecond`.
+   */
+  constraintSeconds: number;
   /** Positions of the current sequence in the KV cache (prompt and fed generated tokens). */
   positions: number;
   /**
@@ -774,8 +813,8 @@ export declare class Engine {
    *   as `<|im_start|>` becomes those tokens, as llama.cpp reads a prompt), or token ids fed
    *   exactly as given
    * @throws {InvalidOptionError} (from the iteration) an option out of range, an unknown option,
-   *   an empty prompt or a token id outside the vocabulary; unknown options and wrong types throw
-   *   at once, from `generate` itself
+   *   an empty prompt, a token id outside the vocabulary, or a `jsonSchema` that cannot be
+   *   compiled; unknown options and wrong types throw at once, from `generate` itself
    * @throws {ContextLengthError} (from the iteration) the prompt and `maxTokens` do not fit the context
    * @throws {AbortError} (from the iteration) `options.signal` aborted
    * @throws {DeviceLostError} (from the iteration) the GPU device was lost
@@ -790,8 +829,9 @@ export declare class Engine {
        * Answer a conversation. With `stream: true` the promise resolves to an async iterable of
        * chunks (the generation starts with the iteration); otherwise to the whole completion.
        * @throws {InvalidOptionError} malformed messages or parameters, an unsupported field
-       *   (`n` > 1, `tools`, a JSON `response_format`, …; `details.option` names it), a model
-       *   without a chat template, or a conversation the template refuses
+       *   (`n` > 1, `tools`, …; `details.option` names it), a `response_format` JSON schema that
+       *   cannot be compiled, a model without a chat template, or a conversation the template
+       *   refuses
        * @throws {ContextLengthError} the conversation and `max_tokens` do not fit the context
        * @throws {AbortError} `params.signal` aborted
        * @throws {EngineUnavailableError} the engine was unloaded or failed fatally

@@ -2,12 +2,11 @@
 // and mapped to the engine's options. Every field of OpenAI's requests is accepted: the ones
 // webmoe supports are applied, the ones that do not change the output (metadata, store, user,
 // service_tier, …) are accepted and ignored, and the ones it cannot honour (n > 1, tools,
-// audio, a JSON response format, web search, echo, suffix) are refused by name, so that a
-// request is never answered as if they had been applied. Unknown names are refused too (a
-// misspelt option is an error).
+// audio, web search, echo, suffix) are refused by name, so that a request is never answered as
+// if they had been applied. Unknown names are refused too (a misspelt option is an error).
 
 import { InvalidOptionError } from './errors.js';
-import { conversationIdOf, overflowOf } from './options.js';
+import { conversationIdOf, jsonSchemaOf, overflowOf } from './options.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 /** Most ids the top log-probabilities list (OpenAI's limit). */
@@ -168,7 +167,7 @@ function chatMessagesOf(messages) {
   });
 }
 
-/** Refuse what asks for output webmoe does not make: tools, audio, JSON formats, web search. */
+/** Refuse what asks for output webmoe does not make: tools, audio, web search. */
 function refuseUnsupportedOutputs(o) {
   if (Array.isArray(o.tools) ? o.tools.length > 0 : given(o.tools)) throw unsupported('tools', 'webmoe runs no tools; send the request without tools');
   if (Array.isArray(o.functions) ? o.functions.length > 0 : given(o.functions)) throw unsupported('functions', 'webmoe runs no functions');
@@ -179,11 +178,29 @@ function refuseUnsupportedOutputs(o) {
     throw unsupported('modalities', 'webmoe generates text only (modalities: ["text"])');
   }
   if (given(o.web_search_options)) throw unsupported('web_search_options', 'webmoe does not search the web');
-  const format = o.response_format;
-  if (given(format)) {
-    if (typeof format !== 'object' || typeof format.type !== 'string') throw refuse('response_format', format, 'an object with a type');
-    if (format.type !== 'text') throw unsupported('response_format', `type ${JSON.stringify(format.type)} (only "text" for now)`);
+}
+
+/**
+ * `response_format` → the engine's { jsonSchema (JSON text) } or { jsonObject: true }, or nothing
+ * for text. `json_schema.strict` is accepted either way: the schema is always enforced whole.
+ */
+function responseFormatOf(format) {
+  if (!given(format)) return {};
+  if (typeof format !== 'object' || Array.isArray(format) || typeof format.type !== 'string') {
+    throw refuse('response_format', format, 'an object with a type ("text", "json_object" or "json_schema")');
   }
+  if (format.type === 'text') return {};
+  if (format.type === 'json_object') return { jsonObject: true };
+  if (format.type !== 'json_schema') throw refuse('response_format.type', format.type, '"text", "json_object" or "json_schema"');
+  const spec = format.json_schema;
+  if (typeof spec !== 'object' || spec === null || Array.isArray(spec)) {
+    throw refuse('response_format.json_schema', spec, 'an object { name, schema, strict? }');
+  }
+  checkKeys(spec, new Set(['name', 'description', 'schema', 'strict']), 'response_format.json_schema');
+  if (typeof spec.name !== 'string' || spec.name.length === 0) throw refuse('response_format.json_schema.name', spec.name, 'a non-empty string');
+  boolean(spec, 'strict');
+  // No schema: any JSON value, as the empty schema says.
+  return { jsonSchema: jsonSchemaOf(spec.schema ?? {}, 'response_format.json_schema.schema') };
 }
 
 /**
@@ -208,7 +225,7 @@ export function chatRequest(params) {
     includeUsage: streamOptionsOf(o).includeUsage,
     logprobs,
     signal: signalOf(o),
-    engine: defined({ ...samplingOf(o, maxTokens), logprobs: logprobs ?? undefined }),
+    engine: defined({ ...samplingOf(o, maxTokens), logprobs: logprobs ?? undefined, ...responseFormatOf(o.response_format) }),
   };
 }
 

@@ -187,6 +187,40 @@ function logitBiasOf(bias) {
   return pairs;
 }
 
+/**
+ * A JSON Schema the reply must validate against (an object, or a boolean schema) → its JSON text,
+ * as the engine reads it (the engine compiles it and names what it cannot use).
+ */
+export function jsonSchemaOf(schema, option) {
+  if (schema === undefined || schema === null) return undefined;
+  const isObject = typeof schema === 'object' && !Array.isArray(schema);
+  if (!isObject && typeof schema !== 'boolean') throw refuse(option, safeJson(schema), 'a JSON Schema (an object or a boolean)');
+  try {
+    return JSON.stringify(schema);
+  } catch (error) {
+    throw refuse(option, String(schema), `a JSON Schema that JSON.stringify accepts (${error.message})`);
+  }
+}
+
+/** `value` as JSON for a message, or its string form when it has none. */
+function safeJson(value) {
+  try {
+    return JSON.stringify(value) ?? String(value);
+  } catch {
+    return String(value);
+  }
+}
+
+/** `jsonSchema` and `jsonObject` → the engine's { jsonSchema (JSON text), jsonObject }. */
+function formatOf(o) {
+  if (o.jsonObject !== undefined && o.jsonObject !== null && typeof o.jsonObject !== 'boolean') {
+    throw refuse('jsonObject', o.jsonObject, 'true or false');
+  }
+  const jsonSchema = jsonSchemaOf(o.jsonSchema, 'jsonSchema');
+  if (jsonSchema !== undefined && o.jsonObject) throw refuse('jsonObject', true, 'unset when jsonSchema is given (give one of them)');
+  return { jsonSchema, jsonObject: o.jsonObject || undefined };
+}
+
 const OVERFLOW = ['error', 'truncate-middle', 'shift'];
 
 /** A `contextOverflow` policy, or unset. */
@@ -239,6 +273,8 @@ export function generateOptions(options) {
       'ignoreEos',
       'conversationId',
       'contextOverflow',
+      'jsonSchema',
+      'jsonObject',
     ],
     'generate options',
   );
@@ -262,6 +298,7 @@ export function generateOptions(options) {
       ignoreEos: o.ignoreEos,
       conversationId: conversationIdOf(o.conversationId, 'conversationId'),
       contextOverflow: overflowOf(o.contextOverflow),
+      ...formatOf(o),
     }),
   };
 }

@@ -1,7 +1,7 @@
 // The OpenAI surface on SmolLM2-135M-Instruct (models/, fetched by scripts/fetch-smollm2):
 // requests as the `openai` package's examples write them run unchanged; responses and chunks have
 // exactly OpenAI's fields; logprobs, logit_bias and the penalties are applied; what webmoe cannot
-// honour is refused by name.
+// honour is refused by name (structured output: api-structured.test.mjs).
 
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -175,7 +175,7 @@ test('what webmoe cannot honour is refused by name', async () => {
     return {
       n: await create({ n: 2 }),
       tools: await create({ tools: [{ type: 'function', function: { name: 'f' } }] }),
-      json: await create({ response_format: { type: 'json_object' } }),
+      format: await create({ response_format: { type: 'json_schema' } }),
       audio: await create({ modalities: ['text', 'audio'], audio: { voice: 'alloy', format: 'mp3' } }),
       image: await create({ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'x' } }] }] }),
       toolMessage: await create({ messages: [...messages, { role: 'tool', content: 'x', tool_call_id: '1' }] }),
@@ -189,7 +189,7 @@ test('what webmoe cannot honour is refused by name', async () => {
   const expected = {
     n: 'n',
     tools: 'tools',
-    json: 'response_format',
+    format: 'response_format.json_schema',
     audio: 'audio',
     image: 'messages[0].content',
     toolMessage: 'tools',

@@ -14,6 +14,7 @@ use js_sys::Promise;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
+use webmoe::constraint::{Constraint, Vocabulary};
 use webmoe::engine::{Engine, DEFAULT_BATCH};
 use webmoe::generate::{self, Generation};
 use webmoe::gguf::ConcatSource;
@@ -50,6 +51,9 @@ pub(crate) struct Inner {
     pub(crate) info: ModelInfo,
     /// The model reader's first error: experts stream from it during generation too.
     failure: ReaderFailure,
+    /// The vocabulary structured output compiles formats against, built on the first request
+    /// that asks for a format.
+    vocabulary: std::cell::OnceCell<Vocabulary>,
 }
 
 /// What the JavaScript side shows about the model (`engine.model`).
@@ -164,6 +168,7 @@ impl WasmEngine {
             dropped: Default::default(),
             info,
             failure,
+            vocabulary: Default::default(),
         };
         Ok(WasmEngine { inner: Rc::new(inner) })
     }
@@ -460,8 +465,9 @@ impl Inner {
     async fn begin(&self, prompt: Prompt, options: GenerateOptions) -> Result<JsValue, JsValue> {
         let (ids, dropped) = self.prompt_ids(prompt, &options).map_err(|e| to_js(&e))?;
         let max_tokens = max_tokens(ids.len(), options.max_tokens, self.info.context_length).map_err(|e| to_js(&e))?;
+        let constraint = self.constraint(&options).map_err(|e| to_js(&e))?;
         let core_options =
-            generate::GenerateOptions { max_tokens, stop: options.stop.clone(), ignore_eos: options.ignore_eos, ..Default::default() };
+            generate::GenerateOptions { max_tokens, stop: options.stop.clone(), ignore_eos: options.ignore_eos, constraint };
         let sampling = options.sampling();
         let logit_bias = options.logit_bias.clone();
         let tokenizer = &self.tokenizer;
@@ -480,6 +486,21 @@ impl Inner {
         self.dropped.set(dropped);
         *self.generation.borrow_mut() = Some(generation);
         to_value(&started)
+    }
+}
+
+impl Inner {
+    /// The constraint of the format `options` ask for, compiled before anything runs.
+    fn constraint(&self, options: &GenerateOptions) -> webmoe::Result<Option<Constraint>> {
+        let Some(format) = options.response_format()? else { return Ok(None) };
+        let vocabulary = match self.vocabulary.get() {
+            Some(v) => v,
+            None => {
+                let built = Vocabulary::new(&self.tokenizer, self.info.vocab_size)?;
+                self.vocabulary.get_or_init(|| built)
+            }
+        };
+        vocabulary.compile(&format).map(Some)
     }
 }
 

@@ -5,6 +5,7 @@
 
 use serde::Deserialize;
 use wasm_bindgen::JsValue;
+use webmoe::constraint::ResponseFormat;
 use webmoe::engine::{EngineOptions, KvType};
 use webmoe::sampler::SamplingParams;
 use webmoe::tokenizer::ChatMessage;
@@ -43,7 +44,7 @@ impl LoadOptions {
 
 /// `start` options: `{ maxTokens?, temperature?, topK?, topP?, minP?, repeatPenalty?,
 /// repeatLastN?, frequencyPenalty?, presencePenalty?, logitBias?, logprobs?, seed?, stop?,
-/// ignoreEos?, conversationId?, contextOverflow? }`. Unset sampling fields take the core's defaults
+/// ignoreEos?, conversationId?, contextOverflow?, jsonSchema?, jsonObject? }`. Unset sampling fields take the core's defaults
 /// (llama.cpp's: temperature 0.8, top-k 40, top-p 0.95, min-p 0.05, no penalty, seed 0).
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -72,12 +73,32 @@ pub struct GenerateOptions {
     pub conversation_id: Option<String>,
     /// "error" (default), "truncate-middle" or "shift" (see `fit.rs`).
     pub context_overflow: Option<String>,
+    /// A JSON Schema as JSON text (the package stringifies the object it was given): the reply
+    /// is JSON that validates against it.
+    pub json_schema: Option<String>,
+    /// The reply is a JSON object.
+    #[serde(default)]
+    pub json_object: bool,
 }
 
 /// Tokens generated when the caller does not say.
 pub const DEFAULT_MAX_TOKENS: usize = 256;
 
 impl GenerateOptions {
+    /// The format the reply is held to, if any; refuses a schema that is not JSON and both
+    /// options at once.
+    pub fn response_format(&self) -> webmoe::Result<Option<ResponseFormat>> {
+        match (&self.json_schema, self.json_object) {
+            (Some(_), true) => Err(webmoe::Error::InvalidOption {
+                option: "jsonObject".into(),
+                value: "true".into(),
+                why: "give jsonSchema or jsonObject, not both".into(),
+            }),
+            (Some(text), false) => ResponseFormat::json_schema_text(text).map(Some),
+            (None, json_object) => Ok(json_object.then_some(ResponseFormat::JsonObject)),
+        }
+    }
+
     pub fn sampling(&self) -> SamplingParams {
         let d = SamplingParams::default();
         SamplingParams {
@@ -139,4 +160,30 @@ pub fn messages_from_js(value: JsValue) -> Result<Vec<ChatMessage>, JsValue> {
     let messages: Vec<Message> = serde_wasm_bindgen::from_value(value)
         .map_err(|e| invalid_option("messages", &format!("give an array of {{ role, content }} strings ({e})")))?;
     Ok(messages.into_iter().map(|m| ChatMessage::new(m.role, m.content)).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_options_give_the_format_or_name_the_problem() {
+        let with = |json_schema: Option<&str>, json_object| GenerateOptions {
+            json_schema: json_schema.map(str::to_string),
+            json_object,
+            ..GenerateOptions::default()
+        };
+        assert_eq!(with(None, false).response_format(), Ok(None));
+        assert_eq!(with(None, true).response_format(), Ok(Some(ResponseFormat::JsonObject)));
+        assert_eq!(
+            with(Some(r#"{"type":"integer"}"#), false).response_format(),
+            ResponseFormat::json_schema_text(r#"{ "type": "integer" }"#).map(Some)
+        );
+        let option_of = |r: webmoe::Result<Option<ResponseFormat>>| match r {
+            Err(webmoe::Error::InvalidOption { option, .. }) => option,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(option_of(with(Some("{}"), true).response_format()), "jsonObject");
+        assert_eq!(option_of(with(Some("{"), false).response_format()), "json_schema");
+    }
 }

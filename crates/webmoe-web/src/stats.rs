@@ -19,6 +19,8 @@ pub struct Stats {
     pub generated_tokens: usize,
     pub prefill_tokens_per_second: f64,
     pub decode_tokens_per_second: f64,
+    /// CPU seconds the generation spent on structured output's token masks.
+    pub constraint_seconds: f64,
     /// Positions filled in the KV cache (prompt and fed generated tokens).
     pub positions: usize,
     /// `[layer][expert]`: how many positions of the current sequence chose that expert.
@@ -129,6 +131,7 @@ impl Stats {
             generated_tokens: generation.generated_tokens,
             prefill_tokens_per_second: generation.prefill_tok_s(),
             decode_tokens_per_second: generation.decode_tok_s(),
+            constraint_seconds: generation.constraint_seconds,
             positions: sequence.positions,
             expert_counts: sequence.expert_counts,
             expert_cache: sequence.expert_cache,

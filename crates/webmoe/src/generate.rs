@@ -70,6 +70,9 @@ pub struct GenerationStats {
     pub prefill_seconds: f64,
     /// All later decode steps.
     pub decode_seconds: f64,
+    /// CPU time spent advancing the format's constraint and computing its token masks (0 without
+    /// a format); not part of `decode_seconds`.
+    pub constraint_seconds: f64,
 }
 
 impl GenerationStats {
@@ -199,7 +202,9 @@ impl Generation {
             None => self.held.push_str(&decoded),
         }
         if let Some(c) = &mut self.constraint {
+            let t = Instant::now();
             c.advance(id)?;
+            self.stats.constraint_seconds += t.elapsed().as_secs_f64();
         }
         if let Some(cut) = self.options.stop.iter().filter(|s| !s.is_empty()).filter_map(|s| self.held.find(s.as_str())).min() {
             self.finish = Some(FinishReason::Stop);

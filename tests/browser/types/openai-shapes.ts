@@ -61,3 +61,21 @@ export async function complete(): Promise<OpenAI.Completion> {
   };
   return engine.completions.create(params);
 }
+
+export async function structured(): Promise<OpenAI.Chat.ChatCompletion> {
+  const params: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = {
+    model: 'gpt-4o',
+    messages: [{ role: 'user', content: 'A person as JSON.' }],
+    response_format: {
+      type: 'json_schema',
+      json_schema: {
+        name: 'person',
+        strict: true,
+        schema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'], additionalProperties: false },
+      },
+    },
+  };
+  const object: OpenAI.Chat.ChatCompletionCreateParamsNonStreaming = { ...params, response_format: { type: 'json_object' } };
+  await engine.chat.completions.create(object);
+  return engine.chat.completions.create(params);
+}
