@@ -45,9 +45,9 @@ fn greedy_and_sampled_replies_validate_against_the_schema() {
     let (Some((tokenizer, vocabulary)), Some(mut engine)) = (smollm2(), engine()) else { return };
     let format = ResponseFormat::JsonSchema(person_schema());
     let free = reply(&mut engine, tokenizer, PERSON, None, &SamplingParams::greedy());
-    let sampled = |seed| SamplingParams { seed, ..SamplingParams::default() };
-    let hot = SamplingParams { temperature: 1.2, top_k: None, top_p: 1.0, min_p: 0.0, seed: 5, ..SamplingParams::default() };
-    for (what, params) in [("greedy", SamplingParams::greedy()), ("sampled, seed 7", sampled(7)), ("temperature 1.2", hot)] {
+    // Sampled with every filter off, so that the draw reaches unlikely (but allowed) ids.
+    let sampled = SamplingParams { temperature: 1.0, top_k: None, top_p: 1.0, min_p: 0.0, seed: 7, ..SamplingParams::default() };
+    for (what, params) in [("greedy", SamplingParams::greedy()), ("sampled at temperature 1, seed 7", sampled)] {
         let constraint = vocabulary.compile(&format).unwrap();
         let r = reply(&mut engine, tokenizer, PERSON, Some(constraint), &params);
         eprintln!("{what}: {}", r.text);
@@ -66,12 +66,10 @@ fn json_object_gives_an_object() {
     let (Some((tokenizer, vocabulary)), Some(mut engine)) = (smollm2(), engine()) else { return };
     let format = ResponseFormat::JsonObject;
     let question = "Give the capital and the population of France as JSON.";
-    for (what, params) in [("greedy", SamplingParams::greedy()), ("sampled", SamplingParams { seed: 3, ..SamplingParams::default() })] {
-        let r = reply(&mut engine, tokenizer, question, Some(vocabulary.compile(&format).unwrap()), &params);
-        eprintln!("{what}: {}", r.text);
-        assert_eq!(r.finish, Some(FinishReason::Stop), "{what}: {}", r.text);
-        let value: Value = serde_json::from_str(&r.text).unwrap_or_else(|e| panic!("{what}: {e}: {}", r.text));
-        assert!(value.is_object(), "{what}: {value}");
-        replay(vocabulary, &format, &r.ids);
-    }
+    let r = reply(&mut engine, tokenizer, question, Some(vocabulary.compile(&format).unwrap()), &SamplingParams::greedy());
+    eprintln!("{}", r.text);
+    assert_eq!(r.finish, Some(FinishReason::Stop), "{}", r.text);
+    let value: Value = serde_json::from_str(&r.text).unwrap_or_else(|e| panic!("{e}: {}", r.text));
+    assert!(value.is_object(), "{value}");
+    assert!(replay(vocabulary, &format, &r.ids).is_complete());
 }
