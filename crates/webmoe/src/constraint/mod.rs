@@ -18,9 +18,9 @@
 //! the text as complete.
 
 mod format;
-mod vocabulary;
 #[cfg(test)]
 mod tests;
+mod vocabulary;
 
 pub use format::ResponseFormat;
 pub use vocabulary::Vocabulary;

@@ -47,10 +47,17 @@ impl Vocabulary {
     /// has no end-of-generation id below `n_vocab` (a format could never end).
     pub fn new(tokenizer: &Tokenizer, n_vocab: usize) -> Result<Vocabulary> {
         let words: Vec<Vec<u8>> = tokenizer.token_pieces(n_vocab)?.into_iter().map(trie_word).collect();
-        let ends: Vec<u32> =
-            tokenizer.special_tokens().end_of_generation.iter().copied().filter(|&id| (id as usize) < n_vocab).collect();
+        let ends: Vec<u32> = tokenizer
+            .special_tokens()
+            .end_of_generation
+            .iter()
+            .copied()
+            .filter(|&id| (id as usize) < n_vocab)
+            .collect();
         let Some(&first_end) = ends.first() else {
-            return Err(unsupported("the tokenizer has no end-of-generation token, so a constrained reply could not end"));
+            return Err(unsupported(
+                "the tokenizer has no end-of-generation token, so a constrained reply could not end",
+            ));
         };
         let trie = TokTrie::from(&TokRxInfo::new(n_vocab as u32, first_end), &words).with_eos_tokens(&ends);
         let env: Arc<dyn TokenizerEnv + Sync> = Arc::new(TrieEnv { trie });

@@ -64,11 +64,14 @@ impl Tokenizer {
 }
 
 fn spelling_of(decoder: Option<&DecoderWrapper>) -> Result<Spelling, TokenizerError> {
-    let is_sentencepiece = |d: &DecoderWrapper| matches!(d, DecoderWrapper::ByteFallback(_) | DecoderWrapper::Metaspace(_));
+    let is_sentencepiece =
+        |d: &DecoderWrapper| matches!(d, DecoderWrapper::ByteFallback(_) | DecoderWrapper::Metaspace(_));
     match decoder {
         Some(DecoderWrapper::ByteLevel(_)) => Ok(Spelling::ByteLevel),
         Some(DecoderWrapper::Metaspace(_)) => Ok(Spelling::SentencePiece),
-        Some(DecoderWrapper::Sequence(s)) if s.get_decoders().iter().any(is_sentencepiece) => Ok(Spelling::SentencePiece),
+        Some(DecoderWrapper::Sequence(s)) if s.get_decoders().iter().any(is_sentencepiece) => {
+            Ok(Spelling::SentencePiece)
+        }
         _ => Err(TokenizerError::UnknownSpelling),
     }
 }
@@ -77,18 +80,10 @@ fn spelling_of(decoder: Option<&DecoderWrapper>) -> Result<Spelling, TokenizerEr
 /// that are printable Latin-1 stand for themselves; the others take 256, 257, … in byte order.
 fn byte_level_chars() -> HashMap<char, u8> {
     let printable = |b: u8| matches!(b, b'!'..=b'~' | 0xA1..=0xAC | 0xAE..=0xFF);
-    let mut next = 256u32;
-    (0..=255u8)
-        .map(|b| {
-            let c = if printable(b) {
-                char::from(b)
-            } else {
-                next += 1;
-                char::from_u32(next - 1).unwrap_or(char::REPLACEMENT_CHARACTER)
-            };
-            (c, b)
-        })
-        .collect()
+    let shifted = (0..=255u8).filter(|&b| !printable(b));
+    // U+0100 onwards are all characters (the 68 shifted bytes end at U+0143).
+    let shifted = shifted.zip(256u32..).filter_map(|(b, code)| char::from_u32(code).map(|c| (c, b)));
+    (0..=255u8).filter(|&b| printable(b)).map(|b| (char::from(b), b)).chain(shifted).collect()
 }
 
 /// A byte-level entry's bytes; a character outside the table (no real vocabulary has one)

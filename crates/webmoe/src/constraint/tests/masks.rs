@@ -15,7 +15,12 @@ fn allowed_ids(constraint: &Constraint) -> Vec<u32> {
 
 /// The ids that spell `text` through the masks, each the longest allowed id whose bytes begin
 /// the rest, and the constraint after them; fails where no allowed id continues the text.
-fn spell(tokenizer: &Tokenizer, vocabulary: &Vocabulary, format: &ResponseFormat, text: &str) -> (Vec<u32>, Constraint) {
+fn spell(
+    tokenizer: &Tokenizer,
+    vocabulary: &Vocabulary,
+    format: &ResponseFormat,
+    text: &str,
+) -> (Vec<u32>, Constraint) {
     let pieces = tokenizer.token_pieces(vocabulary.n_vocab()).unwrap();
     let mut constraint = vocabulary.compile(format).unwrap();
     let (mut rest, mut ids) = (text.as_bytes(), Vec::new());
@@ -28,7 +33,11 @@ fn spell(tokenizer: &Tokenizer, vocabulary: &Vocabulary, format: &ResponseFormat
             })
             .max();
         let Some((len, id)) = best else {
-            panic!("no allowed id continues {:?} after {:?}", String::from_utf8_lossy(rest), &text[..text.len() - rest.len()])
+            panic!(
+                "no allowed id continues {:?} after {:?}",
+                String::from_utf8_lossy(rest),
+                &text[..text.len() - rest.len()]
+            )
         };
         constraint.advance(id).unwrap();
         ids.push(id);
@@ -84,8 +93,12 @@ fn masks_forbid_what_the_schema_does_not_allow_next() {
         assert_eq!(first_bytes(&at_role), b"\"", "{what}: the enum's strings");
         let (_, in_role) = spell(tokenizer, vocabulary, &format, r#"{"name": "Ada", "age": 3, "role": ""#);
         assert_eq!(first_bytes(&in_role), b"aev", "{what}: admin, editor or viewer");
-        let (_, after_skills) =
-            spell(tokenizer, vocabulary, &format, r#"{"name": "Ada", "age": 3, "role": "admin", "skills": ["a", "b", "c""#);
+        let (_, after_skills) = spell(
+            tokenizer,
+            vocabulary,
+            &format,
+            r#"{"name": "Ada", "age": 3, "role": "admin", "skills": ["a", "b", "c""#,
+        );
         assert_eq!(first_bytes(&after_skills), b"\n ]", "{what}: maxItems 3 closes the array (after whitespace)");
         assert!(ends.iter().all(|&id| !after_skills.allows(id)), "{what}: ending inside the object");
         // Whitespace between two tokens of the JSON text: a space, or a newline and at most 20
@@ -118,7 +131,8 @@ fn random_walks_over_allowed_ids_give_valid_replies() {
                 constraint.advance(id).unwrap();
                 ids.push(id);
             }
-            let text = String::from_utf8(text_of(tokenizer, &ids)).unwrap_or_else(|e| panic!("{what}, seed {seed}: {e}"));
+            let text =
+                String::from_utf8(text_of(tokenizer, &ids)).unwrap_or_else(|e| panic!("{what}, seed {seed}: {e}"));
             assert_eq!(person_problem(&text), None, "{what}, seed {seed}: {text}");
         }
     }
@@ -145,7 +159,9 @@ fn schemas_that_cannot_be_compiled_are_refused_with_their_problem() {
         }
     }
     match ResponseFormat::json_schema_text("{\"type\": ") {
-        Err(Error::InvalidOption { option, why, .. }) => assert!(option == "json_schema" && why.contains("not JSON"), "{why}"),
+        Err(Error::InvalidOption { option, why, .. }) => {
+            assert!(option == "json_schema" && why.contains("not JSON"), "{why}")
+        }
         other => panic!("text that is not JSON: {other:?}"),
     }
 }

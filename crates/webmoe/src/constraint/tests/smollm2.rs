@@ -16,7 +16,10 @@ fn engine() -> Option<Engine> {
     let model = Model::from_gguf(&Gguf::parse(&bytes).expect("the SmolLM2 header")).expect("the SmolLM2 model");
     let gpu = pollster::block_on(Gpu::new(&GpuOptions::default())).expect("a GPU");
     let options = EngineOptions { context_length: Some(320), ..Default::default() };
-    Some(pollster::block_on(Engine::load(gpu, MemorySource::new(bytes), model, &options, &mut |_, _| {})).expect("loading"))
+    Some(
+        pollster::block_on(Engine::load(gpu, MemorySource::new(bytes), model, &options, &mut |_, _| {}))
+            .expect("loading"),
+    )
 }
 
 struct Reply {
@@ -25,7 +28,13 @@ struct Reply {
     finish: Option<FinishReason>,
 }
 
-fn reply(engine: &mut Engine, tokenizer: &Tokenizer, question: &str, constraint: Option<Constraint>, params: &SamplingParams) -> Reply {
+fn reply(
+    engine: &mut Engine,
+    tokenizer: &Tokenizer,
+    question: &str,
+    constraint: Option<Constraint>,
+    params: &SamplingParams,
+) -> Reply {
     engine.set_sampling(params).unwrap();
     let prompt = tokenizer.encode_chat(&[ChatMessage::new("user", question)], true).unwrap();
     let options = GenerateOptions { max_tokens: 160, constraint, ..Default::default() };
@@ -46,7 +55,8 @@ fn greedy_and_sampled_replies_validate_against_the_schema() {
     let format = ResponseFormat::JsonSchema(person_schema());
     let free = reply(&mut engine, tokenizer, PERSON, None, &SamplingParams::greedy());
     // Sampled with every filter off, so that the draw reaches unlikely (but allowed) ids.
-    let sampled = SamplingParams { temperature: 1.0, top_k: None, top_p: 1.0, min_p: 0.0, seed: 7, ..SamplingParams::default() };
+    let sampled =
+        SamplingParams { temperature: 1.0, top_k: None, top_p: 1.0, min_p: 0.0, seed: 7, ..SamplingParams::default() };
     for (what, params) in [("greedy", SamplingParams::greedy()), ("sampled at temperature 1, seed 7", sampled)] {
         let constraint = vocabulary.compile(&format).unwrap();
         let r = reply(&mut engine, tokenizer, PERSON, Some(constraint), &params);
@@ -66,7 +76,8 @@ fn json_object_gives_an_object() {
     let (Some((tokenizer, vocabulary)), Some(mut engine)) = (smollm2(), engine()) else { return };
     let format = ResponseFormat::JsonObject;
     let question = "Give the capital and the population of France as JSON.";
-    let r = reply(&mut engine, tokenizer, question, Some(vocabulary.compile(&format).unwrap()), &SamplingParams::greedy());
+    let r =
+        reply(&mut engine, tokenizer, question, Some(vocabulary.compile(&format).unwrap()), &SamplingParams::greedy());
     eprintln!("{}", r.text);
     assert_eq!(r.finish, Some(FinishReason::Stop), "{}", r.text);
     let value: Value = serde_json::from_str(&r.text).unwrap_or_else(|e| panic!("{e}: {}", r.text));
