@@ -328,7 +328,7 @@ test('a URL too large to store loads from the server without storing it; the Mix
       assert.ok(!/^\/|^[a-z]+:/.test(preset.url), `${preset.url} is relative`);
     }
   }
-  assert.deepEqual(PRESETS.filter((p) => p.family).map((p) => p.family), ['llama', 'gpt-oss', 'qwen3moe', 'olmoe'], 'a public model of each family with one');
+  assert.deepEqual(PRESETS.filter((p) => p.family).map((p) => p.family), ['llama', 'gpt-oss', 'qwen3moe', 'olmoe', 'granitemoe', 'qwen2moe'], 'a public model of each family with one');
 
   // The fixture followed by zeros up to 1 GiB more than the quota (a sparse file): refused for
   // storage, read from the server instead, exactly as the 26 GB preset is with a 10 GiB quota.

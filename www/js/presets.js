@@ -26,6 +26,12 @@ export const QWEN3_30B_A3B_URL = 'https://huggingface.co/Qwen/Qwen3-30B-A3B-GGUF
 /** OLMoE-1B-7B-0924-Instruct at Q4_K_M, from AllenAI: 4.2 GB, 16 layers, 64 experts, top-8. */
 export const OLMOE_1B_7B_URL = 'https://huggingface.co/allenai/OLMoE-1B-7B-0924-Instruct-GGUF/resolve/main/olmoe-1b-7b-0924-instruct-q4_k_m.gguf';
 
+/** Granite 3.0 3B-A800M Instruct at Q4_K_M, from IBM: about 2 GB, 32 layers, 40 experts, top-8. */
+export const GRANITE_MOE_3B_URL = 'https://huggingface.co/ibm-granite/granite-3.0-3b-a800m-instruct-GGUF/resolve/main/granite-3.0-3b-a800m-instruct-Q4_K_M.gguf';
+
+/** Qwen1.5-MoE-A2.7B-Chat at Q4_K_M, from Qwen: about 9 GB, 24 layers, 60 experts, top-4, a shared expert. */
+export const QWEN2_MOE_URL = 'https://huggingface.co/Qwen/Qwen1.5-MoE-A2.7B-Chat-GGUF/resolve/main/qwen1_5-moe-a2_7b-chat-q4_k_m.gguf';
+
 const STREAMED = 'Larger than a browser may store: read from the server as needed (set a GPU budget below your GPU memory), or download it and open it from disk';
 
 /** @type {Preset[]} */
@@ -58,6 +64,18 @@ export const PRESETS = [
     label: 'OLMoE-1B-7B Instruct, Q4_K_M',
     detail: "AllenAI's fully open MoE from Hugging Face: 64 experts, top-8, 1B active, 4.2 GB (stored in the browser)",
     family: 'olmoe',
+  },
+  {
+    url: GRANITE_MOE_3B_URL,
+    label: 'Granite 3.0 3B-A800M Instruct, Q4_K_M',
+    detail: "IBM's small MoE from Hugging Face: 40 experts, top-8, 800M active, about 2 GB (stored in the browser)",
+    family: 'granitemoe',
+  },
+  {
+    url: QWEN2_MOE_URL,
+    label: 'Qwen1.5-MoE-A2.7B Chat, Q4_K_M',
+    detail: "Qwen's first MoE from Hugging Face: 60 experts, top-4 and a shared expert, about 9 GB (close to a browser's quota: read from the server or open it from disk)",
+    family: 'qwen2moe',
   },
   {
     url: 'fixtures/mixtral-q8_0/model.gguf',
