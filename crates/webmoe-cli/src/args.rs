@@ -232,6 +232,10 @@ pub struct BenchArgs {
     /// Tokens of context before each run's prompt (as llama-bench's -d); -c must hold them
     #[arg(short = 'd', long = "depth", default_value_t = 0)]
     pub depth: usize,
+    /// Then profile a prompt submit and the decode step after it: each dispatch submitted
+    /// alone and timed, totals by kernel and weight type
+    #[arg(long = "profile")]
+    pub profile: bool,
     /// Print one JSON object
     #[arg(long = "json")]
     pub json: bool,

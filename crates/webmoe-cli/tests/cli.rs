@@ -355,3 +355,22 @@ fn bench_runs_at_a_depth_of_context() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("-c sets it"), "{err}");
 }
+
+/// `bench --profile` times a prompt submit and a decode step by kernel: every layer's
+/// projections by tensor and type, the attention, the router and the sampler.
+#[test]
+fn bench_profiles_by_kernel() {
+    let model = fixture("mixtral-q4_k_m");
+    let j = json_of(&webmoe(&["bench", "-m", &model, "-p", "3", "-n", "2", "-r", "1", "--profile", "--json"]));
+    let p = &j["profile"];
+    assert_eq!(p["prompt_tokens"], 3, "{j}");
+    let kernels = |part: &str| -> Vec<String> { p[part].as_array().unwrap().iter().map(|k| k["kernel"].as_str().unwrap().to_string()).collect() };
+    let decode = kernels("decode");
+    for want in ["attention", "router", "sample"] {
+        assert!(decode.iter().any(|k| k == want), "{want} in {decode:?}");
+    }
+    assert!(decode.iter().any(|k| k.starts_with("matvec routed ffn_down_exps Q")), "{decode:?}");
+    assert!(kernels("prompt").iter().any(|k| k.starts_with("matmul grouped ")), "{p}");
+    let text = String::from_utf8_lossy(&webmoe(&["bench", "-m", &model, "-p", "3", "-n", "2", "-r", "1", "--profile"]).stdout).to_string();
+    assert!(text.contains("decode step, each dispatch submitted alone") && text.contains("share"), "{text}");
+}

@@ -2,7 +2,7 @@
 //! the decode's effective bandwidth next to the device's measured copy bandwidth. The CLI's
 //! `webmoe bench` and the browser's `engine.bench()` print the same report.
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Profile};
 use crate::error::{Error, Result};
 use crate::experts::ExpertStats;
 use crate::gpu::copy_bandwidth;
@@ -54,6 +54,33 @@ pub struct BenchReport {
     pub experts_during_decode: ExpertStats,
 }
 
+/// A prompt of `prompt` ordinary ids and `depth` ids of context before it, the same every run:
+/// past the control and byte tokens where the vocabulary is large enough.
+fn prompt_and_context(engine: &Engine, prompt: usize, depth: usize) -> (Vec<u32>, Vec<u32>) {
+    let vocab = engine.model.config.vocab_size as u64;
+    let first_id = if vocab > 300 { 259 } else { 0 };
+    let mut rng = Rng::new(7);
+    let mut ids = |n: usize| -> Vec<u32> { (0..n).map(|_| (first_id + rng.below(vocab - first_id)) as u32).collect() };
+    let prompt = ids(prompt);
+    (prompt, ids(depth))
+}
+
+/// Where the GPU time of the benchmark's prompt submit and of the decode step after it goes,
+/// by kernel ([`Engine::profile`]), `depth` tokens into a context. The prompt must fit one
+/// submit. Leaves the engine reset.
+pub async fn profile(engine: &mut Engine, prompt: usize, depth: usize) -> Result<Profile> {
+    engine.set_sampling(&SamplingParams::greedy())?;
+    let (prompt, context) = prompt_and_context(engine, prompt, depth);
+    engine.reset();
+    if depth > 0 {
+        engine.prefill(&context).await?;
+        engine.truncate(depth);
+    }
+    let profile = engine.profile(&prompt).await;
+    engine.reset();
+    profile
+}
+
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v.get(v.len() / 2).copied().unwrap_or(0.0)
@@ -76,12 +103,7 @@ pub async fn run_at_depth(engine: &mut Engine, o: BenchOptions, depth: usize) ->
         return Err(bad(&format!("depth + prompt + gen exceeds the context of {} positions (-c sets it)", engine.context_length())));
     }
     engine.set_sampling(&SamplingParams::greedy())?;
-    let vocab = engine.model.config.vocab_size as u64;
-    // Ordinary ids: past the control and byte tokens where the vocabulary is large enough.
-    let first_id = if vocab > 300 { 259 } else { 0 };
-    let mut rng = Rng::new(7);
-    let prompt: Vec<u32> = (0..o.prompt).map(|_| (first_id + rng.below(vocab - first_id)) as u32).collect();
-    let context: Vec<u32> = (0..depth).map(|_| (first_id + rng.below(vocab - first_id)) as u32).collect();
+    let (prompt, context) = prompt_and_context(engine, o.prompt, depth);
 
     let (mut prefill, mut ttft, mut decode) = (Vec::new(), Vec::new(), Vec::new());
     let (mut counters, mut experts) = (Default::default(), ExpertStats::default());

@@ -7,7 +7,8 @@ use crate::memory_watch::MemoryWatch;
 use serde_json::json;
 use std::io::Write;
 use web_time::Instant;
-use webmoe::bench::{run_at_depth, BenchOptions};
+use webmoe::bench::{profile, run_at_depth, BenchOptions};
+use webmoe::engine::KernelTime;
 
 pub fn run(a: &BenchArgs) -> CliResult<()> {
     let memory = MemoryWatch::start();
@@ -15,6 +16,7 @@ pub fn run(a: &BenchArgs) -> CliResult<()> {
     let mut engine = load(&a.model)?.engine;
     let load_seconds = t.elapsed().as_secs_f64();
     let r = pollster::block_on(run_at_depth(&mut engine, BenchOptions { prompt: a.prompt, gen: a.gen, reps: a.reps }, a.depth))?;
+    let kernel_profile = if a.profile { Some(pollster::block_on(profile(&mut engine, a.prompt, a.depth))?) } else { None };
     let c = &engine.model.config;
     let e = &r.experts_during_decode;
     let peak_anonymous = memory.peak();
@@ -42,6 +44,9 @@ pub fn run(a: &BenchArgs) -> CliResult<()> {
             "roofline_ratio": r.roofline_ratio,
             "experts_during_decode": { "hits": e.hits, "misses": e.misses, "hit_rate": e.hit_rate(), "bytes_uploaded": e.bytes_uploaded,
                 "prefetches": e.prefetches, "prefetch_accuracy": e.prefetch_accuracy(), "stall_seconds": e.stall_seconds },
+            "profile": kernel_profile.as_ref().map(|p| json!({
+                "prompt_tokens": p.prompt_tokens, "prompt": kernels_json(&p.prompt), "decode": kernels_json(&p.decode),
+            })),
         });
         writeln!(out, "{result}")?;
         return Ok(());
@@ -91,5 +96,24 @@ pub fn run(a: &BenchArgs) -> CliResult<()> {
         100.0 * r.roofline_ratio,
         r.copy_bandwidth_bytes_s / 1e9
     )?;
+    if let Some(p) = &kernel_profile {
+        print_kernels(&mut out, &format!("prompt submit of {} tokens", p.prompt_tokens), &p.prompt)?;
+        print_kernels(&mut out, "decode step", &p.decode)?;
+    }
+    Ok(())
+}
+
+fn kernels_json(kernels: &[KernelTime]) -> serde_json::Value {
+    kernels.iter().map(|k| json!({ "kernel": k.label, "calls": k.calls, "seconds": k.seconds })).collect()
+}
+
+/// A profile's kernels, most time first, with their share of the submit.
+fn print_kernels(out: &mut impl Write, what: &str, kernels: &[KernelTime]) -> std::io::Result<()> {
+    let total: f64 = kernels.iter().map(|k| k.seconds).sum();
+    writeln!(out, "{what}, each dispatch submitted alone: {:.1} ms in all", total * 1e3)?;
+    writeln!(out, "  {:>10} {:>6} {:>6}  kernel", "ms", "share", "calls")?;
+    for k in kernels {
+        writeln!(out, "  {:>10.2} {:>5.1}% {:>6}  {}", k.seconds * 1e3, 100.0 * k.seconds / total.max(f64::MIN_POSITIVE), k.calls, k.label)?;
+    }
     Ok(())
 }

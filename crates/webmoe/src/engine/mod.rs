@@ -9,6 +9,7 @@ mod footprint;
 mod forward;
 mod load;
 mod options;
+mod profile;
 mod run;
 mod snapshot;
 mod state;
@@ -17,6 +18,7 @@ mod weights;
 
 pub use auto_budget::{automatic_budget, usable_bytes, AutoBudget};
 pub use footprint::{budget_facts, footprint, BudgetFacts, MemoryReport};
+pub use profile::{KernelTime, Profile};
 pub use options::{EngineOptions, KvType, DEFAULT_BATCH, DEFAULT_CONTEXT};
 pub use snapshot::KvSnapshot;
 

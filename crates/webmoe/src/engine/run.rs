@@ -167,7 +167,7 @@ impl Engine {
     }
 
     /// Read the id in `sampled[buffer]`, sampled after a submit of `n` tokens.
-    async fn read_sampled_after(&mut self, buffer: usize, n: usize) -> Result<u32> {
+    pub(super) async fn read_sampled_after(&mut self, buffer: usize, n: usize) -> Result<u32> {
         let sampled = &self.sampled[buffer];
         map_read(&self.gpu, sampled).await?;
         self.count(|c| c.readbacks += 1);

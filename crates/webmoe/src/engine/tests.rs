@@ -563,3 +563,32 @@ fn a_201088_token_vocabulary_matches_the_reference() {
     let argmax = |row: &[f32]| row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0 as u32;
     assert_eq!(ids[0], argmax(want.last().unwrap()));
 }
+
+/// A profiled prompt and step run the same dispatches as an ordinary prefill and step, and
+/// leave the same sequence behind: the same greedy ids follow.
+#[test]
+fn a_profile_times_every_dispatch_and_keeps_the_sequence() {
+    let c = oracle("mixtral-q4_k_m");
+    let mut e = engine("mixtral-q4_k_m", KvType::F32, &GpuOptions::default());
+    // One submit: the engine's batch size is 5.
+    let prompt = &c.tokens[..5];
+    let want = greedy(&mut e, prompt, 4);
+    e.reset();
+    let profile = pollster::block_on(e.profile(prompt)).unwrap();
+    let calls = |kernels: &[KernelTime]| kernels.iter().map(|k| k.calls as usize).sum::<usize>();
+    assert_eq!(calls(&profile.decode), e.passes.decode.all().count() + e.tail(run::Tail::Sample).len());
+    assert_eq!(calls(&profile.prompt), e.passes.prompt.all().count() + e.tail(run::Tail::Sample).len());
+    assert!(profile.decode.iter().any(|k| k.label.starts_with("matvec routed ffn_down_exps ")), "{:?}", profile.decode);
+    assert!(profile.prompt.iter().any(|k| k.label == "moe_group"), "{:?}", profile.prompt);
+    assert!(profile.decode.windows(2).all(|w| w[0].seconds >= w[1].seconds), "most time first");
+    assert_eq!(e.seen, [prompt, &want[..2]].concat(), "the prompt, its sampled id and the step's");
+    let rest = [pollster::block_on(e.step()).unwrap(), pollster::block_on(e.step()).unwrap()];
+    assert_eq!(rest, want[2..4]);
+}
+
+#[test]
+fn a_profile_refuses_a_prompt_over_one_submit() {
+    let mut e = engine("mixtral-q4_k_m", KvType::F32, &GpuOptions::default());
+    let err = pollster::block_on(e.profile(&[1; 6])).unwrap_err();
+    assert!(err.to_string().contains("batch size (5)"), "{err}");
+}

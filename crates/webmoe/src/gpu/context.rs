@@ -188,6 +188,19 @@ impl Gpu {
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
     }
 
+    /// Wait until the GPU has finished every submit so far (natively by blocking, in the
+    /// browser on the queue's own completion).
+    pub async fn work_done(&self) -> Result<(), GpuError> {
+        let (tx, rx) = futures_channel::oneshot::channel();
+        self.queue.on_submitted_work_done(move || {
+            let _ = tx.send(());
+        });
+        self.poll_wait();
+        let finished = rx.await;
+        self.check()?;
+        finished.map_err(|_| GpuError::Operation { message: "the GPU dropped a completion callback".into() })
+    }
+
     /// Adapter name and backend, for reports.
     pub fn describe(&self) -> String {
         format!("{} ({:?}, {:?})", self.info.name, self.info.backend, self.info.device_type)

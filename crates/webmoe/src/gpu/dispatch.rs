@@ -1,5 +1,6 @@
 //! A recorded dispatch: pipeline, bind group and grid, created once and encoded for every token.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 /// Workgroup counts of a dispatch. Some grids grow with the number of tokens in the submit.
@@ -33,7 +34,9 @@ impl Grid {
 
 /// One compute dispatch, ready to encode.
 pub struct Dispatch {
-    pub label: &'static str,
+    /// What the dispatch computes, for profiles: the kernel, and for a weight matrix its
+    /// tensor and type (`matvec ffn_down_exps Q6_K`).
+    pub label: Cow<'static, str>,
     /// For a page of expert weights: the slots the page holds (its workgroups skip routes whose
     /// expert is in another slot, so a submit that needs none of these slots can leave it out).
     pub slots: Option<std::ops::Range<u32>>,

@@ -50,6 +50,20 @@ pub enum UploadError {
 }
 
 impl GpuMatrix {
+    /// `kernel` and the matrix, as profiles name a dispatch: `matvec ffn_gate_exps|ffn_up_exps Q4_K`
+    /// (the tensor names without their layer and `.weight`).
+    pub fn label(&self, kernel: &str) -> String {
+        let short = |n: &str| {
+            let n = n.strip_suffix(".weight").unwrap_or(n);
+            match n.strip_prefix("blk.") {
+                Some(rest) => rest.split_once('.').map_or(rest, |(_, t)| t).to_string(),
+                None => n.to_string(),
+            }
+        };
+        let names: Vec<String> = self.name.split(" | ").map(short).collect();
+        format!("{kernel} {} {}", names.join("|"), self.ty)
+    }
+
     /// Allocate pages for `slots` slots shaped like `m` (contents zero).
     pub async fn allocate(gpu: &Gpu, m: &Matrix, slots: usize) -> Result<GpuMatrix, GpuError> {
         Self::allocate_shape(gpu, &m.name, m.ty, m.cols, m.rows, slots).await

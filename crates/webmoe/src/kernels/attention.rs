@@ -63,7 +63,7 @@ pub fn attention(
     let sinks = extras.sinks.unwrap_or(&env.unused);
     let bindings = [env.step.binding(), params.binding(), q.binding(), k_cache.binding(), v_cache.binding(), out.binding(), sinks.binding()];
     let bind_group = gpu.bind_group("attention", &pipeline, &bindings);
-    Ok(Dispatch { label: "attention", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: shape.n_head, per_token: 1 } })
+    Ok(Dispatch { label: "attention".into(), slots: None, pipeline, bind_group, grid: Grid::PerToken { x: shape.n_head, per_token: 1 } })
 }
 
 #[cfg(test)]

@@ -31,7 +31,7 @@ pub fn embed(gpu: &Gpu, env: &KernelEnv, table: &GpuMatrix, tokens: &StorageBuff
             );
             let bind_group =
                 gpu.bind_group("embed", &pipeline, &[env.step.binding(), params.binding(), page.buffer.binding(), tokens.binding(), out.binding()]);
-            Ok(Dispatch { label: "embed", slots: None, pipeline: pipeline.clone(), bind_group, grid: Grid::PerToken { x: groups(table.cols, VALUES_PER_WORKGROUP), per_token: 1 } })
+            Ok(Dispatch { label: "embed".into(), slots: None, pipeline: pipeline.clone(), bind_group, grid: Grid::PerToken { x: groups(table.cols, VALUES_PER_WORKGROUP), per_token: 1 } })
         })
         .collect()
 }

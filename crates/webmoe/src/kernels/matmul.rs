@@ -114,6 +114,7 @@ pub fn matmul(gpu: &Gpu, env: &KernelEnv, m: &Matmul) -> Result<Vec<Dispatch>, G
     let order = m.grouped.as_ref().map_or(&env.unused, |g| &g.groups.order);
     let aux = m.aux.unwrap_or(&env.unused);
     let bias = m.bias.map_or(&env.unused, |b| b.values);
+    let label = w.label(if m.grouped.is_some() { "matmul grouped" } else { "matmul" });
     w.pages
         .iter()
         .map(|page| {
@@ -152,7 +153,7 @@ pub fn matmul(gpu: &Gpu, env: &KernelEnv, m: &Matmul) -> Result<Vec<Dispatch>, G
             );
             let x = groups(page.rows.end - page.rows.start, ROWS_PER_WORKGROUP);
             let grid = Grid::TokenTiles { x, tile: TOKENS_PER_WORKGROUP, z: experts };
-            Ok(Dispatch { label: "matmul", slots: m.grouped.as_ref().map(|_| page.slots.clone()), pipeline: pipeline.clone(), bind_group, grid })
+            Ok(Dispatch { label: label.clone().into(), slots: m.grouped.as_ref().map(|_| page.slots.clone()), pipeline: pipeline.clone(), bind_group, grid })
         })
         .collect()
 }

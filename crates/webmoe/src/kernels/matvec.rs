@@ -156,6 +156,7 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
     if m.paired && (w.rows % 2 != 0 || w.pages.iter().any(|p| p.rows.start != 0 || p.rows.end != w.rows)) {
         return Err(GpuError::Operation { message: format!("{}: a paired matvec needs an even row count and pages of whole slots", w.name) });
     }
+    let label = w.label(if m.routed.is_some() { "matvec routed" } else { "matvec" });
     w.pages
         .iter()
         .map(|page| {
@@ -196,7 +197,7 @@ pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, G
             );
             let x = groups(rows.end - rows.start, shape.rows_per_workgroup());
             let grid = Grid::Folded { x, per_token: (!m.last_token_only).then_some(per_token), fold: gpu.max_workgroups };
-            Ok(Dispatch { label: "matvec", slots: m.routed.as_ref().map(|_| page.slots.clone()), pipeline: pipeline.clone(), bind_group, grid })
+            Ok(Dispatch { label: label.clone().into(), slots: m.routed.as_ref().map(|_| page.slots.clone()), pipeline: pipeline.clone(), bind_group, grid })
         })
         .collect()
 }

@@ -75,7 +75,7 @@ pub fn moe_group(
             groups.order.binding(),
         ],
     );
-    Ok(Dispatch { label: "moe_group", slots: None, pipeline, bind_group, grid: Grid::Fixed([1, 1, 1]) })
+    Ok(Dispatch { label: "moe_group".into(), slots: None, pipeline, bind_group, grid: Grid::Fixed([1, 1, 1]) })
 }
 
 #[cfg(test)]

@@ -66,7 +66,7 @@ pub fn rms_norm(
             shared_gate.binding(),
         ],
     );
-    Ok(Dispatch { label: "rms_norm", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
+    Ok(Dispatch { label: "rms_norm".into(), slots: None, pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
 }
 
 #[cfg(test)]

@@ -143,7 +143,7 @@ pub fn rope_kv(gpu: &Gpu, env: &KernelEnv, r: &RopeKv) -> Result<Dispatch, GpuEr
             k_norm.binding(),
         ],
     );
-    Ok(Dispatch { label: "rope_kv", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: heads / units, per_token: 1 } })
+    Ok(Dispatch { label: "rope_kv".into(), slots: None, pipeline, bind_group, grid: Grid::PerToken { x: heads / units, per_token: 1 } })
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ pub fn router(
             bias.unwrap_or(&env.unused).binding(),
         ],
     );
-    Ok(Dispatch { label: "router", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
+    Ok(Dispatch { label: "router".into(), slots: None, pipeline, bind_group, grid: Grid::PerToken { x: 1, per_token: 1 } })
 }
 
 #[cfg(test)]

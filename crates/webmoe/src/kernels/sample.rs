@@ -108,7 +108,7 @@ impl SampleKernel {
                 mask.binding(),
             ],
         );
-        let dispatch = Dispatch { label: "sample", slots: None, pipeline, bind_group, grid: Grid::Fixed([1, 1, 1]) };
+        let dispatch = Dispatch { label: "sample".into(), slots: None, pipeline, bind_group, grid: Grid::Fixed([1, 1, 1]) };
         let last = RefCell::new(None);
         Ok(SampleKernel { dispatch, output, params: uniform, bias, mask, block: Cell::new(block), last, n_vocab, capacity })
     }

@@ -27,7 +27,7 @@ pub fn swiglu(
     let pipeline = gpu.pipeline(&PipelineKey::new(Kernel::Swiglu).constant("GLU", glu_id(activation)))?;
     let params = UniformBuffer::new(gpu, "swiglu params", &Params { f, per_token, _pad: [0; 2] });
     let bind_group = gpu.bind_group("swiglu", &pipeline, &[env.step.binding(), params.binding(), gate_up.binding(), act.binding()]);
-    Ok(Dispatch { label: "swiglu", slots: None, pipeline, bind_group, grid: Grid::PerToken { x: groups(f, 256), per_token } })
+    Ok(Dispatch { label: "swiglu".into(), slots: None, pipeline, bind_group, grid: Grid::PerToken { x: groups(f, 256), per_token } })
 }
 
 #[cfg(test)]
