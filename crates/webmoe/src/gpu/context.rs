@@ -133,6 +133,7 @@ impl Gpu {
         if let Some(shape) = options.matvec {
             shape.check(&caps).map_err(|message| GpuError::Operation { message })?;
             variants.matvec = shape;
+            variants.matvec_rows_per_matrix = false;
         }
         Ok(Gpu {
             device,

@@ -5,6 +5,7 @@
 //! `WEBMOE_PORTABLE=1`) makes them the only ones chosen.
 
 use super::context::Capabilities;
+use crate::gguf::GgmlType;
 
 /// How the matrix × vector product (shaders/matvec.wgsl) shares out a matrix.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,6 +69,9 @@ impl MatvecShape {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Variants {
     pub matvec: MatvecShape,
+    /// Fit the matvec's rows per invocation to each matrix ([`Variants::matvec_for`]): the
+    /// row-per-invocation form chosen for a CPU adapter. Off for a shape asked for by hand.
+    pub matvec_rows_per_matrix: bool,
     /// Only core WebGPU is used (asked for, or the adapter offers nothing more).
     pub portable: bool,
 }
@@ -91,12 +95,28 @@ impl Variants {
         } else {
             MatvecShape { workgroup: 64, lanes: 64, rows: 4, reduce: Reduce::Workgroup }
         };
-        Variants { matvec, portable }
+        Variants { matvec, matvec_rows_per_matrix: device_type == wgpu::DeviceType::Cpu, portable }
+    }
+
+    /// The matvec shape for a matrix of `ty`, `paired` when each output reads a gate row and
+    /// an up row. A CPU adapter runs an invocation's dot products side by side in vector
+    /// registers, and past what those hold it spills: there the shape's `rows` is the number of
+    /// weight rows an invocation reads at once, halved for a paired matrix (two rows per
+    /// output) and for the types whose piece decoders keep more values live (BENCHMARKS.md,
+    /// "Rows per invocation": 2 rows run these at 0.5–0.7× the speed of 1, the rest at 1.2–1.6×).
+    pub fn matvec_for(&self, ty: GgmlType, paired: bool) -> MatvecShape {
+        let mut shape = self.matvec;
+        if self.matvec_rows_per_matrix {
+            let heavy = matches!(ty, GgmlType::Q5_0 | GgmlType::Q3_K | GgmlType::Q5_K | GgmlType::Q6_K | GgmlType::MXFP4);
+            shape.rows = (shape.rows >> (paired as u32 + heavy as u32)).max(1);
+        }
+        shape
     }
 
     /// One line per kernel: which form runs.
     pub fn describe(&self) -> String {
-        format!("matvec: {}{}", self.matvec.describe(), if self.portable { " (portable)" } else { "" })
+        let fitted = if self.matvec_rows_per_matrix { " (rows halved for paired matrices and heavier decoders)" } else { "" };
+        format!("matvec: {}{fitted}{}", self.matvec.describe(), if self.portable { " (portable)" } else { "" })
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -109,7 +129,7 @@ impl Variants {
         };
         serde_json::json!({
             "portable": self.portable,
-            "matvec": { "workgroup": m.workgroup, "lanes": m.lanes, "rows": m.rows, "reduce": reduce },
+            "matvec": { "workgroup": m.workgroup, "lanes": m.lanes, "rows": m.rows, "reduce": reduce, "rows_per_matrix": self.matvec_rows_per_matrix },
         })
     }
 }

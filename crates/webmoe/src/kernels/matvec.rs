@@ -123,7 +123,7 @@ impl<'a> Matvec<'a> {
 /// One dispatch per page of `m.weights`.
 pub fn matvec(gpu: &Gpu, env: &KernelEnv, m: &Matvec) -> Result<Vec<Dispatch>, GpuError> {
     let w = m.weights;
-    let shape = gpu.variants.matvec;
+    let shape = gpu.variants.matvec_for(w.ty, m.paired);
     let (kernel, multi_subgroup) = match shape.reduce {
         Reduce::Workgroup => (Kernel::Matvec, None),
         Reduce::Subgroup { multi } => (Kernel::MatvecSubgroups, Some(multi)),

@@ -29,6 +29,16 @@ fn each_kind_of_adapter_gets_its_form() {
 }
 
 #[test]
+fn cpu_adapters_fit_matvec_rows_to_the_matrix() {
+    use crate::gguf::GgmlType::*;
+    let cpu = Variants::choose(wgpu::DeviceType::Cpu, (8, 8), &ALL);
+    let rows = |ty, paired| cpu.matvec_for(ty, paired).rows;
+    assert_eq!((rows(Q4_K, false), rows(Q4_K, true), rows(Q6_K, false), rows(Q6_K, true)), (2, 1, 1, 1));
+    let gpu = Variants::choose(wgpu::DeviceType::DiscreteGpu, (32, 32), &ALL);
+    assert_eq!(gpu.matvec_for(Q6_K, true), gpu.matvec, "GPU forms keep their shape");
+}
+
+#[test]
 fn webmoe_portable_is_1() {
     assert!(portable_flag(Some("1")));
     assert!(!portable_flag(Some("0")));
