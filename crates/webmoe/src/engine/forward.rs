@@ -19,7 +19,9 @@
 //! recorded: a decode body whose projections are matrix × vector kernels (one token per submit;
 //! routed rows read their expert's slot directly), and a prompt body of tiled matrix × matrix
 //! kernels, with each MoE layer's routes grouped per expert on the GPU so every expert runs once
-//! over the tokens that chose it.
+//! over the tokens that chose it. Where the device's matmul tiles cost more than they share when
+//! an expert has only a few routes (CPU adapters), a third body runs short chunks' experts
+//! through the matvec, route by route, and the rest through the prompt's matmul.
 
 use super::state::{KvCache, Scratch};
 use super::weights::{ExpertBiasBuffers, Ffn, GateUp, GateUpBias, LayerWeights, Weights};
@@ -68,6 +70,12 @@ pub struct Passes {
     pub decode: Body,
     /// The body for a prompt chunk of several tokens.
     pub prompt: Body,
+    /// Where the device prefers it ([`crate::gpu::Variants::matvec_experts_below`]): the prompt
+    /// body with its routed experts through the matvec, route by route, for chunks whose routes
+    /// per expert are too few to pay for the grouped matmul. `None` for dense models.
+    pub prompt_few_routes: Option<Body>,
+    /// Chunks of fewer tokens than this take `prompt_few_routes`.
+    pub few_routes_below: usize,
     /// lm_head over every token of the submit (logits of every position).
     pub head_all: Vec<Dispatch>,
     /// lm_head over the submit's last token (the sampler follows).
@@ -77,10 +85,10 @@ pub struct Passes {
 impl Passes {
     /// The body for a submit of `n_tokens`.
     pub fn body(&self, n_tokens: usize) -> &Body {
-        if n_tokens == 1 {
-            &self.decode
-        } else {
-            &self.prompt
+        match &self.prompt_few_routes {
+            _ if n_tokens == 1 => &self.decode,
+            Some(few) if n_tokens < self.few_routes_below => few,
+            _ => &self.prompt,
         }
     }
 }
@@ -101,6 +109,19 @@ pub struct Prediction<'a> {
 enum Kernels {
     Matvec,
     Matmul,
+}
+
+/// The kernels of a body: one for the dense projections, one for the routed experts.
+#[derive(Clone, Copy, PartialEq)]
+struct BodyKernels {
+    dense: Kernels,
+    experts: Kernels,
+}
+
+impl BodyKernels {
+    const DECODE: BodyKernels = BodyKernels { dense: Kernels::Matvec, experts: Kernels::Matvec };
+    const PROMPT: BodyKernels = BodyKernels { dense: Kernels::Matmul, experts: Kernels::Matmul };
+    const PROMPT_FEW_ROUTES: BodyKernels = BodyKernels { dense: Kernels::Matmul, experts: Kernels::Matvec };
 }
 
 /// What the layer dispatches bind besides weights.
@@ -169,7 +190,20 @@ impl Bound<'_> {
         let (gpu, env, s) = (self.gpu, self.env, self.scratch);
         let head_all = matvec(gpu, env, &Matvec::dense(w.output(), &s.h, &s.logits))?;
         let head_last = matvec(gpu, env, &Matvec { last_token_only: true, ..Matvec::dense(w.output(), &s.h, &s.logits) })?;
-        Ok(Passes { decode: self.body(w, Kernels::Matvec)?, prompt: self.body(w, Kernels::Matmul)?, head_all, head_last })
+        let c = self.config;
+        // Tokens per chunk below which a chunk's routes per expert (n · k / E) fall under the
+        // device's threshold.
+        let few_routes_below = (gpu.variants.matvec_experts_below as usize * c.n_expert).div_ceil(c.n_expert_used.max(1));
+        let moe = w.layers.iter().any(|l| l.router.is_some());
+        let prompt_few_routes = if moe && few_routes_below > 2 { Some(self.body(w, BodyKernels::PROMPT_FEW_ROUTES)?) } else { None };
+        Ok(Passes {
+            decode: self.body(w, BodyKernels::DECODE)?,
+            prompt: self.body(w, BodyKernels::PROMPT)?,
+            prompt_few_routes,
+            few_routes_below,
+            head_all,
+            head_last,
+        })
     }
 
     /// The experts whose outputs the next norm adds to the residual stream, after layer `l`.
@@ -180,14 +214,14 @@ impl Bound<'_> {
         l.router.as_ref().map(|_| Combine { routes: &s.routes, expert_out: &s.expert_out, k, shared, scale })
     }
 
-    fn body(&self, w: &Weights, kernels: Kernels) -> Result<Body, GpuError> {
+    fn body(&self, w: &Weights, kernels: BodyKernels) -> Result<Body, GpuError> {
         let (gpu, env, s, c) = (self.gpu, self.env, self.scratch, self.config);
         let embed = embed(gpu, env, &w.token_embd, &s.tokens, &s.x, c.scales.embedding)?;
         let mut layers = Vec::with_capacity(w.layers.len());
         let mut pending: Option<Combine> = None;
         for (i, layer) in w.layers.iter().enumerate() {
             let mut front = vec![rms_norm(gpu, env, &s.x, &layer.attn_norm, &s.h, c.n_embd as u32, c.rms_eps, pending.take())?];
-            self.attention_block(&mut front, kernels, i, layer)?;
+            self.attention_block(&mut front, kernels.dense, i, layer)?;
             let mut experts = Vec::new();
             self.ffn_block(&mut front, &mut experts, kernels, i, layer, w.ffn(i), w.layers.get(i + 1))?;
             layers.push(LayerPass { front, experts });
@@ -236,7 +270,7 @@ impl Bound<'_> {
         &self,
         front: &mut Vec<Dispatch>,
         experts: &mut Vec<Dispatch>,
-        kernels: Kernels,
+        kernels: BodyKernels,
         i: usize,
         l: &LayerWeights,
         ffn: &Ffn,
@@ -246,8 +280,8 @@ impl Bound<'_> {
         let Some(router_w) = &l.router else {
             // Dense SwiGLU: x += down(silu(gate h) · up h)
             front.push(rms_norm(gpu, env, &s.x, &l.ffn_norm, &s.h, c.n_embd as u32, c.rms_eps, None)?);
-            self.swiglu_block(front, kernels, ffn, None)?;
-            front.extend(self.project(kernels, Projection::new(&ffn.down, &s.act, &s.x).epilogue(Epilogue::Add, None))?);
+            self.swiglu_block(front, kernels.dense, ffn, None)?;
+            front.extend(self.project(kernels.dense, Projection::new(&ffn.down, &s.act, &s.x).epilogue(Epilogue::Add, None))?);
             return Ok(());
         };
         let k = c.n_expert_used as u32;
@@ -262,18 +296,18 @@ impl Bound<'_> {
         if let (Some(shared), Some(out)) = (&l.shared, &s.shared) {
             // The shared expert, resident, before the routed experts reuse act:
             // y_s = down_s(silu(gate_s h) · up_s h), g = w_g · h
-            self.swiglu_block(front, kernels, &shared.ffn, None)?;
-            front.extend(self.project(kernels, Projection::new(&shared.ffn.down, &s.act, &out.out))?);
-            front.extend(self.project(kernels, Projection::new(&shared.gate_inp, &s.h, &out.gate))?);
+            self.swiglu_block(front, kernels.dense, &shared.ffn, None)?;
+            front.extend(self.project(kernels.dense, Projection::new(&shared.ffn.down, &s.act, &out.out))?);
+            front.extend(self.project(kernels.dense, Projection::new(&shared.gate_inp, &s.h, &out.gate))?);
         }
-        if kernels == Kernels::Matmul {
+        if kernels.experts == Kernels::Matmul {
             experts.push(moe_group(gpu, env, &s.routes, self.groups)?);
         }
         // Per route j of each token: y_j = down_e(act(gate_e h + bg_e, up_e h + bu_e)) + bd_e
         let biases = l.expert_biases.as_ref();
-        self.swiglu_block(experts, kernels, ffn, Some((i, biases)))?;
+        self.swiglu_block(experts, kernels.experts, ffn, Some((i, biases)))?;
         let down = Projection::new(&ffn.down, &s.act, &s.expert_out).experts(i, true).bias(biases.map(|b| &b.down), c.n_embd as u32);
-        experts.extend(self.project(kernels, down)?);
+        experts.extend(self.project(kernels.experts, down)?);
         Ok(())
     }
 

@@ -26,6 +26,9 @@ pub struct GpuOptions {
     pub portable_only: bool,
     /// A matrix × vector shape to use instead of the one chosen for the adapter (tests run each).
     pub matvec: Option<super::MatvecShape>,
+    /// Routes per expert below which a prompt's experts run through the matvec, instead of the
+    /// adapter's choice (0: always the grouped matmul; tests run both).
+    pub matvec_experts_below: Option<u32>,
 }
 
 /// Optional features the adapter offers and this device enabled.
@@ -134,6 +137,9 @@ impl Gpu {
             shape.check(&caps).map_err(|message| GpuError::Operation { message })?;
             variants.matvec = shape;
             variants.matvec_rows_per_matrix = false;
+        }
+        if let Some(below) = options.matvec_experts_below {
+            variants.matvec_experts_below = below;
         }
         Ok(Gpu {
             device,

@@ -72,6 +72,9 @@ pub struct Variants {
     /// Fit the matvec's rows per invocation to each matrix ([`Variants::matvec_for`]): the
     /// row-per-invocation form chosen for a CPU adapter. Off for a shape asked for by hand.
     pub matvec_rows_per_matrix: bool,
+    /// A prompt chunk whose routes per expert (tokens · k / experts) are fewer than this runs
+    /// its routed experts through the matvec, route by route, instead of the grouped matmul.
+    pub matvec_experts_below: u32,
     /// Only core WebGPU is used (asked for, or the adapter offers nothing more).
     pub portable: bool,
 }
@@ -95,7 +98,12 @@ impl Variants {
         } else {
             MatvecShape { workgroup: 64, lanes: 64, rows: 4, reduce: Reduce::Workgroup }
         };
-        Variants { matvec, matvec_rows_per_matrix: device_type == wgpu::DeviceType::Cpu, portable }
+        let cpu = device_type == wgpu::DeviceType::Cpu;
+        // On a CPU adapter the matmul's tiles of 16 rows cost about 13 matvec rows whatever
+        // their fill (BENCHMARKS.md, "Where a token's GPU time goes"): below 8 routes per
+        // expert, the matvec per route is the faster.
+        let matvec_experts_below = if cpu { 8 } else { 0 };
+        Variants { matvec, matvec_rows_per_matrix: cpu, matvec_experts_below, portable }
     }
 
     /// The matvec shape for a matrix of `ty`, `paired` when each output reads a gate row and
@@ -115,7 +123,10 @@ impl Variants {
 
     /// One line per kernel: which form runs.
     pub fn describe(&self) -> String {
-        let fitted = if self.matvec_rows_per_matrix { " (rows halved for paired matrices and heavier decoders)" } else { "" };
+        let mut fitted = if self.matvec_rows_per_matrix { " (rows halved for paired matrices and heavier decoders)" } else { "" }.to_string();
+        if self.matvec_experts_below > 0 {
+            fitted += &format!("; prompt experts with under {} routes each through the matvec", self.matvec_experts_below);
+        }
         format!("matvec: {}{fitted}{}", self.matvec.describe(), if self.portable { " (portable)" } else { "" })
     }
 
@@ -130,6 +141,7 @@ impl Variants {
         serde_json::json!({
             "portable": self.portable,
             "matvec": { "workgroup": m.workgroup, "lanes": m.lanes, "rows": m.rows, "reduce": reduce, "rows_per_matrix": self.matvec_rows_per_matrix },
+            "matvec_experts_below": self.matvec_experts_below,
         })
     }
 }

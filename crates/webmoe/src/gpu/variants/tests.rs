@@ -36,6 +36,7 @@ fn cpu_adapters_fit_matvec_rows_to_the_matrix() {
     assert_eq!((rows(Q4_K, false), rows(Q4_K, true), rows(Q6_K, false), rows(Q6_K, true)), (2, 1, 1, 1));
     let gpu = Variants::choose(wgpu::DeviceType::DiscreteGpu, (32, 32), &ALL);
     assert_eq!(gpu.matvec_for(Q6_K, true), gpu.matvec, "GPU forms keep their shape");
+    assert_eq!((cpu.matvec_experts_below, gpu.matvec_experts_below), (8, 0), "only the CPU runs few routes per expert through the matvec");
 }
 
 #[test]
