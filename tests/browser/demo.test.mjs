@@ -358,6 +358,8 @@ test('a second Send while a turn starts or runs is refused, never raced', { skip
   await send(page, reference.tokens_text, { temperature: 0, 'repeat-penalty': 1, 'max-tokens': 2 });
   // Two Enter presses in one task: the second arrives while the first waits for the last reply's
   // routing, before its reply has started.
+  // A longer second reply, so that it is still running when the test looks for it.
+  await page.fill('#max-tokens', String(REPLY_TOKENS));
   await page.fill('#prompt', reference.tokens_text);
   await page.evaluate(() => {
     const field = document.getElementById('prompt');
@@ -366,7 +368,7 @@ test('a second Send while a turn starts or runs is refused, never raced', { skip
   await page.waitForSelector('#stop:not([disabled])');
   await page.click('#send', { force: true });
   await page.waitForSelector('#stop[disabled]');
-  await waitForReplyFigures(page, 2);
+  await waitForReplyFigures(page, REPLY_TOKENS);
   const replies = await page.$$eval('#transcript .message.assistant', (nodes) => nodes.length);
   assert.equal(replies, 2, 'one reply per turn that was started: the first send and one of the three presses');
   assert.deepEqual(errors, [], 'the page should raise no errors');
