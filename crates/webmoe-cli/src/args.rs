@@ -152,6 +152,13 @@ pub struct RunArgs {
     /// Print one JSON object instead of streaming text
     #[arg(long = "json")]
     pub json: bool,
+    #[command(flatten)]
+    pub format: FormatArgs,
+}
+
+/// What the generated text must be: any text, or JSON held to a schema.
+#[derive(Args)]
+pub struct FormatArgs {
     /// Generate only JSON that validates against the JSON Schema in FILE; the reply ends when
     /// the value is complete
     #[arg(long = "json-schema", value_name = "FILE", conflicts_with = "json_object")]
@@ -173,6 +180,8 @@ pub struct ChatArgs {
     pub n_predict: usize,
     #[command(flatten)]
     pub sampling: SamplingArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
 }
 
 #[derive(Args)]

@@ -242,23 +242,30 @@ fn smollm2_matches_the_reference_greedy_runs() {
     }
 }
 
-/// A chat's second turn reuses the KV cache of the first: its prompt (the whole conversation)
-/// is mostly found in the cache, and only the new part is run.
-#[test]
-fn a_second_chat_turn_reuses_the_first() {
+/// `webmoe chat ARGS` with `input` on stdin; fails unless it succeeds.
+fn chat(args: &[&str], input: &str) -> std::process::Output {
     use std::io::Write;
-    let Some(model) = smollm2() else { return };
     let mut child = Command::new(env!("CARGO_BIN_EXE_webmoe"))
-        .args(["chat", "-m", &model, "-n", "8", "--temp", "0"])
+        .arg("chat")
+        .args(args)
         .env("XDG_RUNTIME_DIR", std::env::var("XDG_RUNTIME_DIR").unwrap_or_else(|_| "/tmp".into()))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run webmoe");
-    child.stdin.take().unwrap().write_all(b"What is the capital of France?\nAnd of Italy?\n").unwrap();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
     let out = child.wait_with_output().expect("wait");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// A chat's second turn reuses the KV cache of the first: its prompt (the whole conversation)
+/// is mostly found in the cache, and only the new part is run.
+#[test]
+fn a_second_chat_turn_reuses_the_first() {
+    let Some(model) = smollm2() else { return };
+    let out = chat(&["-m", &model, "-n", "8", "--temp", "0"], "What is the capital of France?\nAnd of Italy?\n");
     let err = String::from_utf8_lossy(&out.stderr);
     let turns: Vec<(u64, u64)> = err
         .lines()
@@ -318,6 +325,29 @@ fn smollm2_follows_a_json_schema() {
     let j = json_of(&webmoe(&["run", "-m", &model, "-p", prompt, "-n", "100", "--json", "--json-object", "--seed", "2"]));
     let text = j["text"].as_str().unwrap();
     assert!(serde_json::from_str::<Value>(text).is_ok_and(|v| v.is_object()), "{j}");
+}
+
+/// `chat --json-schema`: every reply of the conversation is JSON that follows the schema.
+#[test]
+fn smollm2_chat_replies_follow_a_json_schema() {
+    let Some(model) = smollm2() else { return };
+    let schema = temp_file(
+        "city.json",
+        r#"{"type": "object", "properties": {"city": {"type": "string", "maxLength": 24}, "population": {"type": "integer", "minimum": 0}},
+            "required": ["city", "population"], "additionalProperties": false}"#,
+    );
+    let out = chat(&["-m", &model, "-n", "60", "--seed", "3", "--json-schema", &schema], "Name a large city as JSON.\nAnother one, please.\n");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let replies: Vec<&str> = text.split("> ").map(str::trim).filter(|r| !r.is_empty()).collect();
+    assert_eq!(replies.len(), 2, "{text}");
+    for reply in replies {
+        let v: Value = serde_json::from_str(reply).unwrap_or_else(|e| panic!("{e}: {reply}"));
+        let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["city", "population"], "{reply}");
+        assert!(v["city"].as_str().is_some_and(|c| c.chars().count() <= 24) && v["population"].as_u64().is_some(), "{reply}");
+    }
+    let bad = Command::new(env!("CARGO_BIN_EXE_webmoe")).args(["chat", "-m", &model, "--json-schema", "/nonexistent-schema.json"]).output().unwrap();
+    assert_one_line_error(&bad, "cannot read the JSON schema /nonexistent-schema.json");
 }
 
 #[test]

@@ -4,16 +4,27 @@ use crate::args::ChatArgs;
 use crate::interrupt::Interrupt;
 use crate::load::{load, CliResult};
 use std::io::{BufRead, Write};
+use webmoe::constraint::Vocabulary;
 use webmoe::generate::{GenerateOptions, Generation};
 use webmoe::tokenizer::ChatMessage;
 
 pub fn run(a: &ChatArgs) -> CliResult<()> {
+    let format = super::response_format(&a.format)?;
     let loaded = load(&a.model)?;
     let (mut engine, tokenizer) = (loaded.engine, loaded.tokenizer);
     engine.set_sampling(&super::sampling(&a.sampling))?;
     if tokenizer.chat_template().is_none() {
         return Err("this model has no chat template (tokenizer.chat_template); use `webmoe run` with a prompt instead".into());
     }
+    // The vocabulary's token trie is built once; each reply compiles the format afresh.
+    let constrained = match format {
+        Some(format) => {
+            let vocabulary = Vocabulary::new(&tokenizer, engine.model.config.vocab_size)?;
+            vocabulary.compile(&format)?;
+            Some((vocabulary, format))
+        }
+        None => None,
+    };
     let mut messages: Vec<ChatMessage> = a.system.iter().map(|s| ChatMessage::new("system", s.clone())).collect();
     let stdin = std::io::stdin();
     let interrupt = Interrupt::install()?;
@@ -28,7 +39,11 @@ pub fn run(a: &ChatArgs) -> CliResult<()> {
         }
         messages.push(ChatMessage::new("user", line.trim_end().to_string()));
         let prompt = tokenizer.encode_chat(&messages, true)?;
-        let options = GenerateOptions { max_tokens: a.n_predict, ..Default::default() };
+        let constraint = match &constrained {
+            Some((vocabulary, format)) => Some(vocabulary.compile(format)?),
+            None => None,
+        };
+        let options = GenerateOptions { max_tokens: a.n_predict, constraint, ..Default::default() };
         let mut generation = pollster::block_on(Generation::start(&mut engine, &tokenizer, &prompt, options))?;
         let mut reply = String::new();
         let mut shown_channel: Option<String> = None;

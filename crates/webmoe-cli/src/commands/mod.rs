@@ -7,8 +7,9 @@ mod inspect;
 mod logits;
 mod run;
 
-use crate::args::{Cli, Command, SamplingArgs};
+use crate::args::{Cli, Command, FormatArgs, SamplingArgs};
 use crate::load::CliResult;
+use webmoe::constraint::ResponseFormat;
 use webmoe::sampler::SamplingParams;
 
 pub fn run(cli: Cli) -> CliResult<()> {
@@ -34,4 +35,14 @@ fn sampling(a: &SamplingArgs) -> SamplingParams {
         seed: a.seed,
         ..SamplingParams::default()
     }
+}
+
+/// The format `--json-schema FILE` or `--json-object` asks for, read before the model loads so
+/// that a missing file or text that is not JSON fails at once.
+fn response_format(a: &FormatArgs) -> CliResult<Option<ResponseFormat>> {
+    if let Some(path) = &a.json_schema {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the JSON schema {}: {e}", path.display()))?;
+        return Ok(Some(ResponseFormat::json_schema_text(&text).map_err(|e| format!("{}: {e}", path.display()))?));
+    }
+    Ok(a.json_object.then_some(ResponseFormat::JsonObject))
 }

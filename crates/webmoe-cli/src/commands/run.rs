@@ -5,7 +5,7 @@ use crate::interrupt::Interrupt;
 use crate::load::{load, CliResult};
 use serde_json::json;
 use std::io::Write;
-use webmoe::constraint::{ResponseFormat, Vocabulary};
+use webmoe::constraint::Vocabulary;
 use webmoe::engine::Engine;
 use webmoe::experts::ExpertStats;
 use webmoe::generate::{GenerateOptions, Generation};
@@ -32,18 +32,8 @@ fn expert_json(engine: &Engine, steps: &[ExpertStats]) -> serde_json::Value {
     })
 }
 
-/// The format `--json-schema FILE` or `--json-object` asks for, read before the model loads so
-/// that a missing file or text that is not JSON fails at once.
-fn response_format(a: &RunArgs) -> CliResult<Option<ResponseFormat>> {
-    if let Some(path) = &a.json_schema {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the JSON schema {}: {e}", path.display()))?;
-        return Ok(Some(ResponseFormat::json_schema_text(&text).map_err(|e| format!("{}: {e}", path.display()))?));
-    }
-    Ok(a.json_object.then_some(ResponseFormat::JsonObject))
-}
-
 pub fn run(a: &RunArgs) -> CliResult<()> {
-    let format = response_format(a)?;
+    let format = super::response_format(&a.format)?;
     let loaded = load(&a.model)?;
     let (mut engine, tokenizer) = (loaded.engine, loaded.tokenizer);
     engine.set_sampling(&super::sampling(&a.sampling))?;
